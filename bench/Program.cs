@@ -1,0 +1,24 @@
+using BenchmarkDotNet.Running;
+
+namespace DiffusionKernels.Bench;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench -- ops [filter] [--device cpu,cuda]</c> prints the quick GFLOP/s table;
+/// any other arguments go to BenchmarkDotNet (<c>-- --filter '*OpBenchmarks*'</c>).
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "ops")
+        {
+            var rest = args.Skip(1).ToList();
+            int d = rest.IndexOf("--device");
+            var devices = d >= 0 ? rest[d + 1].Split(',') : BenchDevices.Available().ToArray();
+            if (d >= 0) rest.RemoveRange(d, 2);
+            OpTable.Run(rest.FirstOrDefault(), devices);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+}

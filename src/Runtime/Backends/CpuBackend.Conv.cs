@@ -1,0 +1,7 @@
+namespace DiffusionKernels.Runtime;
+
+public sealed partial class CpuBackend
+{
+    protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale) =>
+        throw new NotImplementedException("CpuBackend: Conv2dCore is not implemented yet");
+}

@@ -1,0 +1,71 @@
+using System.Numerics;
+using System.Runtime.Intrinsics.X86;
+
+namespace DiffusionKernels.Runtime;
+
+/// <summary>
+/// The managed backend: SIMD, multi-threaded C# over host arrays. It is the CPU execution path and the
+/// reference the ILGPU kernels are tested against.
+/// </summary>
+public sealed partial class CpuBackend : Backend
+{
+    private static readonly DeviceInfo CpuDevice = new(
+        "cpu", "cpu",
+        $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} managed ({IsaName()})",
+        GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+        Environment.ProcessorCount, 1, SimdWidthBits: Vector<float>.Count * 32);
+
+    /// <inheritdoc />
+    public override string Name => "cpu";
+
+    /// <inheritdoc />
+    public override DeviceInfo Device => CpuDevice;
+
+    /// <summary>Describes this machine's CPU (cores, SIMD width) without creating a backend.</summary>
+    public static DeviceInfo Describe() => CpuDevice;
+
+    private static string IsaName() =>
+        Avx512F.IsSupported ? "AVX-512F, AVX2, FMA" : Avx2.IsSupported && Fma.IsSupported ? "AVX2, FMA" : Vector.IsHardwareAccelerated ? "SIMD" : "scalar";
+
+    /// <summary>The float32 elements of <paramref name="t"/>.</summary>
+    internal static Span<float> F(Tensor t) => ((CpuStorage)t.Storage).Floats!.AsSpan(checked((int)t.Offset), checked((int)t.Length));
+
+    /// <summary>The int64 elements of <paramref name="t"/>.</summary>
+    internal static Span<long> L(Tensor t) => ((CpuStorage)t.Storage).Longs!.AsSpan(checked((int)t.Offset), checked((int)t.Length));
+
+    protected override TensorStorage AllocateStorage(long length, DType dtype) => new CpuStorage(length, dtype);
+    protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst) => src.CopyTo(F(dst));
+    protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst) => src.CopyTo(L(dst));
+    protected override void CopyToHostCore(Tensor src, Span<float> dst) => F(src).CopyTo(dst);
+    protected override void CopyToHostCore(Tensor src, Span<long> dst) => L(src).CopyTo(dst);
+
+    protected override void CopyCore(Tensor src, Tensor dst)
+    {
+        if (src.DType == DType.Float32) F(src).CopyTo(F(dst));
+        else L(src).CopyTo(L(dst));
+    }
+
+    protected override void FillCore(Tensor dst, float value) => F(dst).Fill(value);
+
+    /// <inheritdoc />
+    public override void Synchronize() { }
+
+    private sealed class CpuStorage : TensorStorage
+    {
+        public CpuStorage(long length, DType dtype) : base(length, dtype)
+        {
+            if (length > Array.MaxLength) throw new OutOfMemoryException($"cpu: a tensor of {length} elements exceeds the managed array limit");
+            if (dtype == DType.Float32) Floats = new float[length];
+            else Longs = new long[length];
+        }
+
+        public float[]? Floats { get; private set; }
+        public long[]? Longs { get; private set; }
+
+        protected override void Release()
+        {
+            Floats = null;
+            Longs = null;
+        }
+    }
+}

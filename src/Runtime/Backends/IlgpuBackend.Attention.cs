@@ -1,0 +1,16 @@
+namespace DiffusionKernels.Runtime;
+
+public sealed partial class IlgpuBackend
+{
+    protected override void AttentionCore(Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale) =>
+        throw new NotImplementedException("IlgpuBackend: AttentionCore is not implemented yet");
+
+    protected override void NchwToTokensCore(Tensor x, Tensor y) =>
+        throw new NotImplementedException("IlgpuBackend: NchwToTokensCore is not implemented yet");
+
+    protected override void TokensToNchwCore(Tensor x, Tensor y, Tensor? residual, float outputScale) =>
+        throw new NotImplementedException("IlgpuBackend: TokensToNchwCore is not implemented yet");
+
+    protected override void RandomNormalCore(Tensor y, ulong seed, long firstSampleIndex, ulong offset) =>
+        throw new NotImplementedException("IlgpuBackend: RandomNormalCore is not implemented yet");
+}

@@ -1,0 +1,36 @@
+namespace DiffusionKernels.Runtime;
+
+public abstract partial class Backend
+{
+    /// <summary>
+    /// y = (conv2d(x, w) + bias + residual) · outputScale (PyTorch cross-correlation).
+    /// x [N, Cin, H, W], w [Cout, Cin, kh, kw], bias [Cout], y and residual [N, Cout, Ho, Wo] with
+    /// Ho = (H + 2·padding + extraPadBottomRight − kh) / stride + 1. <paramref name="extraPadBottomRight"/>
+    /// adds zero rows/columns at the bottom and right only (diffusers' <c>downsample_padding=0</c>).
+    /// </summary>
+    public void Conv2d(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride = 1, int padding = 0,
+        Tensor? residual = null, float outputScale = 1f, int extraPadBottomRight = 0)
+    {
+        const string op = "conv2d";
+        Check.Owned(this, op, x, w, bias, y, residual);
+        Check.Float(op, (x, "input"), (w, "weight"), (bias, "bias"), (y, "output"), (residual, "residual"));
+        Check.Rank(op, x, 4, "input");
+        Check.Rank(op, w, 4, "weight");
+        Check.Rank(op, y, 4, "output");
+        if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), $"{op}: stride must be ≥ 1, found {stride}");
+        if (padding < 0 || extraPadBottomRight < 0) throw new ArgumentOutOfRangeException(nameof(padding), $"{op}: padding must be ≥ 0");
+        int n = x.Shape[0], cin = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
+        int cout = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
+        if (w.Shape[1] != cin) throw ShapeMismatchException.For(op, $"weight input channels (input is {x.Shape})", cin, w.Shape);
+        int ho = (h + 2 * padding + extraPadBottomRight - kh) / stride + 1;
+        int wo = (wd + 2 * padding + extraPadBottomRight - kw) / stride + 1;
+        if (ho < 1 || wo < 1) throw new ShapeMismatchException($"{op}: kernel {w.Shape} does not fit input {x.Shape} with padding {padding}");
+        Check.Shape(op, y, $"output (input {x.Shape}, weight {w.Shape}, stride {stride}, padding {padding})", n, cout, ho, wo);
+        if (bias is not null) Check.Shape(op, bias, "bias", cout);
+        if (residual is not null) Check.Same(op, residual, "residual", y, "output");
+        Conv2dCore(x, w, bias, y, stride, padding, residual, outputScale);
+    }
+
+    /// <summary>Kernel entry: output size is taken from <paramref name="y"/>; taps outside the input read zero.</summary>
+    protected abstract void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale);
+}

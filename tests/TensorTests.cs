@@ -1,0 +1,86 @@
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Tests.Support;
+using NUnit.Framework;
+
+namespace DiffusionKernels.Tests;
+
+public class TensorTests
+{
+    private static IEnumerable<Backend> Backends() { yield return TestBackends.Cpu; yield return TestBackends.IlgpuCpu; }
+
+    [TestCaseSource(nameof(Backends))]
+    public void UploadDownloadRoundTrips(Backend b)
+    {
+        var data = TestData.Normal(3 * 5 * 7, 1);
+        using var t = b.Upload(data, new Shape(3, 5, 7));
+        Close.Identical(data, t.ToArray(), "round trip");
+        using var l = b.Upload(new long[] { 1, -2, long.MaxValue }, new Shape(3));
+        Assert.That(l.ToInt64Array(), Is.EqualTo(new long[] { 1, -2, long.MaxValue }));
+    }
+
+    [TestCaseSource(nameof(Backends))]
+    public void AllocateIsZeroAndFillCopyWork(Backend b)
+    {
+        using var t = b.Allocate(2, 3);
+        Assert.That(t.ToArray(), Is.All.EqualTo(0f));
+        b.Fill(t, 2.5f);
+        Assert.That(t.ToArray(), Is.All.EqualTo(2.5f));
+        using var u = b.Allocate(6);
+        b.Copy(t, u);
+        Assert.That(u.ToArray(), Is.All.EqualTo(2.5f));
+    }
+
+    [TestCaseSource(nameof(Backends))]
+    public void ViewsAndSlicesShareStorage(Backend b)
+    {
+        var data = Enumerable.Range(0, 24).Select(i => (float)i).ToArray();
+        using var t = b.Upload(data, new Shape(4, 6));
+        var s = t.Slice0(1, 2);
+        Assert.That(s.ToArray(), Is.EqualTo(data[6..18]));
+        b.Fill(s, -1f);
+        Assert.That(t.ToArray()[5], Is.EqualTo(5f));
+        Assert.That(t.ToArray()[6], Is.EqualTo(-1f));
+        Assert.That(t.Reshape(2, 12).Shape, Is.EqualTo(new Shape(2, 12)));
+    }
+
+    [Test]
+    public void ShapeErrorsNameTheOpAndBothShapes()
+    {
+        var b = TestBackends.Cpu;
+        using var x = b.Allocate(1, 3, 7, 5);
+        using var y = b.Allocate(1, 3, 7, 6);
+        var e = Assert.Throws<ShapeMismatchException>(() => b.Add(x, y, y))!;
+        Assert.That(e.Message, Does.Contain("axpby").And.Contain("[1,3,7,5]").And.Contain("[1,3,7,6]"));
+        Assert.Throws<ShapeMismatchException>(() => x.Reshape(4, 4));
+        Assert.Throws<ArgumentException>(() => _ = new Shape(2, 0));
+    }
+
+    [Test]
+    public void WrongDTypeIsRejected()
+    {
+        var b = TestBackends.Cpu;
+        using var labels = b.Upload(new long[] { 1, 2 }, new Shape(2));
+        using var y = b.Allocate(2);
+        var e = Assert.Throws<DTypeMismatchException>(() => b.Clamp(labels, 0, 1, y))!;
+        Assert.That(e.Message, Does.Contain("clamp").And.Contain("Int64"));
+        Assert.Throws<DTypeMismatchException>(() => b.CopyFromHost(new float[2], labels));
+    }
+
+    [Test]
+    public void TensorsFromAnotherBackendAreRejected()
+    {
+        using var x = TestBackends.Cpu.Allocate(4);
+        using var y = TestBackends.IlgpuCpu.Allocate(4);
+        var e = Assert.Throws<ArgumentException>(() => TestBackends.Cpu.Copy(x, y))!;
+        Assert.That(e.Message, Does.Contain("ilgpu-cpu"));
+    }
+
+    [Test]
+    public void DisposedTensorsAreRejected()
+    {
+        var b = TestBackends.Cpu;
+        var x = b.Allocate(4);
+        x.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => b.Fill(x, 1f));
+    }
+}
