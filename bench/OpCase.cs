@@ -33,11 +33,14 @@ public abstract class OpCase : IDisposable
     /// <summary>Queues one run of the op (no synchronization).</summary>
     public abstract void Run();
 
-    /// <summary>A tensor of normal noise, freed with the case.</summary>
+    /// <summary>A tensor of uniform noise in [-1, 1), freed with the case.</summary>
     protected Tensor Random(params int[] dims)
     {
-        var t = Backend.Allocate(new Shape(dims));
-        Backend.RandomNormal(t, 1234);
+        var shape = new Shape(dims);
+        var rng = new Random(1234);
+        var data = new float[shape.Length];
+        for (long i = 0; i < data.Length; i++) data[i] = 2 * rng.NextSingle() - 1;
+        var t = Backend.Upload(data, shape);
         _tensors.Add(t);
         return t;
     }
