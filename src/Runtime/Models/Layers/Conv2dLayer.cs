@@ -1,0 +1,37 @@
+using DiffusionKernels.Runtime.Plan;
+
+namespace DiffusionKernels.Runtime.Models.Layers;
+
+/// <summary>nn.Conv2d with bias; <c>extraPadBottomRight</c> reproduces diffusers' F.pad(x, (0,1,0,1)) before a padding-0 conv.</summary>
+public sealed class Conv2dLayer
+{
+    private readonly Tensor _weight;
+    private readonly Tensor? _bias;
+    private readonly int _stride, _padding, _extra;
+
+    public Conv2dLayer(ModelWeights w, string prefix, int cin, int cout, int kernel, int stride = 1, int padding = 0, int extraPadBottomRight = 0)
+    {
+        _weight = w.Take(prefix + ".weight", cout, cin, kernel, kernel);
+        _bias = w.Take(prefix + ".bias", cout);
+        (OutChannels, Kernel, _stride, _padding, _extra) = (cout, kernel, stride, padding, extraPadBottomRight);
+    }
+
+    public int OutChannels { get; }
+    public int Kernel { get; }
+
+    /// <summary>y = (conv(x) + bias + residual) · outputScale.</summary>
+    public PlanValue Emit(PlanBuilder pb, string name, PlanValue x, PlanValue? residual = null, float outputScale = 1f)
+    {
+        int n = x.Shape[0], cin = x.Shape[1];
+        int ho = (x.Shape[2] + 2 * _padding + _extra - Kernel) / _stride + 1;
+        int wo = (x.Shape[3] + 2 * _padding + _extra - Kernel) / _stride + 1;
+        var y = pb.Value(name, n, OutChannels, ho, wo);
+        var b = pb.Backend;
+        double flops = 2.0 * n * OutChannels * ho * wo * cin * Kernel * Kernel;
+        if (residual is null)
+            pb.Step(name, [x, y], t => b.Conv2d(t[0], _weight, _bias, t[1], _stride, _padding, null, outputScale, _extra), flops);
+        else
+            pb.Step(name, [x, residual, y], t => b.Conv2d(t[0], _weight, _bias, t[2], _stride, _padding, t[1], outputScale, _extra), flops);
+        return y;
+    }
+}

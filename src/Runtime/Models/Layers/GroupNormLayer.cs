@@ -1,0 +1,28 @@
+using DiffusionKernels.Runtime.Plan;
+
+namespace DiffusionKernels.Runtime.Models.Layers;
+
+/// <summary>nn.GroupNorm (affine), optionally with the following activation fused.</summary>
+public sealed class GroupNormLayer
+{
+    private readonly Tensor _gamma, _beta;
+    private readonly int _groups;
+    private readonly float _eps;
+
+    public GroupNormLayer(ModelWeights w, string prefix, int channels, int groups, float eps)
+    {
+        if (channels % groups != 0)
+            throw new ModelFormatException($"{prefix}: {channels} channels are not divisible into {groups} groups");
+        _gamma = w.Take(prefix + ".weight", channels);
+        _beta = w.Take(prefix + ".bias", channels);
+        (_groups, _eps) = (groups, eps);
+    }
+
+    public PlanValue Emit(PlanBuilder pb, string name, PlanValue x, Activation activation = Activation.Identity)
+    {
+        var y = pb.Value(name, x.Shape.ToArray());
+        var b = pb.Backend;
+        pb.Step(name, [x, y], t => b.GroupNorm(t[0], _gamma, _beta, t[1], _groups, _eps, activation));
+        return y;
+    }
+}

@@ -1,0 +1,66 @@
+using DiffusionKernels.Runtime.Plan;
+
+namespace DiffusionKernels.Runtime.Models.Layers;
+
+/// <summary>How a resnet block resamples both of its paths after norm1 (diffusers' up=True / down=True).</summary>
+public enum ResnetResample { None, Up, Down }
+
+/// <summary>
+/// diffusers ResnetBlock2D: h = conv1(act(norm1(x))); h += temb (default) or FiLM after norm2 (scale_shift);
+/// h = conv2(act(norm2(h))); out = (shortcut(x) + h) / output_scale_factor — the residual and scale fused into conv2.
+/// </summary>
+public sealed class ResnetBlock
+{
+    private readonly GroupNormLayer _norm1, _norm2;
+    private readonly Conv2dLayer _conv1, _conv2;
+    private readonly Conv2dLayer? _shortcut;
+    private readonly LinearLayer _timeProj;
+    private readonly bool _scaleShift;
+    private readonly Activation _act;
+    private readonly float _outputScale;
+    private readonly ResnetResample _resample;
+    private readonly string _prefix;
+
+    public ResnetBlock(ModelWeights w, string prefix, UNetConfig c, int cin, int cout, float outputScaleFactor = 1f,
+        ResnetResample resample = ResnetResample.None, int? groups = null)
+    {
+        int g = groups ?? c.NormNumGroups ?? throw new ModelFormatException($"{prefix}: norm_num_groups is null");
+        _prefix = prefix;
+        _norm1 = new GroupNormLayer(w, prefix + ".norm1", cin, g, c.NormEps);
+        _conv1 = new Conv2dLayer(w, prefix + ".conv1", cin, cout, 3, padding: 1);
+        _scaleShift = c.ResnetTimeScaleShift == "scale_shift";
+        _timeProj = new LinearLayer(w, prefix + ".time_emb_proj", c.TimeEmbedDim, _scaleShift ? 2 * cout : cout);
+        _norm2 = new GroupNormLayer(w, prefix + ".norm2", cout, g, c.NormEps);
+        _conv2 = new Conv2dLayer(w, prefix + ".conv2", cout, cout, 3, padding: 1);
+        if (cin != cout) _shortcut = new Conv2dLayer(w, prefix + ".conv_shortcut", cin, cout, 1);
+        _act = c.Activation;
+        _outputScale = 1f / outputScaleFactor;
+        _resample = resample;
+    }
+
+    /// <param name="tembAct">act(temb), shared by every block: [B, T].</param>
+    public PlanValue Emit(PlanBuilder pb, PlanValue x, PlanValue tembAct)
+    {
+        var b = pb.Backend;
+        var h = _norm1.Emit(pb, _prefix + ".norm1", x, _act);
+        if (_resample == ResnetResample.Up) { x = Resample.Up(pb, _prefix + ".up_x", x); h = Resample.Up(pb, _prefix + ".up_h", h); }
+        if (_resample == ResnetResample.Down) { x = Resample.Down(pb, _prefix + ".down_x", x); h = Resample.Down(pb, _prefix + ".down_h", h); }
+        h = _conv1.Emit(pb, _prefix + ".conv1", h);
+        var t = _timeProj.Emit(pb, _prefix + ".time_emb_proj", tembAct);
+        PlanValue normed;
+        if (_scaleShift)
+        {
+            var n2 = _norm2.Emit(pb, _prefix + ".norm2", h);
+            normed = pb.Value(_prefix + ".film", n2.Shape.ToArray());
+            pb.Step(_prefix + ".film", [n2, t, normed], v => b.ScaleShift(v[0], v[1], v[2], _act));
+        }
+        else
+        {
+            var ht = pb.Value(_prefix + ".add_temb", h.Shape.ToArray());
+            pb.Step(_prefix + ".add_temb", [h, t, ht], v => b.AddChannelBias(v[0], v[1], v[2]));
+            normed = _norm2.Emit(pb, _prefix + ".norm2", ht, _act);
+        }
+        var shortcut = _shortcut?.Emit(pb, _prefix + ".conv_shortcut", x) ?? x;
+        return _conv2.Emit(pb, _prefix + ".conv2", normed, shortcut, _outputScale);
+    }
+}

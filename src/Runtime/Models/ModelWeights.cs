@@ -1,0 +1,75 @@
+namespace DiffusionKernels.Runtime.Models;
+
+/// <summary>
+/// Uploads a model's weights to a backend as the layers ask for them, checking each name and shape, and
+/// afterwards reports any weight no layer used. Accepts diffusers' legacy attention names.
+/// </summary>
+public sealed class ModelWeights : IDisposable
+{
+    private static readonly (string Old, string New)[] LegacyAttention =
+        [(".query.", ".to_q."), (".key.", ".to_k."), (".value.", ".to_v."), (".proj_attn.", ".to_out.0.")];
+
+    private readonly IWeightSource _source;
+    private readonly Dictionary<string, string> _canonical = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    private readonly List<Tensor> _uploaded = [];
+
+    public ModelWeights(IWeightSource source, Backend backend, IEnumerable<string>? ignored = null)
+    {
+        _source = source;
+        Backend = backend;
+        foreach (var name in source.Names)
+        {
+            var canonical = Canonical(name);
+            if (!_canonical.TryAdd(canonical, name))
+                throw new ModelFormatException($"{source.Origin}: tensors '{_canonical[canonical]}' and '{name}' are the same weight under old and new names");
+        }
+        foreach (var name in ignored ?? []) _used.Add(name);
+    }
+
+    public Backend Backend { get; }
+    /// <summary>Elements uploaded so far.</summary>
+    public long ParameterCount { get; private set; }
+
+    /// <summary>True when the source holds <paramref name="name"/> (under its current or legacy name).</summary>
+    public bool Has(string name) => _canonical.ContainsKey(name);
+
+    /// <summary>Uploads <paramref name="name"/>, which must have <paramref name="shape"/>.</summary>
+    public Tensor Take(string name, params int[] shape)
+    {
+        if (!_canonical.TryGetValue(name, out var stored))
+            throw new ModelFormatException($"{_source.Origin}: missing weight '{name}' (expected shape {new Shape(shape)})");
+        var found = _source.ShapeOf(stored);
+        // Legacy AttentionBlock files sometimes store linear weights as 1×1 convolutions.
+        bool squeezedConv = found.Length == shape.Length + 2 && found[^1] == 1 && found[^2] == 1 && found[..^2].SequenceEqual(shape);
+        if (!found.SequenceEqual(shape) && !squeezedConv)
+            throw new ModelFormatException($"{_source.Origin}: weight '{stored}' has shape {Shape.Format(found)}, expected {new Shape(shape)}");
+        _used.Add(stored);
+        var t = Backend.Upload(_source.ReadFloat32(stored), new Shape(shape));
+        _uploaded.Add(t);
+        ParameterCount += t.Length;
+        return t;
+    }
+
+    /// <summary>Fails when the file holds weights no layer asked for.</summary>
+    public void EnsureAllUsed()
+    {
+        var extra = _source.Names.Where(n => !_used.Contains(n)).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        if (extra.Count > 0)
+            throw new ModelFormatException($"{_source.Origin}: unexpected weight{(extra.Count > 1 ? "s" : "")} not used by this config: {string.Join(", ", extra.Take(10).Select(n => $"'{n}' {Shape.Format(_source.ShapeOf(n))}"))}{(extra.Count > 10 ? $" and {extra.Count - 10} more" : "")}");
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _uploaded) t.Dispose();
+        _uploaded.Clear();
+    }
+
+    private static string Canonical(string name)
+    {
+        if (!name.Contains(".attentions.", StringComparison.Ordinal)) return name;
+        foreach (var (o, n) in LegacyAttention)
+            if (name.Contains(o, StringComparison.Ordinal)) return name.Replace(o, n, StringComparison.Ordinal);
+        return name;
+    }
+}

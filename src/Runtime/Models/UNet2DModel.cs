@@ -1,0 +1,227 @@
+using DiffusionKernels.Runtime.Models.Layers;
+using DiffusionKernels.Runtime.Plan;
+
+namespace DiffusionKernels.Runtime.Models;
+
+/// <summary>
+/// A diffusers <c>UNet2DModel</c> with its weights uploaded to one backend. <see cref="Compile"/> turns it
+/// into a replayable plan for one (batch, height, width).
+/// </summary>
+public sealed class UNet2DModel : IDisposable
+{
+    private readonly ModelWeights _weights;
+    private readonly Conv2dLayer _convIn, _convOut;
+    private readonly LinearLayer _timeLinear1, _timeLinear2;
+    private readonly Tensor? _classTable;
+    private readonly LinearLayer? _classLinear1, _classLinear2;
+    private readonly float[]? _timeProjHost;
+    private readonly List<DownBlock> _down = [];
+    private readonly MidBlock? _mid;
+    private readonly List<UpBlock> _up = [];
+    private readonly GroupNormLayer _normOut;
+
+    /// <summary>Builds the layers from <paramref name="source"/>; every weight must be present with its shape and none may be left over.</summary>
+    public UNet2DModel(UNetConfig config, IWeightSource source, Backend backend)
+    {
+        Config = config;
+        var c = config;
+        foreach (var t in c.DownBlockTypes.Concat(c.UpBlockTypes))
+            if (t.Contains("Skip", StringComparison.Ordinal))
+                throw new ModelFormatException($"{source.Origin}: block type '{t}' (FIR skip blocks) is not supported yet");
+        if (c.ClassEmbedType == "identity")
+            throw new ModelFormatException($"{source.Origin}: class_embed_type 'identity' is not supported yet");
+
+        _weights = new ModelWeights(source, backend, ignored: source.Names.Contains("time_proj.W") ? ["time_proj.W"] : null);
+        var w = _weights;
+        try
+        {
+            int c0 = c.BlockOutChannels[0], temb = c.TimeEmbedDim;
+            TimeFeatures = c.TimeEmbeddingType == "fourier" ? 2 * c0 : c0;
+            if (c.TimeEmbeddingType == "fourier") _timeProjHost = HostWeight(source, "time_proj.weight", c0);
+            if (c.TimeEmbeddingType == "learned") _timeProjHost = HostWeight(source, "time_proj.weight", c.NumTrainTimesteps!.Value, c0);
+            _timeLinear1 = new LinearLayer(w, "time_embedding.linear_1", TimeFeatures, temb);
+            _timeLinear2 = new LinearLayer(w, "time_embedding.linear_2", temb, temb);
+            if (c.ClassEmbedType == "timestep")
+            {
+                _classLinear1 = new LinearLayer(w, "class_embedding.linear_1", TimeFeatures, temb);
+                _classLinear2 = new LinearLayer(w, "class_embedding.linear_2", temb, temb);
+            }
+            else if (c.NumClassEmbeds is { } classes) _classTable = w.Take("class_embedding.weight", classes, temb);
+
+            _convIn = new Conv2dLayer(w, "conv_in", c.InChannels, c0, 3, padding: 1);
+            int outCh = c0;
+            for (int i = 0; i < c.DownBlockTypes.Length; i++)
+            {
+                int cin = outCh;
+                outCh = c.BlockOutChannels[i];
+                _down.Add(new DownBlock(w, $"down_blocks.{i}", Strip(c.DownBlockTypes[i]), c, cin, outCh, i != c.DownBlockTypes.Length - 1));
+            }
+            if (c.MidBlockType is not null) _mid = new MidBlock(w, c);
+            var rc = c.BlockOutChannels.Reverse().ToArray();
+            outCh = rc[0];
+            for (int i = 0; i < c.UpBlockTypes.Length; i++)
+            {
+                int prev = outCh;
+                outCh = rc[i];
+                int cin = rc[Math.Min(i + 1, rc.Length - 1)];
+                _up.Add(new UpBlock(w, $"up_blocks.{i}", Strip(c.UpBlockTypes[i]), c, prev, outCh, cin, i != c.UpBlockTypes.Length - 1));
+            }
+            _normOut = new GroupNormLayer(w, "conv_norm_out", c0, c.NormNumGroups ?? Math.Min(c0 / 4, 32), c.NormEps);
+            _convOut = new Conv2dLayer(w, "conv_out", c0, c.OutChannels, 3, padding: 1);
+            w.EnsureAllUsed();
+        }
+        catch
+        {
+            _weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads <c>config.json</c> and <c>diffusion_pytorch_model.safetensors</c> from a diffusers model folder.</summary>
+    public static UNet2DModel Load(string directory, Backend backend)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"model folder not found: {directory}");
+        var config = UNetConfig.Load(Path.Combine(directory, "config.json"));
+        using var source = ModelFiles.OpenWeights(directory);
+        return new UNet2DModel(config, source, backend);
+    }
+
+    public UNetConfig Config { get; }
+    public Backend Backend => _weights.Backend;
+    /// <summary>Number of parameters (weights uploaded).</summary>
+    public long ParameterCount => _weights.ParameterCount + (_timeProjHost?.Length ?? 0);
+    /// <summary>Width of the time features fed to time_embedding.linear_1.</summary>
+    public int TimeFeatures { get; }
+
+    /// <summary>Compiles the forward pass for inputs of [batch, in_channels, height, width].</summary>
+    public UNetPlan Compile(int batch, int height, int width)
+    {
+        var c = Config;
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be ≥ 1, found {batch}");
+        if (height % c.SpatialMultiple != 0 || width % c.SpatialMultiple != 0 || height < 1 || width < 1)
+            throw new ShapeMismatchException($"unet: input size {height}×{width} must be a positive multiple of {c.SpatialMultiple} (2^(levels−1) for {c.BlockOutChannels.Length} levels)");
+        var b = Backend;
+        var pb = new PlanBuilder(b);
+        var io = new UNetPlanInputs(b, c, batch, height, width, TimeFeatures);
+        try
+        {
+            var x = pb.External("sample", io.Sample);
+            if (c.CenterInputSample)
+            {
+                var ones = pb.External("ones", io.Ones!);
+                var centered = pb.Value("center_input_sample", x.Shape.ToArray());
+                pb.Step("center_input_sample", [x, ones, centered], t => b.Axpby(2f, t[0], -1f, t[1], t[2]));
+                x = centered;
+            }
+            var emb = EmitTimeEmbedding(pb, io, batch);
+            var tembAct = pb.Value("temb_act", batch, c.TimeEmbedDim);
+            pb.Step("temb_act", [emb, tembAct], t => b.Activate(t[0], t[1], c.Activation));
+
+            var h = _convIn.Emit(pb, "conv_in", x);
+            var skips = new List<PlanValue> { h };
+            for (int i = 0; i < _down.Count; i++) h = _down[i].Emit(pb, $"down_blocks.{i}", h, tembAct, skips);
+            if (_mid is not null) h = _mid.Emit(pb, h, tembAct);
+            for (int i = 0; i < _up.Count; i++) h = _up[i].Emit(pb, $"up_blocks.{i}", h, tembAct, skips);
+            h = _normOut.Emit(pb, "conv_norm_out", h, Activation.SiLU);
+            if (c.TimeEmbeddingType == "fourier")
+            {
+                var raw = _convOut.Emit(pb, "conv_out", h);
+                var output = pb.External("output", io.Output);
+                var invT = io.InverseTimesteps;
+                pb.Step("divide_by_sigma", [raw, output], t => b.LinearCombination(t[1], [t[0]], invT));
+            }
+            else
+            {
+                var raw = _convOut.Emit(pb, "conv_out", h);
+                var output = pb.External("output", io.Output);
+                pb.Step("output", [raw, output], t => b.Copy(t[0], t[1]));
+            }
+            return new UNetPlan(this, pb.Compile(), io);
+        }
+        catch
+        {
+            io.Dispose();
+            throw;
+        }
+    }
+
+    private PlanValue EmitTimeEmbedding(PlanBuilder pb, UNetPlanInputs io, int batch)
+    {
+        var c = Config;
+        var b = Backend;
+        PlanValue features;
+        if (c.TimeEmbeddingType == "positional")
+        {
+            var t = pb.External("timesteps", io.Timesteps);
+            features = pb.Value("time_proj", batch, TimeFeatures);
+            pb.Step("time_proj", [t, features], v => b.TimestepEmbedding(v[0], v[1], c.FlipSinToCos, c.FreqShift));
+        }
+        else features = pb.External("time_proj", io.HostTimeFeatures!);
+        var hidden = _timeLinear1.Emit(pb, "time_embedding.linear_1", features, Activation.SiLU);
+        var emb = _timeLinear2.Emit(pb, "time_embedding.linear_2", hidden);
+        if (_classTable is not null)
+        {
+            var labels = pb.External("class_labels", io.ClassLabels!);
+            var classEmb = pb.Value("class_embedding", batch, c.TimeEmbedDim);
+            pb.Step("class_embedding", [labels, classEmb], v => b.EmbeddingLookup(_classTable, v[0], v[1]));
+            emb = Sum(pb, emb, classEmb);
+        }
+        else if (_classLinear1 is not null)
+        {
+            var labels = pb.External("class_labels", io.ClassLabelsFloat!);
+            var proj = pb.Value("class_proj", batch, TimeFeatures);
+            pb.Step("class_proj", [labels, proj], v => b.TimestepEmbedding(v[0], v[1], c.FlipSinToCos, c.FreqShift));
+            var classEmb = _classLinear2!.Emit(pb, "class_embedding.linear_2", _classLinear1.Emit(pb, "class_embedding.linear_1", proj, Activation.SiLU));
+            emb = Sum(pb, emb, classEmb);
+        }
+        return emb;
+    }
+
+    private static PlanValue Sum(PlanBuilder pb, PlanValue a, PlanValue c)
+    {
+        var b = pb.Backend;
+        var y = pb.Value("emb_plus_class", a.Shape.ToArray());
+        pb.Step("emb_plus_class", [a, c, y], t => b.Add(t[0], t[1], t[2]));
+        return y;
+    }
+
+    /// <summary>Host-side time features for fourier and learned embeddings (the timesteps come from the host anyway).</summary>
+    internal void FillHostTimeFeatures(ReadOnlySpan<float> timesteps, Span<float> features)
+    {
+        int c0 = Config.BlockOutChannels[0];
+        for (int n = 0; n < timesteps.Length; n++)
+        {
+            var row = features.Slice(n * TimeFeatures, TimeFeatures);
+            if (Config.TimeEmbeddingType == "fourier")
+            {
+                // GaussianFourierProjection(log=True, flip_sin_to_cos=False): [sin, cos](log(t)·W·2·π), float32 as PyTorch.
+                float x = MathF.Log(timesteps[n]);
+                for (int i = 0; i < c0; i++)
+                {
+                    float proj = x * _timeProjHost![i] * 2f * MathF.PI;
+                    row[i] = MathF.Sin(proj);
+                    row[c0 + i] = MathF.Cos(proj);
+                }
+            }
+            else
+            {
+                int steps = Config.NumTrainTimesteps!.Value;
+                long index = (long)timesteps[n];
+                if (index < 0 || index >= steps) throw new ArgumentOutOfRangeException(nameof(timesteps), $"unet: timestep {timesteps[n]} is outside the learned embedding's 0..{steps - 1}");
+                _timeProjHost.AsSpan((int)index * c0, c0).CopyTo(row);
+            }
+        }
+    }
+
+    private static float[] HostWeight(IWeightSource source, string name, params int[] shape)
+    {
+        if (!source.Names.Contains(name)) throw new ModelFormatException($"{source.Origin}: missing weight '{name}' (expected shape {new Shape(shape)})");
+        if (!source.ShapeOf(name).SequenceEqual(shape))
+            throw new ModelFormatException($"{source.Origin}: weight '{name}' has shape {Shape.Format(source.ShapeOf(name))}, expected {new Shape(shape)}");
+        return source.ReadFloat32(name);
+    }
+
+    private static string Strip(string type) => type.StartsWith("UNetRes", StringComparison.Ordinal) ? type[7..] : type;
+
+    public void Dispose() => _weights.Dispose();
+}

@@ -1,0 +1,160 @@
+using System.Text.Json;
+
+namespace DiffusionKernels.Runtime.Models;
+
+/// <summary>
+/// A diffusers <c>UNet2DModel</c> <c>config.json</c>, with diffusers' defaults for missing keys. Keys starting
+/// with '_' are metadata; any other key or value the engine does not support is an error naming it.
+/// </summary>
+public sealed class UNetConfig
+{
+    public int? SampleSize { get; init; }
+    public int InChannels { get; init; } = 3;
+    public int OutChannels { get; init; } = 3;
+    public bool CenterInputSample { get; init; }
+    /// <summary>"positional", "fourier" or "learned".</summary>
+    public string TimeEmbeddingType { get; init; } = "positional";
+    public int? TimeEmbeddingDim { get; init; }
+    public float FreqShift { get; init; }
+    public bool FlipSinToCos { get; init; } = true;
+    public string[] DownBlockTypes { get; init; } = ["DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"];
+    public string? MidBlockType { get; init; } = "UNetMidBlock2D";
+    public string[] UpBlockTypes { get; init; } = ["AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"];
+    public int[] BlockOutChannels { get; init; } = [224, 448, 672, 896];
+    public int LayersPerBlock { get; init; } = 2;
+    public float MidBlockScaleFactor { get; init; } = 1f;
+    public int DownsamplePadding { get; init; } = 1;
+    /// <summary>"conv" or "resnet" (honoured by the attention down blocks only, as in diffusers).</summary>
+    public string DownsampleType { get; init; } = "conv";
+    public string UpsampleType { get; init; } = "conv";
+    public float Dropout { get; init; }
+    public string ActFn { get; init; } = "silu";
+    /// <summary>Channels per attention head; null means one head over all channels.</summary>
+    public int? AttentionHeadDim { get; init; } = 8;
+    public int? NormNumGroups { get; init; } = 32;
+    public int? AttnNormNumGroups { get; init; }
+    public float NormEps { get; init; } = 1e-5f;
+    /// <summary>"default" or "scale_shift".</summary>
+    public string ResnetTimeScaleShift { get; init; } = "default";
+    public bool AddAttention { get; init; } = true;
+    /// <summary>null, "timestep" or "identity".</summary>
+    public string? ClassEmbedType { get; init; }
+    public int? NumClassEmbeds { get; init; }
+    public int? NumTrainTimesteps { get; init; }
+
+    /// <summary>Time embedding width T.</summary>
+    public int TimeEmbedDim => TimeEmbeddingDim ?? 4 * BlockOutChannels[0];
+
+    /// <summary>True when the model needs class labels.</summary>
+    public bool IsClassConditional => ClassEmbedType is not null || NumClassEmbeds is not null;
+
+    /// <summary>Spatial sizes must be multiples of this.</summary>
+    public int SpatialMultiple => 1 << (BlockOutChannels.Length - 1);
+
+    /// <summary>The nonlinearity <c>act_fn</c> names.</summary>
+    public Activation Activation => ActFn switch
+    {
+        "silu" or "swish" => Activation.SiLU,
+        "mish" => Activation.Mish,
+        "gelu" => Activation.GeluExact,
+        "relu" => Activation.Relu,
+        _ => throw new ModelFormatException($"act_fn '{ActFn}' is not supported (silu, swish, mish, gelu, relu)"),
+    };
+
+    private static readonly HashSet<string> DownTypes = ["DownBlock2D", "AttnDownBlock2D", "ResnetDownsampleBlock2D", "SkipDownBlock2D", "AttnSkipDownBlock2D"];
+    private static readonly HashSet<string> UpTypes = ["UpBlock2D", "AttnUpBlock2D", "ResnetUpsampleBlock2D", "SkipUpBlock2D", "AttnSkipUpBlock2D"];
+
+    /// <summary>Reads and validates <paramref name="path"/>.</summary>
+    public static UNetConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"model config not found: {path}", path);
+        try
+        {
+            return Parse(File.ReadAllText(path), path);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{path}: invalid JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Parses config JSON; <paramref name="source"/> names the file in errors.</summary>
+    public static UNetConfig Parse(string json, string source = "config.json")
+    {
+        using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException($"{source}: expected a JSON object");
+        var p = new ConfigReader(doc.RootElement, source);
+        if (p.String("_class_name", "UNet2DModel") is { } cls && cls != "UNet2DModel")
+            throw new ModelFormatException($"{source}: _class_name '{cls}' is not supported (only UNet2DModel)");
+        var defaults = new UNetConfig();
+        var c = new UNetConfig
+        {
+            SampleSize = p.NullableInt("sample_size", defaults.SampleSize),
+            InChannels = p.Int("in_channels", defaults.InChannels),
+            OutChannels = p.Int("out_channels", defaults.OutChannels),
+            CenterInputSample = p.Bool("center_input_sample", defaults.CenterInputSample),
+            TimeEmbeddingType = p.String("time_embedding_type", defaults.TimeEmbeddingType)!,
+            TimeEmbeddingDim = p.NullableInt("time_embedding_dim", defaults.TimeEmbeddingDim),
+            FreqShift = p.Float("freq_shift", defaults.FreqShift),
+            FlipSinToCos = p.Bool("flip_sin_to_cos", defaults.FlipSinToCos),
+            DownBlockTypes = p.Strings("down_block_types", defaults.DownBlockTypes),
+            MidBlockType = p.String("mid_block_type", defaults.MidBlockType),
+            UpBlockTypes = p.Strings("up_block_types", defaults.UpBlockTypes),
+            BlockOutChannels = p.Ints("block_out_channels", defaults.BlockOutChannels),
+            LayersPerBlock = p.Int("layers_per_block", defaults.LayersPerBlock),
+            MidBlockScaleFactor = p.Float("mid_block_scale_factor", defaults.MidBlockScaleFactor),
+            DownsamplePadding = p.Int("downsample_padding", defaults.DownsamplePadding),
+            DownsampleType = p.String("downsample_type", defaults.DownsampleType)!,
+            UpsampleType = p.String("upsample_type", defaults.UpsampleType)!,
+            Dropout = p.Float("dropout", defaults.Dropout),
+            ActFn = p.String("act_fn", defaults.ActFn)!,
+            AttentionHeadDim = p.NullableInt("attention_head_dim", defaults.AttentionHeadDim),
+            NormNumGroups = p.NullableInt("norm_num_groups", defaults.NormNumGroups),
+            AttnNormNumGroups = p.NullableInt("attn_norm_num_groups", defaults.AttnNormNumGroups),
+            NormEps = p.Float("norm_eps", defaults.NormEps),
+            ResnetTimeScaleShift = p.String("resnet_time_scale_shift", defaults.ResnetTimeScaleShift)!,
+            AddAttention = p.Bool("add_attention", defaults.AddAttention),
+            ClassEmbedType = p.String("class_embed_type", defaults.ClassEmbedType),
+            NumClassEmbeds = p.NullableInt("num_class_embeds", defaults.NumClassEmbeds),
+            NumTrainTimesteps = p.NullableInt("num_train_timesteps", defaults.NumTrainTimesteps),
+        };
+        p.RejectUnknownKeys();
+        c.Validate(source);
+        return c;
+    }
+
+    private void Validate(string source)
+    {
+        void Fail(string msg) => throw new ModelFormatException($"{source}: {msg}");
+        if (BlockOutChannels.Length == 0) Fail("block_out_channels is empty");
+        if (DownBlockTypes.Length != BlockOutChannels.Length || UpBlockTypes.Length != BlockOutChannels.Length)
+            Fail($"down_block_types ({DownBlockTypes.Length}), up_block_types ({UpBlockTypes.Length}) and block_out_channels ({BlockOutChannels.Length}) must have the same length");
+        foreach (var t in DownBlockTypes)
+        {
+            var name = t.StartsWith("UNetRes", StringComparison.Ordinal) ? t[7..] : t;
+            if (!DownTypes.Contains(name)) Fail($"down block type '{t}' is not supported ({string.Join(", ", DownTypes)})");
+        }
+        foreach (var t in UpBlockTypes)
+        {
+            var name = t.StartsWith("UNetRes", StringComparison.Ordinal) ? t[7..] : t;
+            if (!UpTypes.Contains(name)) Fail($"up block type '{t}' is not supported ({string.Join(", ", UpTypes)})");
+        }
+        if (MidBlockType is not null && MidBlockType != "UNetMidBlock2D") Fail($"mid_block_type '{MidBlockType}' is not supported (UNetMidBlock2D or null)");
+        if (TimeEmbeddingType is not ("positional" or "fourier" or "learned")) Fail($"time_embedding_type '{TimeEmbeddingType}' is not supported (positional, fourier, learned)");
+        if (TimeEmbeddingType == "learned" && NumTrainTimesteps is null) Fail("time_embedding_type 'learned' needs num_train_timesteps");
+        if (ResnetTimeScaleShift is not ("default" or "scale_shift")) Fail($"resnet_time_scale_shift '{ResnetTimeScaleShift}' is not supported (default, scale_shift)");
+        if (DownsampleType is not ("conv" or "resnet")) Fail($"downsample_type '{DownsampleType}' is not supported (conv, resnet)");
+        if (UpsampleType is not ("conv" or "resnet")) Fail($"upsample_type '{UpsampleType}' is not supported (conv, resnet)");
+        if (ClassEmbedType is not (null or "timestep" or "identity")) Fail($"class_embed_type '{ClassEmbedType}' is not supported (null, timestep, identity)");
+        if (ClassEmbedType is null && NumClassEmbeds is < 1) Fail($"num_class_embeds must be ≥ 1, found {NumClassEmbeds}");
+        if (LayersPerBlock < 1) Fail($"layers_per_block must be ≥ 1, found {LayersPerBlock}");
+        if (DownsamplePadding is < 0 or > 1) Fail($"downsample_padding must be 0 or 1, found {DownsamplePadding}");
+        _ = Activation;
+        foreach (var ch in BlockOutChannels)
+        {
+            if (ch < 1) Fail($"block_out_channels has a non-positive entry {ch}");
+            if (NormNumGroups is { } g && ch % g != 0) Fail($"block_out_channels entry {ch} is not divisible by norm_num_groups {g}");
+            if (AttentionHeadDim is { } d && ch % d != 0) Fail($"block_out_channels entry {ch} is not divisible by attention_head_dim {d}");
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using DiffusionKernels.Runtime.Plan;
+
+namespace DiffusionKernels.Runtime.Models;
+
+/// <summary>
+/// A U-Net forward pass compiled for one (batch, height, width): write the sample into <see cref="Sample"/>
+/// (or pass it to <see cref="Forward"/>), set timesteps and labels, run; the result is in <see cref="Output"/>.
+/// Re-running allocates nothing.
+/// </summary>
+public sealed class UNetPlan : IDisposable
+{
+    private readonly UNet2DModel _model;
+    private readonly ExecutionPlan _plan;
+    private readonly UNetPlanInputs _io;
+    private readonly float[] _timesteps;
+    private readonly float[]? _hostFeatures;
+    private readonly long[]? _labels;
+    private readonly float[]? _labelsFloat;
+
+    internal UNetPlan(UNet2DModel model, ExecutionPlan plan, UNetPlanInputs io)
+    {
+        _model = model;
+        _plan = plan;
+        _io = io;
+        _timesteps = new float[io.Batch];
+        if (io.HostTimeFeatures is not null) _hostFeatures = new float[io.HostTimeFeatures.Length];
+        if (io.ClassLabels is not null) _labels = new long[io.Batch];
+        if (io.ClassLabelsFloat is not null) _labelsFloat = new float[io.Batch];
+    }
+
+    public int Batch => _io.Batch;
+    /// <summary>The input sample [B, in_channels, H, W].</summary>
+    public Tensor Sample => _io.Sample;
+    /// <summary>The network output [B, out_channels, H, W].</summary>
+    public Tensor Output => _io.Output;
+    /// <summary>Peak activation memory in bytes (the arena, excluding inputs, outputs and weights).</summary>
+    public long ActivationBytes => _plan.ArenaBytes;
+    /// <summary>Multiply–add FLOPs (×2) of one forward pass, convolutions, linears and attention.</summary>
+    public double Flops => _plan.Flops;
+    /// <summary>Kernel launches per forward pass.</summary>
+    public int LaunchCount => _plan.StepCount;
+    /// <summary>True when the model needs class labels.</summary>
+    public bool NeedsClassLabels => _labels is not null || _labelsFloat is not null;
+
+    /// <summary>Sets the timesteps: one value for the whole batch, or one per sample.</summary>
+    public void SetTimesteps(ReadOnlySpan<float> timesteps)
+    {
+        if (timesteps.Length != 1 && timesteps.Length != Batch)
+            throw ShapeMismatchException.For("unet", "timesteps", $"[{Batch}] or [1]", $"[{timesteps.Length}]");
+        for (int i = 0; i < Batch; i++) _timesteps[i] = timesteps.Length == 1 ? timesteps[0] : timesteps[i];
+        for (int i = 0; i < Batch; i++) _io.InverseTimesteps[i] = 1f / _timesteps[i];
+        _model.Backend.CopyFromHost(_timesteps, _io.Timesteps);
+        if (_hostFeatures is not null)
+        {
+            _model.FillHostTimeFeatures(_timesteps, _hostFeatures);
+            _model.Backend.CopyFromHost(_hostFeatures, _io.HostTimeFeatures!);
+        }
+    }
+
+    /// <summary>Sets the class labels of a class-conditional model: one per sample, or one for all.</summary>
+    public void SetClassLabels(ReadOnlySpan<long> labels)
+    {
+        if (!NeedsClassLabels)
+        {
+            if (labels.Length == 0) return;
+            throw new ArgumentException("unet: class labels were given, but the model is not class-conditional (no class_embedding)");
+        }
+        if (labels.Length != 1 && labels.Length != Batch)
+            throw ShapeMismatchException.For("unet", "class labels", $"[{Batch}] or [1]", $"[{labels.Length}]");
+        int classes = _model.Config.NumClassEmbeds ?? int.MaxValue;
+        for (int i = 0; i < Batch; i++)
+        {
+            long l = labels.Length == 1 ? labels[0] : labels[i];
+            if (_labels is not null && (l < 0 || l >= classes))
+                throw new ArgumentOutOfRangeException(nameof(labels), $"unet: class label {l} is outside 0..{classes - 1}");
+            if (_labels is not null) _labels[i] = l;
+            if (_labelsFloat is not null) _labelsFloat[i] = l;
+        }
+        if (_labels is not null) _model.Backend.CopyFromHost(_labels, _io.ClassLabels!);
+        if (_labelsFloat is not null) _model.Backend.CopyFromHost(_labelsFloat, _io.ClassLabelsFloat!);
+        _labelsSet = true;
+    }
+
+    private bool _labelsSet;
+
+    /// <summary>Queues the forward pass over the current sample, timesteps and labels.</summary>
+    public void Run()
+    {
+        if (NeedsClassLabels && !_labelsSet)
+            throw new InvalidOperationException("unet: the model is class-conditional; set class labels before running (--class-labels)");
+        _plan.Run();
+    }
+
+    /// <summary>Copies <paramref name="sample"/> in, runs, and returns <see cref="Output"/> (owned by the plan).</summary>
+    public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, ReadOnlySpan<long> classLabels = default)
+    {
+        if (sample.Shape != Sample.Shape) throw ShapeMismatchException.For("unet", "sample", Sample.Shape, sample.Shape);
+        _model.Backend.Copy(sample, Sample);
+        SetTimesteps(timesteps);
+        if (!classLabels.IsEmpty || NeedsClassLabels) SetClassLabels(classLabels);
+        Run();
+        return Output;
+    }
+
+    public void Dispose()
+    {
+        _plan.Dispose();
+        _io.Dispose();
+    }
+}

@@ -1,0 +1,38 @@
+namespace DiffusionKernels.Runtime.Models;
+
+/// <summary>The tensors a compiled U-Net reads and writes outside its activation arena.</summary>
+internal sealed class UNetPlanInputs : IDisposable
+{
+    public UNetPlanInputs(Backend b, UNetConfig c, int batch, int height, int width, int timeFeatures)
+    {
+        Batch = batch;
+        Sample = b.Allocate(batch, c.InChannels, height, width);
+        Output = b.Allocate(batch, c.OutChannels, height, width);
+        Timesteps = b.Allocate(batch);
+        if (c.CenterInputSample)
+        {
+            Ones = b.Allocate(batch, c.InChannels, height, width);
+            b.Fill(Ones, 1f);
+        }
+        if (c.TimeEmbeddingType != "positional") HostTimeFeatures = b.Allocate(batch, timeFeatures);
+        if (c.ClassEmbedType == "timestep") ClassLabelsFloat = b.Allocate(batch);
+        else if (c.NumClassEmbeds is not null) ClassLabels = b.Allocate(new Shape(batch), DType.Int64);
+        InverseTimesteps = new float[batch];
+    }
+
+    public int Batch { get; }
+    public Tensor Sample { get; }
+    public Tensor Output { get; }
+    public Tensor Timesteps { get; }
+    public Tensor? Ones { get; }
+    public Tensor? HostTimeFeatures { get; }
+    public Tensor? ClassLabels { get; }
+    public Tensor? ClassLabelsFloat { get; }
+    /// <summary>1/t per sample (fourier models divide the output by σ); updated in place each run.</summary>
+    public float[] InverseTimesteps { get; }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { Sample, Output, Timesteps, Ones, HostTimeFeatures, ClassLabels, ClassLabelsFloat }) t?.Dispose();
+    }
+}

@@ -1,0 +1,42 @@
+namespace DiffusionKernels.Runtime.Plan;
+
+/// <summary>
+/// A compiled, replayable list of kernel launches over buffers allocated once. <see cref="Run"/> replays it
+/// without allocating; the arena's views are reused by liveness, so peak activation memory is the arena size.
+/// </summary>
+public sealed class ExecutionPlan : IDisposable
+{
+    private readonly PlanStep[] _steps;
+    private readonly Tensor[][] _bound;
+    private readonly Tensor _arena;
+
+    internal ExecutionPlan(Backend backend, PlanStep[] steps, Tensor[][] bound, Tensor arena, double flops)
+    {
+        Backend = backend;
+        _steps = steps;
+        _bound = bound;
+        _arena = arena;
+        Flops = flops;
+    }
+
+    public Backend Backend { get; }
+    /// <summary>Number of launches (steps) per run.</summary>
+    public int StepCount => _steps.Length;
+    /// <summary>Bytes of the activation arena (peak activation memory).</summary>
+    public long ArenaBytes => _arena.Length * sizeof(float);
+    /// <summary>Floating-point operations of one run.</summary>
+    public double Flops { get; }
+    /// <summary>Step names, in order (for dumps and profiling).</summary>
+    public IEnumerable<string> StepNames => _steps.Select(s => s.Name);
+
+    /// <summary>Queues every step on the backend; does not wait.</summary>
+    public void Run()
+    {
+        for (int i = 0; i < _steps.Length; i++) _steps[i].Action(_bound[i]);
+    }
+
+    public void Dispose() => _arena.Dispose();
+}
+
+/// <summary>One launch: its name, its values (inputs then outputs) and what it does with their tensors.</summary>
+internal sealed record PlanStep(string Name, PlanValue[] Values, Action<Tensor[]> Action, double Flops);
