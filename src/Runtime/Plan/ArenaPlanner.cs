@@ -10,7 +10,7 @@ public static class ArenaPlanner
     /// <summary>Alignment of every offset, in elements (64 floats = 256 bytes keeps GPU loads aligned).</summary>
     public const int Alignment = 64;
 
-    public static long Place(IReadOnlyList<(long Size, int First, int Last)> values, Span<long> offsets)
+    public static long Place(IReadOnlyList<(long Size, int First, int Last)> values, long[] offsets)
     {
         var order = Enumerable.Range(0, values.Count).OrderByDescending(i => values[i].Size).ThenBy(i => values[i].First).ToArray();
         var placed = new List<int>();

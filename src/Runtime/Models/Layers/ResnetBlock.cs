@@ -38,7 +38,7 @@ public sealed class ResnetBlock
         _resample = resample;
     }
 
-    /// <param name="tembAct">act(temb), shared by every block: [B, T].</param>
+    /// <summary>Emits the block; <paramref name="tembAct"/> is act(temb) [B, T], shared by every block.</summary>
     public PlanValue Emit(PlanBuilder pb, PlanValue x, PlanValue tembAct)
     {
         var b = pb.Backend;
