@@ -4,7 +4,7 @@ namespace DiffusionKernels.Bench;
 
 /// <summary>
 /// <c>dotnet run -c Release --project bench -- ops [filter] [--device cpu,cuda]</c> prints the quick GFLOP/s table;
-/// any other arguments go to BenchmarkDotNet (<c>-- --filter '*OpBenchmarks*'</c>).
+/// <c>-- onnx model.onnx</c> times ONNX Runtime on an exported U-Net; any other arguments go to BenchmarkDotNet (<c>-- --filter '*OpBenchmarks*'</c>).
 /// </summary>
 public static class Program
 {
@@ -17,6 +17,12 @@ public static class Program
             var devices = d >= 0 ? rest[d + 1].Split(',') : BenchDevices.Available().ToArray();
             if (d >= 0) rest.RemoveRange(d, 2);
             OpTable.Run(rest.FirstOrDefault(), devices);
+            return;
+        }
+        if (args.Length > 1 && args[0] == "onnx")
+        {
+            string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+            OnnxUnetRunner.Run(args[1], Arg("--batches", "1,16").Split(',').Select(int.Parse).ToList(), int.Parse(Arg("--threads", "2")), int.Parse(Arg("--iters", "10")));
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

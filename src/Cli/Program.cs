@@ -10,6 +10,9 @@ public static class Program
     {
         var root = new RootCommand("dk — diffusion model inference on NVIDIA GPUs (ILGPU) and CPUs");
         root.Subcommands.Add(InfoCommand.Create());
-        return CliErrors.Run(() => root.Parse(args).Invoke());
+        root.Subcommands.Add(ForwardCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        var parsed = root.Parse(args);
+        return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
 }

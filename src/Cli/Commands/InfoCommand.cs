@@ -3,19 +3,37 @@ using DiffusionKernels.Runtime;
 
 namespace DiffusionKernels.Cli.Commands;
 
-/// <summary><c>dk info</c>: the devices found and the one <c>auto</c> picks.</summary>
+/// <summary><c>dk info</c>: the devices found and which one <c>auto</c> picks; with <c>--model</c>, the model's size and cost.</summary>
 public static class InfoCommand
 {
     public static Command Create()
     {
-        var command = new Command("info", "List the devices found and which one 'auto' picks");
-        command.SetAction(_ =>
+        var model = CommonOptions.Model(required: false);
+        var command = new Command("info", "List the devices found and which one 'auto' picks; with --model, parameters, FLOPs and activation memory") { model };
+        command.SetAction(r =>
         {
             Console.WriteLine("devices:");
             foreach (var d in Devices.List()) Console.WriteLine($"  {d}");
             Console.WriteLine($"auto -> {Devices.ResolveAuto()}");
+            if (r.GetValue(model) is { } m) DescribeModel(m);
             return 0;
         });
         return command;
+    }
+
+    private static void DescribeModel(string modelDir)
+    {
+        using var backend = new CpuBackend();
+        using var unet = CommonOptions.LoadModel(modelDir, backend);
+        var c = unet.Config;
+        int size = c.SampleSize ?? 32;
+        size = (size + c.SpatialMultiple - 1) / c.SpatialMultiple * c.SpatialMultiple;
+        using var plan = unet.Compile(1, size, size);
+        Console.WriteLine($"model: {modelDir}");
+        Console.WriteLine($"  blocks: {string.Join(", ", c.DownBlockTypes)} | {string.Join(", ", c.UpBlockTypes)}; channels {string.Join(",", c.BlockOutChannels)}");
+        Console.WriteLine($"  parameters: {unet.ParameterCount:N0} ({unet.ParameterCount / 1e6:F2} M)");
+        Console.WriteLine($"  FLOPs per forward at {size}×{size}, batch 1: {plan.Flops / 1e9:F3} GFLOP (convolutions, linears, attention; 2 per multiply-add)");
+        Console.WriteLine($"  peak activation memory per batch element: {plan.ActivationBytes / (1024.0 * 1024):F2} MiB");
+        Console.WriteLine($"  kernel launches per forward: {plan.LaunchCount}");
     }
 }

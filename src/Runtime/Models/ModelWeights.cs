@@ -9,10 +9,20 @@ public sealed class ModelWeights : IDisposable
     private static readonly (string Old, string New)[] LegacyAttention =
         [(".query.", ".to_q."), (".key.", ".to_k."), (".value.", ".to_v."), (".proj_attn.", ".to_out.0.")];
 
-    private readonly IWeightSource _source;
+    private readonly IWeightSource? _source;
+    private readonly Random? _random;
     private readonly Dictionary<string, string> _canonical = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
     private readonly List<Tensor> _uploaded = [];
+
+    /// <summary>Random weights for any name asked for (benchmarks of a topology without a checkpoint).</summary>
+    public static ModelWeights Random(Backend backend, int seed) => new(backend, new Random(seed));
+
+    private ModelWeights(Backend backend, Random random)
+    {
+        Backend = backend;
+        _random = random;
+    }
 
     public ModelWeights(IWeightSource source, Backend backend, IEnumerable<string>? ignored = null)
     {
@@ -32,11 +42,15 @@ public sealed class ModelWeights : IDisposable
     public long ParameterCount { get; private set; }
 
     /// <summary>True when the source holds <paramref name="name"/> (under its current or legacy name).</summary>
-    public bool Has(string name) => _canonical.ContainsKey(name);
+    public bool Has(string name) => _source is null || _canonical.ContainsKey(name);
+
+    /// <summary>The file or origin, for error messages.</summary>
+    public string Origin => _source?.Origin ?? "random weights";
 
     /// <summary>Uploads <paramref name="name"/>, which must have <paramref name="shape"/>.</summary>
     public Tensor Take(string name, params int[] shape)
     {
+        if (_source is null) return Keep(Backend.Upload(Synthesize(name, shape), new Shape(shape)));
         if (!_canonical.TryGetValue(name, out var stored))
             throw new ModelFormatException($"{_source.Origin}: missing weight '{name}' (expected shape {new Shape(shape)})");
         var found = _source.ShapeOf(stored);
@@ -45,15 +59,30 @@ public sealed class ModelWeights : IDisposable
         if (!found.SequenceEqual(shape) && !squeezedConv)
             throw new ModelFormatException($"{_source.Origin}: weight '{stored}' has shape {Shape.Format(found)}, expected {new Shape(shape)}");
         _used.Add(stored);
-        var t = Backend.Upload(_source.ReadFloat32(stored), new Shape(shape));
+        return Keep(Backend.Upload(_source.ReadFloat32(stored), new Shape(shape)));
+    }
+
+    private Tensor Keep(Tensor t)
+    {
         _uploaded.Add(t);
         ParameterCount += t.Length;
         return t;
     }
 
+    /// <summary>PyTorch-like initialisation: weights ~ U(−1/√fan_in, 1/√fan_in), norm scales 1, biases small.</summary>
+    private float[] Synthesize(string name, int[] shape)
+    {
+        var data = new float[new Shape(shape).Length];
+        bool isNormScale = shape.Length == 1 && name.Contains("norm", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal);
+        float bound = shape.Length > 1 ? 1f / MathF.Sqrt(data.Length / shape[0]) : 0.02f;
+        for (int i = 0; i < data.Length; i++) data[i] = isNormScale ? 1f : bound * (2 * _random!.NextSingle() - 1);
+        return data;
+    }
+
     /// <summary>Fails when the file holds weights no layer asked for.</summary>
     public void EnsureAllUsed()
     {
+        if (_source is null) return;
         var extra = _source.Names.Where(n => !_used.Contains(n)).OrderBy(n => n, StringComparer.Ordinal).ToList();
         if (extra.Count > 0)
             throw new ModelFormatException($"{_source.Origin}: unexpected weight{(extra.Count > 1 ? "s" : "")} not used by this config: {string.Join(", ", extra.Take(10).Select(n => $"'{n}' {Shape.Format(_source.ShapeOf(n))}"))}{(extra.Count > 10 ? $" and {extra.Count - 10} more" : "")}");

@@ -22,23 +22,30 @@ public sealed class UNet2DModel : IDisposable
 
     /// <summary>Builds the layers from <paramref name="source"/>; every weight must be present with its shape and none may be left over.</summary>
     public UNet2DModel(UNetConfig config, IWeightSource source, Backend backend)
+        : this(config, new ModelWeights(source, backend, ignored: source.Names.Contains("time_proj.W") ? ["time_proj.W"] : null))
+    {
+    }
+
+    /// <summary>The given topology with random weights (for benchmarks).</summary>
+    public static UNet2DModel CreateRandom(UNetConfig config, Backend backend, int seed = 0) => new(config, ModelWeights.Random(backend, seed));
+
+    private UNet2DModel(UNetConfig config, ModelWeights weights)
     {
         Config = config;
         var c = config;
-        foreach (var t in c.DownBlockTypes.Concat(c.UpBlockTypes))
-            if (t.Contains("Skip", StringComparison.Ordinal))
-                throw new ModelFormatException($"{source.Origin}: block type '{t}' (FIR skip blocks) is not supported yet");
-        if (c.ClassEmbedType == "identity")
-            throw new ModelFormatException($"{source.Origin}: class_embed_type 'identity' is not supported yet");
-
-        _weights = new ModelWeights(source, backend, ignored: source.Names.Contains("time_proj.W") ? ["time_proj.W"] : null);
+        _weights = weights;
         var w = _weights;
         try
         {
+            foreach (var t in c.DownBlockTypes.Concat(c.UpBlockTypes))
+                if (t.Contains("Skip", StringComparison.Ordinal))
+                    throw new ModelFormatException($"{w.Origin}: block type '{t}' (FIR skip blocks) is not supported yet");
+            if (c.ClassEmbedType == "identity")
+                throw new ModelFormatException($"{w.Origin}: class_embed_type 'identity' is not supported yet");
             int c0 = c.BlockOutChannels[0], temb = c.TimeEmbedDim;
             TimeFeatures = c.TimeEmbeddingType == "fourier" ? 2 * c0 : c0;
-            if (c.TimeEmbeddingType == "fourier") _timeProjHost = HostWeight(source, "time_proj.weight", c0);
-            if (c.TimeEmbeddingType == "learned") _timeProjHost = HostWeight(source, "time_proj.weight", c.NumTrainTimesteps!.Value, c0);
+            if (c.TimeEmbeddingType == "fourier") _timeProjHost = HostWeight(w, "time_proj.weight", c0);
+            if (c.TimeEmbeddingType == "learned") _timeProjHost = HostWeight(w, "time_proj.weight", c.NumTrainTimesteps!.Value, c0);
             _timeLinear1 = new LinearLayer(w, "time_embedding.linear_1", TimeFeatures, temb);
             _timeLinear2 = new LinearLayer(w, "time_embedding.linear_2", temb, temb);
             if (c.ClassEmbedType == "timestep")
@@ -89,7 +96,7 @@ public sealed class UNet2DModel : IDisposable
     public UNetConfig Config { get; }
     public Backend Backend => _weights.Backend;
     /// <summary>Number of parameters (weights uploaded).</summary>
-    public long ParameterCount => _weights.ParameterCount + (_timeProjHost?.Length ?? 0);
+    public long ParameterCount => _weights.ParameterCount;
     /// <summary>Width of the time features fed to time_embedding.linear_1.</summary>
     public int TimeFeatures { get; }
 
@@ -213,12 +220,11 @@ public sealed class UNet2DModel : IDisposable
         }
     }
 
-    private static float[] HostWeight(IWeightSource source, string name, params int[] shape)
+    private static float[] HostWeight(ModelWeights w, string name, params int[] shape)
     {
-        if (!source.Names.Contains(name)) throw new ModelFormatException($"{source.Origin}: missing weight '{name}' (expected shape {new Shape(shape)})");
-        if (!source.ShapeOf(name).SequenceEqual(shape))
-            throw new ModelFormatException($"{source.Origin}: weight '{name}' has shape {Shape.Format(source.ShapeOf(name))}, expected {new Shape(shape)}");
-        return source.ReadFloat32(name);
+        // Taken through the checked path, then kept on the host: these features are computed per step on the host.
+        using var t = w.Take(name, shape);
+        return t.ToArray();
     }
 
     private static string Strip(string type) => type.StartsWith("UNetRes", StringComparison.Ordinal) ? type[7..] : type;

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using System.Diagnostics;
+using DiffusionKernels.Runtime;
+
+namespace DiffusionKernels.Cli.Commands;
+
+/// <summary><c>dk bench unet</c>: times the compiled forward pass after warm-up.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model(required: true);
+        var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 1 };
+        var iters = new Option<int>("--iters") { Description = "Timed forward passes", DefaultValueFactory = _ => 10 };
+        var size = new Option<int?>("--size") { Description = "Height and width (default: the config's sample_size)" };
+        var device = CommonOptions.Device();
+        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device };
+        unet.SetAction(r => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!));
+        return new Command("bench", "Benchmarks") { unet };
+    }
+
+    public static int RunUnet(string modelDir, int batch, int iters, int? size, string deviceName)
+    {
+        CommonOptions.AtLeast("--batch", batch, 1);
+        CommonOptions.AtLeast("--iters", iters, 1);
+        using var backend = Devices.Create(deviceName);
+        using var unet = CommonOptions.LoadModel(modelDir, backend);
+        int s = size ?? unet.Config.SampleSize ?? 32;
+        using var plan = unet.Compile(batch, s, s);
+        backend.RandomNormal(plan.Sample, 0);
+        var t = new float[batch];
+        for (int i = 0; i < batch; i++) t[i] = unet.Config.TimeEmbeddingType == "fourier" ? 1f + i : 500 + i;
+        plan.SetTimesteps(t);
+        if (plan.NeedsClassLabels) plan.SetClassLabels([0]);
+        for (int i = 0; i < 2; i++) plan.Run();
+        backend.Synchronize();
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < iters; i++) plan.Run();
+        backend.Synchronize();
+        double ms = sw.Elapsed.TotalMilliseconds / iters;
+        Console.WriteLine($"device {backend.Name} ({backend.Device.Description}), batch {batch}, {s}×{s}, {plan.LaunchCount} launches, "
+                          + $"{plan.Flops / 1e9:F2} GFLOP/forward, {plan.Flops / ms / 1e6:F1} GFLOP/s, activations {plan.ActivationBytes / (1024.0 * 1024):F1} MiB");
+        Console.WriteLine($"unet forward: {ms:F3} ms/forward, {batch * 1000 / ms:F2} images/s");
+        return 0;
+    }
+}

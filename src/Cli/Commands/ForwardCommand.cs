@@ -1,0 +1,56 @@
+using System.CommandLine;
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.IO;
+
+namespace DiffusionKernels.Cli.Commands;
+
+/// <summary><c>dk forward</c>: one U-Net forward pass from .npy inputs to a .npy output.</summary>
+public static class ForwardCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model(required: true);
+        var input = new Option<string>("--input") { Description = "Sample x, [B, C, H, W] float .npy", Required = true };
+        var timesteps = new Option<string>("--timesteps") { Description = "Timesteps t, [B] or [1] int64 or float .npy", Required = true };
+        var labels = new Option<string?>("--class-labels") { Description = "Class labels, [B] int64 .npy (class-conditional models)" };
+        var output = new Option<string>("--output") { Description = "Where to write the output [B, out_channels, H, W] .npy", Required = true };
+        var device = CommonOptions.Device();
+        var command = new Command("forward", "Run one U-Net forward pass") { model, input, timesteps, labels, output, device };
+        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(timesteps)!, r.GetValue(labels), r.GetValue(output)!, r.GetValue(device)!));
+        return command;
+    }
+
+    public static int Run(string modelDir, string inputPath, string timestepsPath, string? labelsPath, string outputPath, string deviceName)
+    {
+        var x = Npy.Read(inputPath);
+        var t = Npy.Read(timestepsPath);
+        var labels = labelsPath is null ? null : Npy.Read(labelsPath);
+        using var backend = Devices.Create(deviceName);
+        using var unet = CommonOptions.LoadModel(modelDir, backend);
+        var c = unet.Config;
+        if (x.Shape.Length != 4 || x.Floats is null)
+            throw new ShapeMismatchException($"{inputPath}: the sample must be a float array of shape [B, C, H, W], found {x.DType} {Shape.Format(x.Shape)}");
+        int batch = x.Shape[0];
+        if (x.Shape[1] != c.InChannels)
+            throw new ShapeMismatchException($"{inputPath}: the model takes {c.InChannels} channels (in_channels), the sample {Shape.Format(x.Shape)} has {x.Shape[1]}");
+        var times = t.AsFloat32();
+        if (t.Shape.Length > 1 || (times.Length != 1 && times.Length != batch))
+            throw new ShapeMismatchException($"{timestepsPath}: timesteps must have shape [{batch}] or [1], found {Shape.Format(t.Shape)}");
+        long[] classes = [];
+        if (labels is not null)
+        {
+            if (labels.Longs is null || labels.Shape.Length != 1 || (labels.Longs.Length != batch && labels.Longs.Length != 1))
+                throw new ShapeMismatchException($"{labelsPath}: class labels must be int64 of shape [{batch}], found {labels.DType} {Shape.Format(labels.Shape)}");
+            classes = labels.Longs;
+        }
+        else if (c.IsClassConditional)
+            throw new ArgumentException($"the model in {modelDir} is class-conditional: pass --class-labels labels.npy");
+
+        using var plan = unet.Compile(batch, x.Shape[2], x.Shape[3]);
+        using var sample = backend.Upload(x.Floats, new Shape(x.Shape));
+        var y = plan.Forward(sample, times, classes);
+        Npy.Write(outputPath, y.ToArray(), y.Shape.ToArray());
+        Console.WriteLine($"wrote {outputPath} {y.Shape} ({backend.Name})");
+        return 0;
+    }
+}
