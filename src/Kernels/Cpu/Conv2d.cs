@@ -6,8 +6,9 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// <summary>
 /// 2-D convolution (PyTorch cross-correlation, NCHW) as GEMM: y[co, p] = Σ_k w[co, k] · col[k, p], with
 /// k = (ci, ky, kx) and p an output pixel. A 1×1 stride-1 convolution multiplies by the input directly;
-/// any other kernel first unfolds (im2col) a block of output pixels into a per-worker scratch buffer small
-/// enough to stay in cache. Work is split over (image, pixel block) across the cores.
+/// any other kernel first unfolds (im2col) a block of output pixels into a scratch buffer small enough to
+/// stay in cache. Large blocks run one after another, each GEMM split over the cores by <see cref="Sgemm"/>;
+/// blocks too small for Sgemm to split are instead shared out whole among the cores.
 /// </summary>
 public static unsafe class Conv2d
 {
@@ -18,6 +19,8 @@ public static unsafe class Conv2d
     private const int MaxPointwiseBlockPixels = 1024;
     // Below this many flops the thread hand-off costs more than it saves.
     private const double ParallelMinFlops = 4e6;
+    // Sgemm keeps products under about this many flops on one thread (and splits larger ones itself).
+    private const double SgemmSerialFlops = 2e6;
 
     /// <summary>
     /// y = (conv2d(x, w) + bias + residual) · outputScale. x [batch, cin, h, width], w [cout, cin, kh, kw],
@@ -39,21 +42,44 @@ public static unsafe class Conv2d
         {
             var job = new Job(px, pw, bias.IsEmpty ? null : pb, residual.IsEmpty ? null : pr, py,
                 batch, cin, h, width, cout, kh, kw, ho, wo, stride, padding, outputScale);
-            int items = job.Items;
             double flops = 2.0 * batch * cout * hw * cin * kh * kw;
-            int workers = Math.Min(Environment.ProcessorCount, items);
-            if (workers <= 1 || flops < ParallelMinFlops)
+            int workers = flops < ParallelMinFlops ? 1 : Math.Min(Environment.ProcessorCount, job.Items);
+            if (workers > 1 && flops / job.Items < SgemmSerialFlops)
             {
-                int next = 0;
-                job.Work(ref next);
+                // Blocks too small for Sgemm to split: give whole blocks to the cores.
+                var shared = new WorkQueue(job);
+                Parallel.For(0, workers, _ => shared.Job.Work(ref shared.Next));
                 return;
             }
-            var shared = new StrongBox(job);
-            Parallel.For(0, workers, _ => shared.Job.Work(ref shared.Next));
+            // Otherwise Sgemm splits each block's product over the cores itself (running blocks in parallel too
+            // would nest its threads inside ours); the unfold and bias/residual pre-fill are split here.
+            float[]? scratch = job.ScratchFloats == 0 ? null : ArrayPool<float>.Shared.Rent(job.ScratchFloats);
+            try
+            {
+                fixed (float* col = scratch)
+                {
+                    int parts = flops < ParallelMinFlops ? 1 : Environment.ProcessorCount;
+                    for (int item = 0; item < job.Items; item++)
+                    {
+                        var (image, p0, pixels) = job.Locate(item);
+                        if (job.NeedsPrepare && parts == 1) job.Prepare(image, p0, pixels, col, 0, 1);
+                        else if (job.NeedsPrepare)
+                        {
+                            nint colAddress = (nint)col;
+                            Parallel.For(0, parts, part => job.Prepare(image, p0, pixels, (float*)colAddress, part, parts));
+                        }
+                        job.Multiply(image, p0, pixels, col);
+                    }
+                }
+            }
+            finally
+            {
+                if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+            }
         }
     }
 
-    private sealed class StrongBox(Job job)
+    private sealed class WorkQueue(Job job)
     {
         public readonly Job Job = job;
         public int Next;
@@ -79,25 +105,39 @@ public static unsafe class Conv2d
             int target = _pointwise ? MaxPointwiseBlockPixels : Math.Max(MinBlockPixels, ScratchTargetFloats / Math.Max(1, _k));
             _blocksPerImage = (_hw + target - 1) / target;
             _blockPixels = (_hw + _blocksPerImage - 1) / _blocksPerImage;
-            if (_blocksPerImage > 1) _blockPixels = (_blockPixels + 15) & ~15; // whole GEMM column panels
+            if (_blocksPerImage > 1) _blockPixels = (_blockPixels + 31) & ~31; // whole GEMM column panels
             _blocksPerImage = (_hw + _blockPixels - 1) / _blockPixels;
             Items = batch * _blocksPerImage;
+            ScratchFloats = _pointwise ? 0 : _k * _blockPixels;
         }
 
         public int Items { get; }
 
-        /// <summary>Takes items from the shared counter until none are left.</summary>
+        /// <summary>Floats of im2col scratch one block needs (0 for the pointwise shortcut).</summary>
+        public int ScratchFloats { get; }
+
+        /// <summary>Image, first output pixel and pixel count of work item <paramref name="item"/>.</summary>
+        public (int Image, int P0, int Pixels) Locate(int item)
+        {
+            int image = item / _blocksPerImage;
+            int p0 = item % _blocksPerImage * _blockPixels;
+            return (image, p0, Math.Min(_blockPixels, _hw - p0));
+        }
+
+        /// <summary>Takes whole items from the shared counter until none are left.</summary>
         public void Work(ref int next)
         {
-            float[]? scratch = _pointwise ? null : ArrayPool<float>.Shared.Rent(_k * _blockPixels);
+            float[]? scratch = ScratchFloats == 0 ? null : ArrayPool<float>.Shared.Rent(ScratchFloats);
             try
             {
-                for (int item = Interlocked.Increment(ref next) - 1; item < Items; item = Interlocked.Increment(ref next) - 1)
+                fixed (float* col = scratch)
                 {
-                    int image = item / _blocksPerImage;
-                    int p0 = item % _blocksPerImage * _blockPixels;
-                    int pixels = Math.Min(_blockPixels, _hw - p0);
-                    Block(image, p0, pixels, scratch);
+                    for (int item = Interlocked.Increment(ref next) - 1; item < Items; item = Interlocked.Increment(ref next) - 1)
+                    {
+                        var (image, p0, pixels) = Locate(item);
+                        Prepare(image, p0, pixels, col, 0, 1);
+                        Multiply(image, p0, pixels, col);
+                    }
                 }
             }
             finally
@@ -106,41 +146,53 @@ public static unsafe class Conv2d
             }
         }
 
-        private void Block(int image, int p0, int pixels, float[]? scratch)
+        private bool HasAddend => _bias is not null || _residual is not null;
+
+        /// <summary>False for a pointwise convolution with nothing to add: the GEMM alone writes y.</summary>
+        public bool NeedsPrepare => !_pointwise || HasAddend;
+
+        /// <summary>
+        /// Part <paramref name="part"/> of <paramref name="parts"/> of a block's set-up: its share of the im2col rows
+        /// and of the output channels' pre-fill.
+        /// </summary>
+        public void Prepare(int image, int p0, int pixels, float* col, int part, int parts)
         {
-            long yOffset = (long)image * _cout * _hw + p0;
-            float* yBlock = _y + yOffset;
+            if (!_pointwise) Unfold(image, p0, pixels, col, part * _k / parts, (part + 1) * _k / parts);
             // y = s·acc + s·(bias + residual): pre-fill the block with the second term, then let the GEMM add
             // s·acc with beta = 1. Reading the residual before the GEMM writes also makes residual == y safe.
-            bool addend = _bias is not null || _residual is not null;
-            if (addend) Prefill(yBlock, _residual is null ? null : _residual + yOffset, pixels);
+            if (HasAddend)
+            {
+                long yOffset = (long)image * _cout * _hw + p0;
+                Prefill(_y + yOffset, _residual is null ? null : _residual + yOffset, pixels, part * _cout / parts, (part + 1) * _cout / parts);
+            }
+        }
 
-            long ySpan = (long)(_cout - 1) * _hw + pixels;
-            var c = new Span<float>(yBlock, checked((int)ySpan));
+        /// <summary>The block's GEMM: y[:, p0 .. p0 + pixels) (+)= scale · w · col.</summary>
+        public void Multiply(int image, int p0, int pixels, float* col)
+        {
+            long yOffset = (long)image * _cout * _hw + p0;
+            var c = new Span<float>(_y + yOffset, checked((int)((long)(_cout - 1) * _hw + pixels)));
             var a = new ReadOnlySpan<float>(_w, _cout * _k);
+            float beta = HasAddend ? 1f : 0f;
             if (_pointwise)
             {
                 long xOffset = (long)image * _cin * _hw + p0;
                 var b = new ReadOnlySpan<float>(_x + xOffset, checked((int)((long)(_cin - 1) * _hw + pixels)));
-                Sgemm.Multiply(false, false, _cout, pixels, _cin, _scale, a, _cin, b, _hw, addend ? 1f : 0f, c, _hw);
+                Sgemm.Multiply(false, false, _cout, pixels, _cin, _scale, a, _cin, b, _hw, beta, c, _hw);
             }
             else
             {
-                fixed (float* col = scratch)
-                {
-                    Unfold(image, p0, pixels, col);
-                    var b = new ReadOnlySpan<float>(col, _k * pixels);
-                    Sgemm.Multiply(false, false, _cout, pixels, _k, _scale, a, _k, b, pixels, addend ? 1f : 0f, c, _hw);
-                }
+                var b = new ReadOnlySpan<float>(col, _k * pixels);
+                Sgemm.Multiply(false, false, _cout, pixels, _k, _scale, a, _k, b, pixels, beta, c, _hw);
             }
         }
 
-        /// <summary>yBlock[co, p] = scale · (bias[co] + residual[co, p]) for the block's pixels.</summary>
-        private void Prefill(float* yBlock, float* residualBlock, int pixels)
+        /// <summary>yBlock[co, p] = scale · (bias[co] + residual[co, p]) for the block's pixels and the given channels.</summary>
+        private void Prefill(float* yBlock, float* residualBlock, int pixels, int channelStart, int channelEnd)
         {
             var vs = new Vector<float>(_scale);
             int lanes = Vector<float>.Count;
-            for (int co = 0; co < _cout; co++)
+            for (int co = channelStart; co < channelEnd; co++)
             {
                 float* dst = yBlock + (long)co * _hw;
                 float b = _bias is null ? 0f : _bias[co];
@@ -162,14 +214,13 @@ public static unsafe class Conv2d
         /// im2col for output pixels [p0, p0 + pixels) of one image: col[(ci·kh + ky)·kw + kx, p] is the input
         /// under tap (ky, kx) of output pixel p, or 0 where the tap falls in the padding.
         /// </summary>
-        private void Unfold(int image, int p0, int pixels, float* col)
+        private void Unfold(int image, int p0, int pixels, float* col, int rowStart, int rowEnd)
         {
             float* xImage = _x + (long)image * _cin * _h * _width;
-            int row = 0;
-            for (int ci = 0; ci < _cin; ci++)
-            for (int ky = 0; ky < _kh; ky++)
-            for (int kx = 0; kx < _kw; kx++, row++)
+            int taps = _kh * _kw;
+            for (int row = rowStart; row < rowEnd; row++)
             {
+                int ci = row / taps, ky = row % taps / _kw, kx = row % _kw;
                 float* dst = col + (long)row * pixels;
                 float* plane = xImage + (long)ci * _h * _width;
                 int oy = p0 / _wo, ox = p0 - oy * _wo;
