@@ -1,7 +1,23 @@
+using DiffusionKernels.Kernels.Gpu;
+
 namespace DiffusionKernels.Runtime;
 
 public sealed partial class IlgpuBackend
 {
-    protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale) =>
-        throw new NotImplementedException("IlgpuBackend: Conv2dCore is not implemented yet");
+    private Conv2dKernels? _conv2d;
+
+    protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
+    {
+        var geometry = new Conv2dGeometry
+        {
+            Batch = x.Shape[0], InChannels = x.Shape[1], Height = x.Shape[2], Width = x.Shape[3],
+            OutChannels = w.Shape[0], KernelHeight = w.Shape[2], KernelWidth = w.Shape[3],
+            OutHeight = y.Shape[2], OutWidth = y.Shape[3], Stride = stride, Padding = padding,
+            HasBias = bias is null ? 0 : 1, HasResidual = residual is null ? 0 : 1, Scale = outputScale,
+        };
+        var yView = F(y);
+        // Absent bias/residual: the kernels never read the view, any valid one will do.
+        (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, F(x), F(w), bias is null ? yView : F(bias),
+            residual is null ? yView : F(residual), yView, geometry);
+    }
 }

@@ -1,0 +1,216 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace DiffusionKernels.Kernels.Gpu;
+
+/// <summary>Which convolution kernel <see cref="Conv2dKernels"/> launches.</summary>
+public enum Conv2dAlgorithm
+{
+    /// <summary>Implicit GEMM over shared-memory tiles with register blocking (the fast default).</summary>
+    Tiled,
+    /// <summary>One thread per output, the plain loop: the correctness baseline.</summary>
+    Direct,
+}
+
+/// <summary>Sizes of one convolution, passed to the kernels by value.</summary>
+public struct Conv2dGeometry
+{
+    public int Batch, InChannels, Height, Width, OutChannels, KernelHeight, KernelWidth, OutHeight, OutWidth, Stride, Padding;
+    public int HasBias, HasResidual;
+    public float Scale;
+}
+
+/// <summary>
+/// y = (conv2d(x, w) + bias + residual) · scale on the GPU (PyTorch cross-correlation, NCHW). The tiled kernel is
+/// an implicit GEMM: C[Cout, N·Ho·Wo] = W[Cout, Cin·kh·kw] · col, where the im2col matrix is never stored: each
+/// group gathers its K-slice of it straight from x into shared memory, reading zero for padding taps.
+/// </summary>
+public sealed class Conv2dKernels
+{
+    // Each group computes a 64 (output channels) × 64 (output pixels) tile with 256 threads, 4×4 outputs per
+    // thread, stepping through K in slices of 16. Rows of the weight tile are padded by 4 to spread its
+    // transposed stores over the shared-memory banks.
+    private const int TileM = 64, TileN = 64, TileK = 16, GroupSize = 256, Lanes = 16;
+    private const int WeightRow = TileM + 4;
+
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiled;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry> _direct;
+
+    /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
+    public Conv2dKernels(Accelerator accelerator)
+    {
+        _direct = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Direct);
+        int sharedBytes = (TileK * WeightRow + TileK * TileN) * sizeof(float);
+        // The tile shape is built for 256-thread groups; devices that cannot run them fall back to the direct kernel.
+        if (accelerator.MaxNumThreadsPerGroup >= GroupSize && accelerator.MaxSharedMemoryPerGroup >= sharedBytes)
+            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled);
+    }
+
+    /// <summary>True when the tiled kernel is available on this device.</summary>
+    public bool HasTiled => _tiled is not null;
+
+    /// <summary>
+    /// Queues y = (conv2d(x, w) + bias + residual) · geometry.Scale. <paramref name="bias"/> and
+    /// <paramref name="residual"/> are read only when <see cref="Conv2dGeometry.HasBias"/> /
+    /// <see cref="Conv2dGeometry.HasResidual"/> are set (pass any view otherwise); residual may be y itself.
+    /// </summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, Conv2dAlgorithm algorithm = Conv2dAlgorithm.Tiled)
+    {
+        long pixels = (long)geometry.Batch * geometry.OutHeight * geometry.OutWidth;
+        long outputs = pixels * geometry.OutChannels;
+        if (outputs == 0) return;
+        if (outputs > int.MaxValue || x.Length > int.MaxValue || w.Length > int.MaxValue)
+            throw new ArgumentException("conv2d: tensors over 2^31 elements are not supported by the GPU kernels");
+        if (algorithm == Conv2dAlgorithm.Direct || _tiled is null)
+        {
+            _direct(stream, (int)outputs, x, w, bias, residual, y, geometry);
+            return;
+        }
+        var grid = new Index2D((int)((pixels + TileN - 1) / TileN), (geometry.OutChannels + TileM - 1) / TileM);
+        _tiled(stream, new KernelConfig(grid, new Index2D(GroupSize, 1)), x, w, bias, residual, y, geometry);
+    }
+
+    /// <summary>One thread per output element; the correctness baseline.</summary>
+    private static void Direct(Index1D index, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
+    {
+        int i = index;
+        int ox = i % g.OutWidth;
+        int rest = i / g.OutWidth;
+        int oy = rest % g.OutHeight;
+        rest /= g.OutHeight;
+        int co = rest % g.OutChannels;
+        int image = rest / g.OutChannels;
+        float acc = 0f;
+        for (int ci = 0; ci < g.InChannels; ci++)
+        for (int ky = 0; ky < g.KernelHeight; ky++)
+        {
+            int iy = oy * g.Stride - g.Padding + ky;
+            if (iy < 0 || iy >= g.Height) continue;
+            int xRow = ((image * g.InChannels + ci) * g.Height + iy) * g.Width;
+            int wRow = ((co * g.InChannels + ci) * g.KernelHeight + ky) * g.KernelWidth;
+            for (int kx = 0; kx < g.KernelWidth; kx++)
+            {
+                int ix = ox * g.Stride - g.Padding + kx;
+                if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * x[xRow + ix];
+            }
+        }
+        if (g.HasBias != 0) acc += bias[co];
+        if (g.HasResidual != 0) acc += residual[i];
+        y[i] = acc * g.Scale;
+    }
+
+    /// <summary>
+    /// Implicit-GEMM tile: group (Grid.X, Grid.Y) owns output pixels [64·X, 64·X + 64) of the flattened N·Ho·Wo
+    /// axis and output channels [64·Y, 64·Y + 64). Thread (tx, ty) = (t % 16, t / 16) accumulates channels
+    /// ty + 16i and pixels tx + 16j (i, j &lt; 4), so neighbouring threads read neighbouring shared words and
+    /// write neighbouring outputs.
+    /// </summary>
+    private static void Tiled(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
+    {
+        var weightTile = SharedMemory.Allocate<float>(TileK * WeightRow); // [k][channel]
+        var inputTile = SharedMemory.Allocate<float>(TileK * TileN);      // [k][pixel]
+        int t = Group.IdxX;
+        int m0 = Grid.IdxY * TileM, p0 = Grid.IdxX * TileN;
+        int taps = g.KernelHeight * g.KernelWidth;
+        int k = g.InChannels * taps;
+        int hw = g.OutHeight * g.OutWidth;
+        int pixels = g.Batch * hw;
+
+        // This thread's im2col column (one output pixel) for every K-slice: decode it once.
+        int loadPixel = t % TileN, loadRow = t / TileN;
+        int pixel = p0 + loadPixel;
+        bool pixelValid = pixel < pixels;
+        int image = pixel / hw, inImage = pixel - image * hw;
+        int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
+        int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
+        int xImage = image * g.InChannels * g.Height * g.Width;
+        // This thread's weight loads: channel rows t/16 + 16j, K column t % 16 (16 threads read 16 consecutive floats).
+        int weightK = t % TileK, weightRowBase = t / TileK;
+
+        int tx = t % Lanes, ty = t / Lanes;
+        float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+
+        for (int k0 = 0; k0 < k; k0 += TileK)
+        {
+            int kw = k0 + weightK;
+            for (int j = 0; j < TileM / Lanes; j++)
+            {
+                int m = weightRowBase + Lanes * j;
+                int channel = m0 + m;
+                weightTile[weightK * WeightRow + m] = channel < g.OutChannels && kw < k ? w[channel * k + kw] : 0f;
+            }
+            for (int j = 0; j < TileK * TileN / GroupSize; j++)
+            {
+                int row = loadRow + GroupSize / TileN * j;
+                int kk = k0 + row;
+                float v = 0f;
+                if (pixelValid && kk < k)
+                {
+                    int ci = kk / taps;
+                    int tap = kk - ci * taps;
+                    int ky = tap / g.KernelWidth;
+                    int iy = iyBase + ky;
+                    int ix = ixBase + tap - ky * g.KernelWidth;
+                    if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
+                        v = x[xImage + (ci * g.Height + iy) * g.Width + ix];
+                }
+                inputTile[row * TileN + loadPixel] = v;
+            }
+            Group.Barrier();
+
+            for (int kk = 0; kk < TileK; kk++)
+            {
+                int wo = kk * WeightRow + ty, io = kk * TileN + tx;
+                float a0 = weightTile[wo], a1 = weightTile[wo + 16], a2 = weightTile[wo + 32], a3 = weightTile[wo + 48];
+                float b0 = inputTile[io], b1 = inputTile[io + 16], b2 = inputTile[io + 32], b3 = inputTile[io + 48];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            }
+            Group.Barrier();
+        }
+
+        int out0 = OutputBase(p0 + tx, hw, pixels, g.OutChannels);
+        int out1 = OutputBase(p0 + tx + 16, hw, pixels, g.OutChannels);
+        int out2 = OutputBase(p0 + tx + 32, hw, pixels, g.OutChannels);
+        int out3 = OutputBase(p0 + tx + 48, hw, pixels, g.OutChannels);
+        StoreRow(y, bias, residual, g, m0 + ty, hw, out0, out1, out2, out3, c00, c01, c02, c03);
+        StoreRow(y, bias, residual, g, m0 + ty + 16, hw, out0, out1, out2, out3, c10, c11, c12, c13);
+        StoreRow(y, bias, residual, g, m0 + ty + 32, hw, out0, out1, out2, out3, c20, c21, c22, c23);
+        StoreRow(y, bias, residual, g, m0 + ty + 48, hw, out0, out1, out2, out3, c30, c31, c32, c33);
+    }
+
+    /// <summary>Index of (pixel, channel 0) in y, or −1 past the last pixel.</summary>
+    private static int OutputBase(int pixel, int hw, int pixels, int channels)
+    {
+        if (pixel >= pixels) return -1;
+        int image = pixel / hw;
+        return image * channels * hw + pixel - image * hw;
+    }
+
+    /// <summary>Epilogue for one output channel's four pixels: add bias and residual, scale, store.</summary>
+    private static void StoreRow(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> residual, Conv2dGeometry g,
+        int channel, int hw, int out0, int out1, int out2, int out3, float v0, float v1, float v2, float v3)
+    {
+        if (channel >= g.OutChannels) return;
+        float b = g.HasBias != 0 ? bias[channel] : 0f;
+        int offset = channel * hw;
+        Store(y, residual, g, out0, offset, v0 + b);
+        Store(y, residual, g, out1, offset, v1 + b);
+        Store(y, residual, g, out2, offset, v2 + b);
+        Store(y, residual, g, out3, offset, v3 + b);
+    }
+
+    private static void Store(ArrayView<float> y, ArrayView<float> residual, Conv2dGeometry g, int outBase, int offset, float v)
+    {
+        if (outBase < 0) return;
+        int i = outBase + offset;
+        if (g.HasResidual != 0) v += residual[i];
+        y[i] = v * g.Scale;
+    }
+}
