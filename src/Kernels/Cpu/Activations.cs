@@ -47,20 +47,20 @@ public static class Activations
     }
 
     /// <summary>
-    /// y = act(x·scale + shift) on one core (the affine is one fused multiply-add); y may be x. GroupNorm,
-    /// ScaleShift and AddChannelBias run their per-channel rows through this.
+    /// y = act((x − center)·scale + shift) on one core; y may be x. GroupNorm (center = the group mean, so a large
+    /// mean does not cancel after scaling), ScaleShift and AddChannelBias (center 0) run their rows through this.
     /// </summary>
-    public static void AffineForward(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, int activation)
+    public static void AffineForward(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, int activation, float center = 0f)
     {
         if (y.Length != x.Length) throw new ArgumentException($"activation: input has {x.Length} elements, output {y.Length}");
         switch (activation)
         {
-            case Identity: AffineLoop<IdentityOp>(x, y, scale, shift); break;
-            case SiLU: AffineLoop<SiLUOp>(x, y, scale, shift); break;
-            case GeluTanh: AffineLoop<GeluTanhOp>(x, y, scale, shift); break;
-            case GeluExact: AffineLoop<GeluExactOp>(x, y, scale, shift); break;
-            case Mish: AffineLoop<MishOp>(x, y, scale, shift); break;
-            case Relu: AffineLoop<ReluOp>(x, y, scale, shift); break;
+            case Identity: AffineLoop<IdentityOp>(x, y, center, scale, shift); break;
+            case SiLU: AffineLoop<SiLUOp>(x, y, center, scale, shift); break;
+            case GeluTanh: AffineLoop<GeluTanhOp>(x, y, center, scale, shift); break;
+            case GeluExact: AffineLoop<GeluExactOp>(x, y, center, scale, shift); break;
+            case Mish: AffineLoop<MishOp>(x, y, center, scale, shift); break;
+            case Relu: AffineLoop<ReluOp>(x, y, center, scale, shift); break;
             default: throw UnknownCode(activation);
         }
     }
@@ -73,11 +73,11 @@ public static class Activations
         return one[0];
     }
 
-    /// <summary>erf(x) to about 1e-7 absolute (erfc to about 1e-6 relative); see <see cref="ErfcOfNonNegative"/>.</summary>
+    /// <summary>erf(x) to about 1e-7 absolute (erfc to about 1e-6 relative); see <see cref="ErfcOfLarge"/>.</summary>
     public static float Erf(float x)
     {
         var a = Vector.Abs(new Vector<float>(x));
-        var erf = Vector.ConditionalSelect(Vector.LessThanOrEqual(a, Vector<float>.One), ErfSmall(a), Vector<float>.One - ErfcOfNonNegative(a));
+        var erf = Vector.ConditionalSelect(Vector.LessThanOrEqual(a, Vector<float>.One), ErfSmall(a), Vector<float>.One - ErfcOfLarge(a, a, Vector<float>.One));
         return x < 0 ? -erf[0] : erf[0];
     }
 
@@ -88,21 +88,22 @@ public static class Activations
 
     private static ArgumentException UnknownCode(int activation) => new($"activation: unknown activation code {activation}");
 
-    private static void AffineLoop<TAct>(ReadOnlySpan<float> x, Span<float> y, float scale, float shift) where TAct : struct, IActivationOp
+    private static void AffineLoop<TAct>(ReadOnlySpan<float> x, Span<float> y, float center, float scale, float shift) where TAct : struct, IActivationOp
     {
         int w = Vector<float>.Count, n = x.Length, i = 0;
+        var vc = new Vector<float>(center);
         var vs = new Vector<float>(scale);
         var vb = new Vector<float>(shift);
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float yr = ref MemoryMarshal.GetReference(y);
         for (; i <= n - w; i += w)
-            Vector.StoreUnsafe(TAct.Apply(Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref xr, (nuint)i), vs, vb)), ref yr, (nuint)i);
+            Vector.StoreUnsafe(TAct.Apply(Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref xr, (nuint)i) - vc, vs, vb)), ref yr, (nuint)i);
         if (i == n) return;
         // The tail goes through a padded vector so it sees exactly the same arithmetic.
         Span<float> pad = stackalloc float[w];
         pad.Clear();
         x[i..].CopyTo(pad);
-        var v = TAct.Apply(Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref MemoryMarshal.GetReference(pad)), vs, vb));
+        var v = TAct.Apply(Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref MemoryMarshal.GetReference(pad)) - vc, vs, vb));
         Vector.StoreUnsafe(v, ref MemoryMarshal.GetReference(pad));
         pad[..(n - i)].CopyTo(y[i..]);
     }
@@ -141,12 +142,14 @@ public static class Activations
     private struct GeluExactOp : IActivationOp
     {
         // x·Φ(x), Φ(x) = 1 − erfc(x/√2)/2 for x ≥ 0 and erfc(|x|/√2)/2 for x < 0: the negative tail keeps its
-        // relative accuracy instead of cancelling in 1 + erf.
+        // relative accuracy instead of cancelling in 1 + erf. The Gaussian factor e^(−x²/2) is taken from x, not
+        // from the rounded x/√2, whose rounding would cost ~x²·2⁻²⁴ relative.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector<float> Apply(Vector<float> x)
         {
             var a = Vector.Abs(x) * new Vector<float>(0.70710678118654752f);
-            var erfc = Vector.ConditionalSelect(Vector.LessThanOrEqual(a, Vector<float>.One), Vector<float>.One - ErfSmall(a), ErfcOfNonNegative(a));
+            var erfc = Vector.ConditionalSelect(Vector.LessThanOrEqual(a, Vector<float>.One), Vector<float>.One - ErfSmall(a),
+                ErfcOfLarge(a, Vector.Abs(x), new Vector<float>(0.5f)));
             var half = erfc * new Vector<float>(0.5f);
             var cdf = Vector.ConditionalSelect(Vector.LessThan(x, Vector<float>.Zero), half, Vector<float>.One - half);
             return x * cdf;
@@ -199,11 +202,16 @@ public static class Activations
         return a * p;
     }
 
-    /// <summary>erfc(a) for a ≥ 1 (meaningless below); e^(−a²) carries the rounding error of a² through an FMA.</summary>
+    /// <summary>
+    /// erfc(a) for a ≥ 1 (meaningless below), given a² = <paramref name="scale"/>·u² (scale a power of two) for u
+    /// ≥ 0 exact in float: the Gaussian e^(−a²) then carries the rounding error of u² through an FMA.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> ErfcOfNonNegative(Vector<float> a)
+    private static Vector<float> ErfcOfLarge(Vector<float> a, Vector<float> u, Vector<float> scale)
     {
-        a = Vector.Min(a, new Vector<float>(ErfcMaxArgument));
+        var max = new Vector<float>(ErfcMaxArgument);
+        u = Vector.Min(u, new Vector<float>(16f)); // keeps u² finite (an ∞ would make the FMA NaN); e^(−a²) is 0 long before
+        a = Vector.Min(a, max);
         var two = new Vector<float>(2f);
         var t = two / (two + a);
         var q = Vector.FusedMultiplyAdd(new Vector<float>(ErfcQ8), t, new Vector<float>(ErfcQ7));
@@ -214,9 +222,9 @@ public static class Activations
         q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(ErfcQ2));
         q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(ErfcQ1));
         q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(ErfcQ0));
-        var square = a * a;
-        var squareError = Vector.FusedMultiplyAdd(a, a, -square); // a² = square + squareError exactly
-        var gauss = Vector.Exp(-square) * (Vector<float>.One - squareError);
+        var square = u * u;
+        var squareError = Vector.FusedMultiplyAdd(u, u, -square); // u² = square + squareError exactly
+        var gauss = Vector.Exp(-scale * square) * (Vector<float>.One - scale * squareError);
         return gauss * t * q;
     }
 }

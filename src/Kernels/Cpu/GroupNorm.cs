@@ -48,10 +48,9 @@ public static class GroupNorm
         for (int c = 0; c < channelsPerGroup; c++)
         {
             int ch = firstChannel + c;
-            float scale = (float)(gamma[ch] * rstd);
-            float shift = (float)(beta[ch] - mean * gamma[ch] * rstd);
             long rowOffset = offset + (long)c * spatial;
-            Activations.AffineForward(new ReadOnlySpan<float>(x + rowOffset, spatial), new Span<float>(y + rowOffset, spatial), scale, shift, activation);
+            Activations.AffineForward(new ReadOnlySpan<float>(x + rowOffset, spatial), new Span<float>(y + rowOffset, spatial),
+                (float)(gamma[ch] * rstd), beta[ch], activation, center: (float)mean);
         }
     }
 

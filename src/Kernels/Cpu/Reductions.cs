@@ -48,9 +48,10 @@ public static class Reductions
                     {
                         case Mean:
                         case Std:
-                            Array.Clear(center, 0, batch);
-                            ForChunks(batch, chunks, sample, (b, c, start, count) => partial[b * chunks + c] = ShiftedSums((float*)xp + b * sample + start, count, 0f).Sum);
-                            for (int b = 0; b < batch; b++) center[b] = Total(partial, b, chunks) / sample;
+                            // Sums of x − x₀ (x₀ the sample's first element): exact for a constant sample, and no
+                            // large offset in the float block sums.
+                            ForChunks(batch, chunks, sample, (b, c, start, count) => partial[b * chunks + c] = ShiftedSums((float*)xp + b * sample + start, count, FiniteOrZero(((float*)xp)[b * sample])).Sum);
+                            for (int b = 0; b < batch; b++) center[b] = FiniteOrZero(px[b * sample]) + Total(partial, b, chunks) / sample;
                             if (kind == Mean) break;
                             ForChunks(batch, chunks, sample, (b, c, start, count) => partial[b * chunks + c] = ShiftedSums((float*)xp + b * sample + start, count, (float)center[b]).SumOfSquares);
                             for (int b = 0; b < batch; b++) center[b] = Math.Sqrt(Total(partial, b, chunks) / sample);
@@ -161,6 +162,8 @@ public static class Reductions
             if (!float.IsFinite(x[i])) total++;
         return total;
     }
+
+    private static float FiniteOrZero(float v) => float.IsFinite(v) ? v : 0f;
 
     private static double Total(double[] partial, int b, int chunks)
     {

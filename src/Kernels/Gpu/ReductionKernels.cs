@@ -55,9 +55,12 @@ public sealed class ReductionKernels
         }
         else
         {
+            // Sums of x − x₀: exact for a constant sample (Std 0) and no large offset in the float sums.
+            float first = x[start];
+            if (XMath.IsNaN(first) | XMath.IsInfinity(first)) first = 0f;
             float sum = 0f;
-            for (int i = Group.IdxX; i < sample; i += Group.DimX) sum += x[start + i];
-            float mean = NormBlockReduce.Sum(sum, shared) / sample;
+            for (int i = Group.IdxX; i < sample; i += Group.DimX) sum += x[start + i] - first;
+            float mean = first + NormBlockReduce.Sum(sum, shared) / sample;
             value = mean;
             if (kind == Reductions.Std)
             {
