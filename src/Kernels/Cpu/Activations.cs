@@ -123,7 +123,7 @@ public static class Activations
     {
         // x / (1 + e^-x): for x ≪ 0 the exponential overflows to +∞ and the quotient is −0, never NaN.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<float> Apply(Vector<float> x) => x / (Vector<float>.One + Vector.Exp(-x));
+        public static Vector<float> Apply(Vector<float> x) => x / (Vector<float>.One + Exp(-x));
     }
 
     private struct GeluTanhOp : IActivationOp
@@ -135,7 +135,7 @@ public static class Activations
         public static Vector<float> Apply(Vector<float> x)
         {
             var twoU = x * Vector.FusedMultiplyAdd(x * x, new Vector<float>(Cubic), new Vector<float>(TwoSqrtTwoOverPi));
-            return x / (Vector<float>.One + Vector.Exp(-twoU));
+            return x / (Vector<float>.One + Exp(-twoU));
         }
     }
 
@@ -163,7 +163,7 @@ public static class Activations
         public static Vector<float> Apply(Vector<float> x)
         {
             var big = new Vector<float>(20f);
-            var e = Vector.Exp(Vector.Min(x, big));
+            var e = Exp(Vector.Min(x, big));
             var n = e * (e + new Vector<float>(2f));
             return Vector.ConditionalSelect(Vector.GreaterThan(x, big), x, x * n / (n + new Vector<float>(2f)));
         }
@@ -174,6 +174,32 @@ public static class Activations
         // Select rather than max so NaN passes through.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector<float> Apply(Vector<float> x) => Vector.ConditionalSelect(Vector.LessThanOrEqual(x, Vector<float>.Zero), Vector<float>.Zero, x);
+    }
+
+    /// <summary>
+    /// e^x in float SIMD (within ~2 ulp): x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial
+    /// (truncation below 6e-9 relative), 2^n put into the exponent bits. Results below float's smallest normal are 0,
+    /// above e^88 +∞; NaN stays NaN. About twice as fast as Vector.Exp, which works in double.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector<float> Exp(Vector<float> x)
+    {
+        const float Low = -87.33654f, High = 88f; // e^Low = 2^−126; n ≤ 127 up to High
+        var clamped = Vector.Min(Vector.Max(x, new Vector<float>(Low)), new Vector<float>(High));
+        var n = Vector.Round(clamped * new Vector<float>(1.44269504088896341f));
+        var r = Vector.FusedMultiplyAdd(n, new Vector<float>(-0.693145751953125f), clamped); // ln 2, high part (exact product)
+        r = Vector.FusedMultiplyAdd(n, new Vector<float>(-1.4286068202862268e-6f), r);     // ln 2, low part
+        var p = Vector.FusedMultiplyAdd(new Vector<float>(1f / 5040), r, new Vector<float>(1f / 720));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1f / 120));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1f / 24));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1f / 6));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(0.5f));
+        p = Vector.FusedMultiplyAdd(p, r, Vector<float>.One);
+        p = Vector.FusedMultiplyAdd(p, r, Vector<float>.One);
+        var twoToN = Vector.AsVectorSingle(Vector.ShiftLeft(Vector.ConvertToInt32(n) + new Vector<int>(127), 23));
+        var e = p * twoToN;
+        e = Vector.ConditionalSelect(Vector.LessThan(x, new Vector<float>(Low)), Vector<float>.Zero, e);
+        return Vector.ConditionalSelect(Vector.GreaterThan(x, new Vector<float>(High)), new Vector<float>(float.PositiveInfinity), e);
     }
 
     // erf(a) = a·P(a²) on [0, 1]: Chebyshev fit of erf(√w)/√w on w ∈ [0, 1], max error 1.2e-9.
@@ -224,7 +250,7 @@ public static class Activations
         q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(ErfcQ0));
         var square = u * u;
         var squareError = Vector.FusedMultiplyAdd(u, u, -square); // u² = square + squareError exactly
-        var gauss = Vector.Exp(-scale * square) * (Vector<float>.One - scale * squareError);
+        var gauss = Exp(-scale * square) * (Vector<float>.One - scale * squareError);
         return gauss * t * q;
     }
 }
