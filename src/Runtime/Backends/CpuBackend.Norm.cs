@@ -1,19 +1,33 @@
+using DiffusionKernels.Kernels.Cpu;
+
 namespace DiffusionKernels.Runtime;
 
 public sealed partial class CpuBackend
 {
     protected override void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation) =>
-        throw new NotImplementedException("CpuBackend: GroupNormCore is not implemented yet");
+        Kernels.Cpu.GroupNorm.Forward(F(x), F(gamma), F(beta), F(y), x.Shape[0], x.Shape[1], Spatial(x), groups, eps, (int)activation);
 
-    protected override void ActivateCore(Tensor x, Tensor y, Activation activation) =>
-        throw new NotImplementedException("CpuBackend: ActivateCore is not implemented yet");
+    protected override void ActivateCore(Tensor x, Tensor y, Activation activation)
+    {
+        if (activation == Activation.Identity)
+        {
+            if (!SameElements(x, y)) F(x).CopyTo(F(y));
+            return;
+        }
+        Activations.Forward(F(x), F(y), (int)activation);
+    }
 
     protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
-        throw new NotImplementedException("CpuBackend: ScaleShiftCore is not implemented yet");
+        ChannelOps.ScaleShift(F(x), F(scaleShift), F(y), x.Shape[0], x.Shape[1], Spatial(x), (int)activation);
 
     protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
-        throw new NotImplementedException("CpuBackend: AddChannelBiasCore is not implemented yet");
+        ChannelOps.AddChannelBias(F(x), F(bias), F(y), x.Shape[0], x.Shape[1], Spatial(x));
 
     protected override void ReduceCore(Tensor x, Tensor result, Reduction kind) =>
-        throw new NotImplementedException("CpuBackend: ReduceCore is not implemented yet");
+        Reductions.Forward(F(x), F(result), x.Shape[0], (int)kind);
+
+    /// <summary>Elements per channel of x [N, C, ...].</summary>
+    private static int Spatial(Tensor x) => x.Shape[1] == 0 || x.Shape[0] == 0 ? 0 : checked((int)(x.Length / ((long)x.Shape[0] * x.Shape[1])));
+
+    private static bool SameElements(Tensor a, Tensor b) => ReferenceEquals(a.Storage, b.Storage) && a.Offset == b.Offset;
 }

@@ -1,0 +1,66 @@
+using DiffusionKernels.Kernels.Cpu;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace DiffusionKernels.Kernels.Gpu;
+
+/// <summary>
+/// Group normalization (+ activation) over x [N, C, spatial]: one group of threads per (sample, group) block of
+/// C/groups × spatial contiguous elements. The group reduces Σ(x − K) and Σ(x − K)² (K = the block's first
+/// element, which keeps the one-pass variance from cancelling), then normalizes, applies γ/β and the activation.
+/// </summary>
+public sealed class GroupNormKernels
+{
+    private readonly Accelerator _accelerator;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int> _groupNorm;
+
+    public GroupNormKernels(Accelerator accelerator)
+    {
+        _accelerator = accelerator;
+        _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int>(GroupNorm);
+    }
+
+    /// <summary>Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x.</summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
+        int channels, int spatial, int groups, float eps, int activation)
+    {
+        if (groups < 1 || channels % groups != 0)
+            throw new ArgumentException($"group norm: {channels} channels are not divisible into {groups} groups");
+        Activations.CheckCode(activation);
+        long blockLength = (long)channels / groups * spatial;
+        if (blockLength == 0 || x.Length == 0) return;
+        int blocks = checked((int)(x.Length / blockLength));
+        var config = new KernelConfig(blocks, NormBlockReduce.GroupSize(_accelerator, blockLength));
+        _groupNorm(stream, config, x, gamma, beta, y, channels / groups, spatial, groups, eps, activation);
+    }
+
+    private static void GroupNorm(ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
+        int channelsPerGroup, int spatial, int groups, float eps, int activation)
+    {
+        var shared = SharedMemory.Allocate<float>(NormBlockReduce.SharedLength);
+        int block = Grid.IdxX;
+        int length = channelsPerGroup * spatial;
+        long start = (long)block * length;
+        float k = x[start];
+        float sum = 0f, squares = 0f;
+        for (int i = Group.IdxX; i < length; i += Group.DimX)
+        {
+            float d = x[start + i] - k;
+            sum += d;
+            squares += d * d;
+        }
+        NormBlockReduce.Sum2(ref sum, ref squares, shared);
+        float meanShift = sum / length;
+        float variance = XMath.Max(squares / length - meanShift * meanShift, 0f);
+        float rstd = XMath.Rsqrt(variance + eps);
+        float mean = k + meanShift;
+        int firstChannel = block % groups * channelsPerGroup;
+        for (int i = Group.IdxX; i < length; i += Group.DimX)
+        {
+            int c = firstChannel + i / spatial;
+            float scale = gamma[c] * rstd;
+            y[start + i] = NormActivationMath.Apply((x[start + i] - mean) * scale + beta[c], activation);
+        }
+    }
+}
