@@ -39,6 +39,7 @@ public abstract partial class Backend
         const string op = "scale shift";
         Check.Owned(this, op, x, scaleShift, y);
         Check.Float(op, (x, "input"), (scaleShift, "scale/shift"), (y, "output"));
+        if (x.Rank < 2) throw ShapeMismatchException.For(op, "input rank", "≥ 2 ([N, C, ...])", x.Shape);
         Check.Shape(op, scaleShift, $"scale/shift (input {x.Shape})", x.Shape[0], 2 * x.Shape[1]);
         Check.Same(op, x, "input", y, "output");
         ScaleShiftCore(x, scaleShift, y, activation);
@@ -50,6 +51,7 @@ public abstract partial class Backend
         const string op = "add channel bias";
         Check.Owned(this, op, x, bias, y);
         Check.Float(op, (x, "input"), (bias, "bias"), (y, "output"));
+        if (x.Rank < 2) throw ShapeMismatchException.For(op, "input rank", "≥ 2 ([N, C, ...])", x.Shape);
         Check.Shape(op, bias, $"bias (input {x.Shape})", x.Shape[0], x.Shape[1]);
         Check.Same(op, x, "input", y, "output");
         AddChannelBiasCore(x, bias, y);
