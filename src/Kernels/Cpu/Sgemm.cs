@@ -214,17 +214,50 @@ public static unsafe class Sgemm
             }
             else
             {
-                // B(p, j) = b[j·ldb + p] (nn.Linear weights): read each weight row contiguously, scatter with stride NR.
+                // B(p, j) = b[j·ldb + p] (nn.Linear weights): 8×8 register transposes where whole, then scalar.
+                float* src0 = job.B + (long)(jc + jr) * job.Ldb + pc;
+                int p0 = 0;
+                if (Avx.IsSupported && cols == nr && nr % 8 == 0)
+                    for (; p0 + 8 <= kc; p0 += 8)
+                        for (int c = 0; c < nr; c += 8)
+                            Transpose8x8(src0 + (long)c * job.Ldb + p0, job.Ldb, dst + p0 * nr + c, nr);
                 for (int c = 0; c < cols; c++)
                 {
-                    float* src = job.B + (long)(jc + jr + c) * job.Ldb + pc;
+                    float* src = src0 + (long)c * job.Ldb;
                     float* d = dst + c;
-                    for (int p = 0; p < kc; p++) d[p * nr] = src[p];
+                    for (int p = p0; p < kc; p++) d[p * nr] = src[p];
                 }
                 for (int c = cols; c < nr; c++)
                     for (int p = 0; p < kc; p++) dst[p * nr + c] = 0;
             }
         }
+    }
+
+    /// <summary>dst[q·ldd + i] = src[i·lds + q] for an 8×8 block (rows of src become columns of dst).</summary>
+    private static void Transpose8x8(float* src, int lds, float* dst, int ldd)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
+        var r2 = Avx.LoadVector256(src + 2L * lds); var r3 = Avx.LoadVector256(src + 3L * lds);
+        var r4 = Avx.LoadVector256(src + 4L * lds); var r5 = Avx.LoadVector256(src + 5L * lds);
+        var r6 = Avx.LoadVector256(src + 6L * lds); var r7 = Avx.LoadVector256(src + 7L * lds);
+        // Interleave pairs of rows, then pairs of pairs, within each 128-bit half…
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        // …then join the low halves (columns 0–3) and the high halves (columns 4–7) of rows 0–3 and 4–7.
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2L * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3L * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4L * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5L * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6L * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7L * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     // ---- micro-kernels: acc[MR×NR] = Σp a[p][r]·b[p][c]; C = alpha·acc + beta·C on the rows×cols that exist ----
