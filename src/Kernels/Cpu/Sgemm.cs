@@ -45,7 +45,13 @@ public static unsafe class Sgemm
     /// C is [M, N] with <paramref name="ldc"/>. beta = 0 overwrites C without reading it.
     /// </summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Environment.ProcessorCount);
+
+    /// <summary>As the public overload, on at most <paramref name="maxThreads"/> threads (1 when the caller already
+    /// spreads independent GEMMs over the cores).</summary>
+    internal static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, int maxThreads)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), $"sgemm: negative size m={m}, n={n}, k={k}");
         if (m == 0 || n == 0) return;
@@ -62,7 +68,7 @@ public static unsafe class Sgemm
         {
             var job = new Job(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
             int panelsM = (m + MR - 1) / MR, panelsN = (n + NR - 1) / NR;
-            int threads = 2.0 * m * n * k < ParallelFlops ? 1 : Environment.ProcessorCount;
+            int threads = 2.0 * m * n * k < ParallelFlops ? 1 : maxThreads;
             // Split C along the side with more panels so every thread gets whole tiles.
             bool splitM = panelsM >= panelsN;
             int panels = splitM ? panelsM : panelsN;
@@ -110,6 +116,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>C[i0..i1, j0..j1] on the calling thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // no tier-0 code: a GEMM's first calls are already long and hot
     private static void Block(in Job job, int i0, int i1, int j0, int j1)
     {
         int kcMax = Math.Min(KC, job.K);
@@ -156,6 +163,7 @@ public static unsafe class Sgemm
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
     /// <summary>op(A)[ic.., pc..] into MR-row panels laid out [panel][p][r], zero rows past the edge.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(in Job job, int ic, int mc, int pc, int kc, float* dst)
     {
         int mr = MR;
@@ -190,6 +198,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>op(B)[pc.., jc..] into NR-column panels laid out [panel][p][c], zero columns past the edge.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(in Job job, int pc, int kc, int jc, int nc, float* dst)
     {
         int nr = NR;
@@ -234,6 +243,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>dst[q·ldd + i] = src[i·lds + q] for an 8×8 block (rows of src become columns of dst).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose8x8(float* src, int lds, float* dst, int ldd)
     {
         var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
@@ -262,6 +272,7 @@ public static unsafe class Sgemm
 
     // ---- micro-kernels: acc[MR×NR] = Σp a[p][r]·b[p][c]; C = alpha·acc + beta·C on the rows×cols that exist ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel12x32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -322,6 +333,7 @@ public static unsafe class Sgemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -368,6 +380,7 @@ public static unsafe class Sgemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KernelPortable(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
     {
         int w = Vector<float>.Count;
@@ -392,6 +405,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>C[r, j] = t[r, j] + beta·C[r, j] over the rows×cols that exist; t already holds alpha·acc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeEdge(float* t, int ldt, float* c, int ldc, float beta, int rows, int cols)
     {
         for (int r = 0; r < rows; r++, t += ldt, c += ldc)
