@@ -36,6 +36,7 @@ public class BatchedMatMulTests
     [TestCase(8, 16, 24, 16, false, 1f)]
     [TestCase(2, 100, 90, 80, false, -1.5f)]   // big enough to split each matrix across threads
     [TestCase(2, 100, 90, 80, true, 1f)]
+    [TestCase(3, 100, 90, 80, true, 0.5f)]     // odd batch: each matrix split across threads in turn
     public void CpuMatchesNaiveLoop(int batch, int m, int n, int k, bool tb, float alpha)
     {
         var a = TestData.Normal(batch * m * k, 1);

@@ -43,6 +43,17 @@ public class SgemmTests
     }
 
     [Test]
+    public void SteadyStateCallsDoNotAllocate()
+    {
+        // Small enough to stay on this thread, so every allocation would show on its counter.
+        var a = TestData.Normal(40 * 30, 5); var b = TestData.Normal(30 * 50, 6); var c = new float[40 * 50];
+        Sgemm.Multiply(false, true, 40, 50, 30, 1f, a, 30, b, 30, 0f, c, 50);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) Sgemm.Multiply(false, true, 40, 50, 30, 1f, a, 30, b, 30, 0f, c, 50);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
+    [Test]
     public void ShortSpansAndBadLeadingDimensionsThrow()
     {
         var a = new float[6]; var b = new float[6]; var c = new float[4];

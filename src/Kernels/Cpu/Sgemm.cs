@@ -78,14 +78,20 @@ public static unsafe class Sgemm
                 Block(job, 0, m, 0, n);
                 return;
             }
-            int per = (panels + threads - 1) / threads;
-            threads = (panels + per - 1) / per;
-            Parallel.For(0, threads, t =>
-            {
-                if (splitM) Block(job, t * per * MR, Math.Min(m, (t + 1) * per * MR), 0, n);
-                else Block(job, 0, m, t * per * NR, Math.Min(n, (t + 1) * per * NR));
-            });
+            SplitOverThreads(job, splitM, panels, threads);
         }
+    }
+
+    // A separate method, so the closure is allocated only when the work really goes parallel.
+    private static void SplitOverThreads(Job job, bool splitM, int panels, int threads)
+    {
+        int per = (panels + threads - 1) / threads;
+        threads = (panels + per - 1) / per;
+        Parallel.For(0, threads, t =>
+        {
+            if (splitM) Block(job, t * per * MR, Math.Min(job.M, (t + 1) * per * MR), 0, job.N);
+            else Block(job, 0, job.M, t * per * NR, Math.Min(job.N, (t + 1) * per * NR));
+        });
     }
 
     private static void CheckOperand(string name, int length, int rows, int cols, int ld)
