@@ -44,7 +44,8 @@ public sealed class Shape : IEquatable<Shape>
     public static bool operator ==(Shape? a, Shape? b) => a is null ? b is null : a.Equals(b);
     public static bool operator !=(Shape? a, Shape? b) => !(a == b);
     public override string ToString() => Format(_dims);
-    internal static string Format(int[] dims) => "[" + string.Join(",", dims) + "]";
+    /// <summary>Formats dimensions as "[a,b,c]".</summary>
+    public static string Format(int[] dims) => "[" + string.Join(",", dims) + "]";
 
     public static implicit operator Shape(int[] dims) => new(dims);
 }
