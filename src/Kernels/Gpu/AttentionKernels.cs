@@ -33,17 +33,19 @@ public enum AttentionAlgorithm
 public sealed class AttentionKernels
 {
     private const int ColumnsPerThread = 8;
-    private const int MaxRows = 64, MaxTileKeys = 64, MinTileKeys = 4, RowChunk = 1024;
+    private const int MaxRows = 64, MaxTileKeys = 64, MinTileKeys = 4;
 
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _tiled;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _rowwise;
-    private readonly int _groupSize, _sharedFloats;
+    private readonly int _groupSize, _sharedFloats, _rowChunk;
 
-    /// <summary>Loads both kernels on <paramref name="accelerator"/>.</summary>
-    public AttentionKernels(Accelerator accelerator)
+    /// <summary>Loads both kernels on <paramref name="accelerator"/>; <paramref name="rowChunk"/> is the row kernel's keys per chunk.</summary>
+    public AttentionKernels(Accelerator accelerator, int rowChunk = 1024)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowChunk, 1);
         _accelerator = accelerator;
+        _rowChunk = rowChunk;
         _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(Tiled);
         _rowwise = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(Rowwise);
         // A power of two (the row kernel's tree reductions), whole warps, at most 256 threads.
@@ -81,7 +83,7 @@ public sealed class AttentionKernels
         }
         else
         {
-            shape.TileKeys = Math.Min(RowChunk, keys);
+            shape.TileKeys = Math.Min(_rowChunk, keys);
             int groups = checked(batch * heads * queries);
             _rowwise(stream, new KernelConfig(groups, _groupSize, SharedMemoryConfig.RequestDynamic<float>(shape.TileKeys + _groupSize)), q, k, v, o, shape);
         }
