@@ -1,5 +1,14 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
 using DiffusionKernels.Kernels;
+using DiffusionKernels.Kernels.Gpu;
 using DiffusionKernels.Runtime;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using DiffusionKernels.Tests.Support;
 using MathNet.Numerics.Distributions;
 using NUnit.Framework;
@@ -191,6 +200,28 @@ public class PhiloxTests
         Assert.That(Math.Abs(Correlation(z.AsSpan(0, n - 1), z.AsSpan(1, n - 1))), Is.LessThan(5 / Math.Sqrt(n)), "lag-1 correlation");
         Assert.That(z.Max(), Is.LessThan(6.8f));
         Assert.That(z.Min(), Is.GreaterThan(-6.8f));
+    }
+
+    [Test]
+    public void CudaCodeUsesOnlyExactlySpecifiedFloatingPoint()
+    {
+        // CUDA bit-identity rests on the noise kernel doing integer work only, then int → float (correctly
+        // rounded) and one multiply by 2⁻²⁸ (exact); the double sqrt is only an estimate corrected in integers.
+        // Compile it to PTX here (no GPU needed) and check that no other floating-point instruction appears:
+        // no approximate transcendental, no call, nothing ptxas could contract into an FMA.
+        using var context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        var backend = new PTXBackend(context, CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null!);
+        var kernel = typeof(RandomNormalKernel).GetMethod("Fill", BindingFlags.NonPublic | BindingFlags.Static)!;
+        var ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), KernelSpecialization.Empty)).PTXAssembly;
+        var floatOps = Regex.Matches(ptx, @"^\s+([a-z][a-z0-9]*(?:\.[a-z0-9]+)+)\s+(.*)$", RegexOptions.Multiline)
+            .Select(m => (Op: m.Groups[1].Value, Args: m.Groups[2].Value))
+            .Where(f => f.Op.Split('.').Any(part => part is "f16" or "f32" or "f64"))
+            .ToList();
+        string[] allowed = ["cvt.rn.f32.s32", "mul.f32", "st.f32", "st.global.f32", "cvt.rn.f64.u64", "sqrt.rn.f64", "cvt.rzi.u64.f64"];
+        Assert.That(floatOps.Select(f => f.Op).Distinct(), Is.SubsetOf(allowed));
+        Assert.That(floatOps.Where(f => f.Op == "mul.f32").Select(f => f.Args), Is.All.Contains("0f31800000"), "the only float multiply is by 2^-28");
+        Assert.That(floatOps.Count(f => f.Op == "cvt.rn.f32.s32"), Is.EqualTo(4));
+        Assert.That(ptx, Does.Not.Contain("call"));
     }
 
     [Test]

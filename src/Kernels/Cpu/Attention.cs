@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DiffusionKernels.Kernels.Cpu;
 
@@ -97,7 +98,8 @@ public static class Attention
         {
             float* q0 = q + (long)i * ld;
             int j = 0;
-            for (; j + 2 <= keys; j += 2) Dot4x2(q0, k + (long)j * ld, ld, d, scores + (long)i * keys + j, keys, scale);
+            if (Avx.IsSupported) // else the plain dots below
+                for (; j + 2 <= keys; j += 2) Dot4x2(q0, k + (long)j * ld, ld, d, scores + (long)i * keys + j, keys, scale);
             for (; j < keys; j++)
                 for (int r = 0; r < 4; r++) scores[(long)(i + r) * keys + j] = Dot(q0 + (long)r * ld, k + (long)j * ld, d) * scale;
         }
@@ -128,8 +130,11 @@ public static class Attention
             y = Vector256.Load(q3 + c);
             a30 = Vector256.MultiplyAddEstimate(y, x0, a30); a31 = Vector256.MultiplyAddEstimate(y, x1, a31);
         }
-        float s00 = Vector256.Sum(a00), s01 = Vector256.Sum(a01), s10 = Vector256.Sum(a10), s11 = Vector256.Sum(a11);
-        float s20 = Vector256.Sum(a20), s21 = Vector256.Sum(a21), s30 = Vector256.Sum(a30), s31 = Vector256.Sum(a31);
+        // Reduce the eight accumulators together: [s00, s01, s10, s11, s20, s21, s30, s31].
+        var g0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a00, a01), Avx.HorizontalAdd(a10, a11));
+        var g1 = Avx.HorizontalAdd(Avx.HorizontalAdd(a20, a21), Avx.HorizontalAdd(a30, a31));
+        var sums = Avx.Add(Avx.Permute2x128(g0, g1, 0x20), Avx.Permute2x128(g0, g1, 0x31));
+        float s00 = sums[0], s01 = sums[1], s10 = sums[2], s11 = sums[3], s20 = sums[4], s21 = sums[5], s30 = sums[6], s31 = sums[7];
         for (; c < d; c++)
         {
             float x0 = k0[c], x1 = k1[c];
