@@ -49,9 +49,10 @@ public abstract partial class Backend
     }
 
     /// <summary>
-    /// Standard normal noise from Philox4x32-10. Element i of sample n gets counter
-    /// (offset + i, firstSampleIndex + n) under key <paramref name="seed"/>, so the same seed gives
-    /// bit-identical noise on every backend and for any batch split. y [N, ...].
+    /// Standard normal noise from Philox4x32-10. Element i of sample n is drawn from stream position
+    /// offset + i of sample firstSampleIndex + n under key <paramref name="seed"/> (the exact lane mapping is in
+    /// <see cref="DiffusionKernels.Kernels.Philox"/>), so the same seed gives bit-identical noise on every backend
+    /// and for any batch split. y [N, ...].
     /// </summary>
     public void RandomNormal(Tensor y, ulong seed, long firstSampleIndex = 0, ulong offset = 0)
     {
