@@ -252,6 +252,24 @@ public class ElementwiseTests
         }
     }
 
+    [Test, Category("Gpu")]
+    public void CudaMatchesCpu()
+    {
+        var cuda = TestBackends.Cuda;
+        int[] da = [8, 256, 17, 19], db = [8, 128, 17, 19];
+        var a = TestData.Normal(Count(da), 60);
+        var b = TestData.Normal(Count(db), 61);
+        Close.Identical(Concat(TestBackends.Cpu, a, da, b, db), Concat(cuda, a, da, b, db), "concat");
+        Close.Assert(RunAxpby(TestBackends.Cpu, 0.3f, a, -2f, a, Alias.None), RunAxpby(cuda, 0.3f, a, -2f, a, Alias.A), 1e-6, "axpby");
+        Close.Identical(RunClamp(TestBackends.Cpu, b, -0.5f, 0.5f, false), RunClamp(cuda, b, -0.5f, 0.5f, true), "clamp");
+        int[] dims = [16, 3, 64, 65];
+        foreach (bool perSample in new[] { false, true })
+        {
+            var (xs, c) = CombinationData(Backend.MaxLinearCombinationTerms, dims, perSample, 70);
+            Close.Assert(RunCombination(TestBackends.Cpu, xs, c, dims, -1), RunCombination(cuda, xs, c, dims, 3), CombinationTolerance, $"linear combination, per sample {perSample}");
+        }
+    }
+
     // ---------------------------------------------------------------- bad inputs
 
     [TestCaseSource(nameof(Backends))]

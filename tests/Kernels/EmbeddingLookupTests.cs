@@ -67,6 +67,15 @@ public class EmbeddingLookupTests
         Close.Identical(table[14..21], y[14..21], "valid row after");
     }
 
+    [Test, Category("Gpu")]
+    public void CudaMatchesCpuAndFlagsBadLabels()
+    {
+        var table = TestData.Normal(1000 * 128, 5);
+        var labels = Enumerable.Range(0, 64).Select(i => (long)(i * 37 % 1000)).ToArray();
+        Close.Identical(Run(TestBackends.Cpu, table, 1000, 128, labels), Run(TestBackends.Cuda, table, 1000, 128, labels), "lookup");
+        Assert.That(Run(TestBackends.Cuda, table, 1000, 128, [1000])[..128], Is.All.NaN);
+    }
+
     [Test]
     public void BadInputsNameTheOp()
     {

@@ -86,6 +86,17 @@ public class ResamplingTests
         Close.Identical(Pool(TestBackends.Cpu, x, d), Pool(TestBackends.IlgpuCpu, x, d), "avg pool");
     }
 
+    [Test, Category("Gpu")]
+    public void CudaMatchesCpu()
+    {
+        int[] d = [8, 256, 16, 17];
+        var x = TestData.Normal(Count(d), 5);
+        Close.Identical(Upsample(TestBackends.Cpu, x, d), Upsample(TestBackends.Cuda, x, d), "upsample");
+        int[] p = [2, 5, 33, 67];
+        var xp = TestData.Normal(Count(p), 6);
+        Close.Identical(Pool(TestBackends.Cpu, xp, p), Pool(TestBackends.Cuda, xp, p), "avg pool");
+    }
+
     [Test]
     public void BadShapesNameTheOpAndShapes()
     {
