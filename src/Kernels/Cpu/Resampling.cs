@@ -26,8 +26,7 @@ public static class Resampling
                     {
                         float* src = (float*)xp + r * width;
                         float* dst = (float*)yp + 4 * r * width; // output rows 2r and 2r+1, each 2·width long
-                        DuplicateRow(src, dst, width);
-                        new ReadOnlySpan<float>(dst, 2 * width).CopyTo(new Span<float>(dst + 2 * width, 2 * width));
+                        DuplicateRow(src, dst, dst + 2 * width, width);
                     }
                 });
             }
@@ -61,8 +60,8 @@ public static class Resampling
         }
     }
 
-    /// <summary>dst[2j] = dst[2j+1] = src[j] for j &lt; width.</summary>
-    private static unsafe void DuplicateRow(float* src, float* dst, int width)
+    /// <summary>first[2j] = first[2j+1] = second[2j] = second[2j+1] = src[j] for j &lt; width.</summary>
+    private static unsafe void DuplicateRow(float* src, float* first, float* second, int width)
     {
         int j = 0;
         if (Avx.IsSupported)
@@ -73,11 +72,15 @@ public static class Resampling
                 // Per 128-bit lane: [a a b b] and [c c d d]; the lane permute puts them back in order.
                 var low = Avx.UnpackLow(v, v);
                 var high = Avx.UnpackHigh(v, v);
-                Avx.Store(dst + 2 * j, Avx.Permute2x128(low, high, 0x20));
-                Avx.Store(dst + 2 * j + 8, Avx.Permute2x128(low, high, 0x31));
+                var left = Avx.Permute2x128(low, high, 0x20);
+                var right = Avx.Permute2x128(low, high, 0x31);
+                Avx.Store(first + 2 * j, left);
+                Avx.Store(first + 2 * j + 8, right);
+                Avx.Store(second + 2 * j, left);
+                Avx.Store(second + 2 * j + 8, right);
             }
         }
-        for (; j < width; j++) dst[2 * j] = dst[2 * j + 1] = src[j];
+        for (; j < width; j++) first[2 * j] = first[2 * j + 1] = second[2 * j] = second[2 * j + 1] = src[j];
     }
 
     /// <summary>out[j] = ¼·(((top[2j] + top[2j+1]) + bottom[2j]) + bottom[2j+1]).</summary>
