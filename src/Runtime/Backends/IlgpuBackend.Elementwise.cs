@@ -1,28 +1,49 @@
+using DiffusionKernels.Kernels.Gpu;
+
 namespace DiffusionKernels.Runtime;
 
 public sealed partial class IlgpuBackend
 {
+    // Launchers compile their kernels on first use. ElementwiseKernels holds a small device buffer for
+    // per-sample coefficients, released with the accelerator (ILGPU frees child buffers on dispose).
+    private ResamplingKernels? _resampling;
+    private ElementwiseKernels? _elementwise;
+    private TimestepEmbeddingKernel? _timestepEmbedding;
+    private EmbeddingLookupKernel? _embeddingLookup;
+
+    private ResamplingKernels Resampling => _resampling ??= new ResamplingKernels(Accelerator);
+    private ElementwiseKernels Elementwise => _elementwise ??= new ElementwiseKernels(Accelerator);
+
     protected override void UpsampleNearest2xCore(Tensor x, Tensor y) =>
-        throw new NotImplementedException("IlgpuBackend: UpsampleNearest2xCore is not implemented yet");
+        Resampling.UpsampleNearest2x(Stream, F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
 
     protected override void AvgPool2x2Core(Tensor x, Tensor y) =>
-        throw new NotImplementedException("IlgpuBackend: AvgPool2x2Core is not implemented yet");
+        Resampling.AvgPool2x2(Stream, F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
 
-    protected override void ConcatChannelsCore(Tensor a, Tensor b, Tensor y) =>
-        throw new NotImplementedException("IlgpuBackend: ConcatChannelsCore is not implemented yet");
+    protected override void ConcatChannelsCore(Tensor a, Tensor b, Tensor y)
+    {
+        int batch = a.Shape[0];
+        Elementwise.ConcatChannels(Stream, F(a), F(b), F(y), batch, checked((int)(a.Length / batch)), checked((int)(b.Length / batch)));
+    }
 
-    protected override void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y) =>
-        throw new NotImplementedException("IlgpuBackend: AxpbyCore is not implemented yet");
+    protected override void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y)
+    {
+        if (b is null) Elementwise.Scale(Stream, alpha, F(a), F(y));
+        else Elementwise.Axpby(Stream, alpha, F(a), beta, F(b), F(y));
+    }
 
-    protected override void ClampCore(Tensor x, float lo, float hi, Tensor y) =>
-        throw new NotImplementedException("IlgpuBackend: ClampCore is not implemented yet");
+    protected override void ClampCore(Tensor x, float lo, float hi, Tensor y) => Elementwise.Clamp(Stream, F(x), lo, hi, F(y));
 
-    protected override void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample) =>
-        throw new NotImplementedException("IlgpuBackend: LinearCombinationCore is not implemented yet");
+    protected override void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample)
+    {
+        var terms = new TermViews();
+        foreach (var x in xs) terms.Add(F(x));
+        Elementwise.LinearCombination(Stream, F(y), terms, coefficients, y.Shape[0], perSample);
+    }
 
     protected override void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) =>
-        throw new NotImplementedException("IlgpuBackend: TimestepEmbeddingCore is not implemented yet");
+        (_timestepEmbedding ??= new TimestepEmbeddingKernel(Accelerator)).Run(Stream, F(timesteps), F(y), y.Shape[1], flipSinToCos, downscaleFreqShift, scale, maxPeriod);
 
     protected override void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y) =>
-        throw new NotImplementedException("IlgpuBackend: EmbeddingLookupCore is not implemented yet");
+        (_embeddingLookup ??= new EmbeddingLookupKernel(Accelerator)).Run(Stream, F(table), L(labels), F(y), table.Shape[0], table.Shape[1]);
 }
