@@ -154,7 +154,6 @@ public sealed class UNetConfig
         {
             if (ch < 1) Fail($"block_out_channels has a non-positive entry {ch}");
             if (NormNumGroups is { } g && ch % g != 0) Fail($"block_out_channels entry {ch} is not divisible by norm_num_groups {g}");
-            if (AttentionHeadDim is { } d && ch % d != 0) Fail($"block_out_channels entry {ch} is not divisible by attention_head_dim {d}");
         }
     }
 }
