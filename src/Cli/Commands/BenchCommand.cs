@@ -14,12 +14,13 @@ public static class BenchCommand
         var iters = new Option<int>("--iters") { Description = "Timed forward passes", DefaultValueFactory = _ => 10 };
         var size = new Option<int?>("--size") { Description = "Height and width (default: the config's sample_size)" };
         var device = CommonOptions.Device();
-        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device };
-        unet.SetAction(r => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!));
+        var profile = new Option<bool>("--profile") { Description = "Also print where the time goes, by op kind (one synchronized run)" };
+        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device, profile };
+        unet.SetAction(r => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!, r.GetValue(profile)));
         return new Command("bench", "Benchmarks") { unet };
     }
 
-    public static int RunUnet(string modelDir, int batch, int iters, int? size, string deviceName)
+    public static int RunUnet(string modelDir, int batch, int iters, int? size, string deviceName, bool profile = false)
     {
         CommonOptions.AtLeast("--batch", batch, 1);
         CommonOptions.AtLeast("--iters", iters, 1);
@@ -40,7 +41,18 @@ public static class BenchCommand
         double ms = sw.Elapsed.TotalMilliseconds / iters;
         Console.WriteLine($"device {backend.Name} ({backend.Device.Description}), batch {batch}, {s}×{s}, {plan.LaunchCount} launches, "
                           + $"{plan.Flops / 1e9:F2} GFLOP/forward, {plan.Flops / ms / 1e6:F1} GFLOP/s, activations {plan.ActivationBytes / (1024.0 * 1024):F1} MiB");
+        if (profile) PrintProfile(plan.RunProfiled());
         Console.WriteLine($"unet forward: {ms:F3} ms/forward, {batch * 1000 / ms:F2} images/s");
         return 0;
+    }
+
+    /// <summary>Time per op kind (the last part of each step name: conv1, norm2, sdpa, …), largest first.</summary>
+    private static void PrintProfile(IReadOnlyList<(string Step, double Ms)> steps)
+    {
+        double total = steps.Sum(s => s.Ms);
+        Console.WriteLine($"profile (synchronized after every step, {total:F2} ms in all):");
+        foreach (var g in steps.GroupBy(s => s.Step[(s.Step.LastIndexOf('.') + 1)..].TrimEnd('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'))
+                     .Select(g => (Kind: g.Key, Ms: g.Sum(s => s.Ms), Count: g.Count())).OrderByDescending(g => g.Ms))
+            Console.WriteLine($"  {g.Kind,-22} {g.Count,4} steps {g.Ms,9:F3} ms {100 * g.Ms / total,5:F1}%");
     }
 }

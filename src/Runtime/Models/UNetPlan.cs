@@ -91,6 +91,9 @@ public sealed class UNetPlan : IDisposable
         _plan.Run();
     }
 
+    /// <summary>One synchronized run with per-step wall times (see <see cref="ExecutionPlan.RunProfiled"/>).</summary>
+    public IReadOnlyList<(string Step, double Ms)> RunProfiled() => _plan.RunProfiled();
+
     /// <summary>Copies <paramref name="sample"/> in, runs, and returns <see cref="Output"/> (owned by the plan).</summary>
     public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, ReadOnlySpan<long> classLabels = default)
     {

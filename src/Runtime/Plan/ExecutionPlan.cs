@@ -35,6 +35,24 @@ public sealed class ExecutionPlan : IDisposable
         for (int i = 0; i < _steps.Length; i++) _steps[i].Action(_bound[i]);
     }
 
+    /// <summary>
+    /// Runs once, synchronizing after every step, and returns each step's name and wall time in milliseconds
+    /// (for finding the slow layers; synchronizing makes the total larger than <see cref="Run"/>'s).
+    /// </summary>
+    public IReadOnlyList<(string Step, double Ms)> RunProfiled()
+    {
+        var times = new List<(string, double)>(_steps.Length);
+        Backend.Synchronize();
+        for (int i = 0; i < _steps.Length; i++)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            _steps[i].Action(_bound[i]);
+            Backend.Synchronize();
+            times.Add((_steps[i].Name, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
+        }
+        return times;
+    }
+
     public void Dispose() => _arena.Dispose();
 }
 
