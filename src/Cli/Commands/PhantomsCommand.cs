@@ -1,0 +1,38 @@
+using System.CommandLine;
+using DiffusionKernels.Cli.Images;
+using DiffusionKernels.Runtime.Data;
+using DiffusionKernels.Runtime.IO;
+
+namespace DiffusionKernels.Cli.Commands;
+
+/// <summary><c>dk phantoms</c>: synthetic head phantoms (and lesion masks) as .npy, with a preview grid.</summary>
+public static class PhantomsCommand
+{
+    public static Command Create()
+    {
+        var n = new Option<int>("--n") { Description = "Number of phantoms", DefaultValueFactory = _ => 16 };
+        var size = new Option<int>("--size") { Description = "Height and width in pixels", DefaultValueFactory = _ => 64 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed (phantom k of a seed is always the same)", DefaultValueFactory = _ => 0 };
+        var first = new Option<long>("--first-index") { Description = "Index of the first phantom (held-out sets use indices past the training set)", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--output") { Description = "Images [N, 1, S, S] float32 in [0, 1] (.npy)", Required = true };
+        var lesions = new Option<bool>("--lesions") { Description = "Add 1–3 bright lesions per phantom" };
+        var masks = new Option<string?>("--masks") { Description = "Lesion masks [N, 1, S, S] (.npy); needs --lesions" };
+        var preview = new Option<string?>("--preview") { Description = "Also write a PNG grid of the phantoms" };
+        var command = new Command("phantoms", "Generate synthetic 2-D head phantoms") { n, size, seed, first, output, lesions, masks, preview };
+        command.SetAction(r =>
+        {
+            int count = CommonOptions.AtLeast("--n", r.GetValue(n), 1), s = CommonOptions.AtLeast("--size", r.GetValue(size), 8);
+            bool withLesions = r.GetValue(lesions);
+            var maskPath = r.GetValue(masks);
+            if (maskPath is not null && !withLesions) throw new ArgumentException("--masks needs --lesions");
+            var (images, maskData) = HeadPhantom.GenerateBatch(count, s, r.GetValue(seed), withLesions, r.GetValue(first));
+            int[] shape = [count, 1, s, s];
+            Npy.Write(r.GetValue(output)!, images, shape);
+            if (maskPath is not null) Npy.Write(maskPath, maskData!, shape);
+            if (r.GetValue(preview) is { } png) ImageWriter.SaveGrid(png, images, shape, 0f, 1f);
+            Console.WriteLine($"wrote {count} phantoms of {s}×{s} to {r.GetValue(output)}{(maskPath is null ? "" : $" and masks to {maskPath}")}");
+            return 0;
+        });
+        return command;
+    }
+}
