@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(PhantomsCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         var parsed = root.Parse(args);
         return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
