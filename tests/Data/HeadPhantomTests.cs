@@ -51,7 +51,7 @@ public class HeadPhantomTests
             for (int i = 0; i < healthy.Length; i++)
             {
                 float diff = sick[i] - healthy[i];
-                if (mask[i] == 1f) Assert.That(diff, Is.GreaterThan(0.1f).Or.GreaterThan(0.95f - healthy[i]), $"phantom {k} pixel {i}: masked but not brighter");
+                if (mask![i] == 1f) Assert.That(diff, Is.GreaterThan(0.1f).Or.GreaterThan(0.95f - healthy[i]), $"phantom {k} pixel {i}: masked but not brighter");
                 else Assert.That(diff, Is.LessThan(0.3f), $"phantom {k} pixel {i}: a strong lesion outside the mask");
             }
         }

@@ -1,0 +1,22 @@
+using DiffusionKernels.Runtime;
+
+namespace DiffusionKernels.Samplers.Denoisers;
+
+/// <summary>
+/// A denoiser in the σ-parameterization solvers work in (Karras et al. 2022): the noisy sample is x = x₀ + σ·ε,
+/// and the denoiser returns its estimate of x₀. VP models are wrapped so that x = x_t / α_t.
+/// </summary>
+public interface IDenoiser
+{
+    Backend Backend { get; }
+    /// <summary>Shape of one sample, e.g. [C, H, W].</summary>
+    int[] SampleShape { get; }
+    /// <summary>Smallest and largest noise levels the model knows.</summary>
+    double SigmaMin { get; }
+    double SigmaMax { get; }
+    /// <summary>Network evaluations so far (NFE).</summary>
+    int Evaluations { get; }
+
+    /// <summary>Writes x̂₀ for the batch <paramref name="x"/> at noise level <paramref name="sigma"/> (shared by the batch).</summary>
+    void Denoise(Tensor x, double sigma, Tensor denoised);
+}

@@ -1,0 +1,79 @@
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Samplers.Denoisers;
+
+namespace DiffusionKernels.Samplers;
+
+/// <summary>What a step reports to a progress callback.</summary>
+public readonly record struct StepInfo(int Step, int Steps, double Sigma, double NextSigma, int Evaluations);
+
+/// <summary>Options every solver understands.</summary>
+public sealed record SamplerOptions
+{
+    /// <summary>Seed of the Philox noise; sample n of a run always gets the same noise, whatever the batch split.</summary>
+    public ulong Seed { get; init; }
+    /// <summary>Index of the batch's first sample in the whole run (keys the noise).</summary>
+    public long FirstSampleIndex { get; init; }
+    /// <summary>Ancestral noise scale (1 = full ancestral step, 0 = deterministic), for solvers that take it.</summary>
+    public double? Eta { get; init; }
+    /// <summary>Called after every step.</summary>
+    public Action<StepInfo>? Callback { get; init; }
+    public CancellationToken Cancellation { get; init; }
+    /// <summary>Stop with an error naming the step when the state holds NaN or Inf.</summary>
+    public bool CheckFinite { get; init; } = true;
+}
+
+/// <summary>Scratch tensors, noise and checks shared by the solver loops; everything stays on the backend.</summary>
+public sealed class SamplerContext : IDisposable
+{
+    private readonly List<Tensor> _scratch = [];
+    private readonly Tensor _nonFinite;
+    private readonly float[] _nonFiniteHost;
+    private readonly Shape _shape;
+
+    public SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options)
+    {
+        Denoiser = denoiser;
+        Backend = denoiser.Backend;
+        Options = options;
+        _shape = x.Shape;
+        _nonFinite = Backend.Allocate(x.Shape[0]);
+        _nonFiniteHost = new float[x.Shape[0]];
+    }
+
+    public IDenoiser Denoiser { get; }
+    public Backend Backend { get; }
+    public SamplerOptions Options { get; }
+
+    /// <summary>A scratch tensor shaped like the sample, freed with the context.</summary>
+    public Tensor Like()
+    {
+        var t = Backend.Allocate(_shape);
+        _scratch.Add(t);
+        return t;
+    }
+
+    /// <summary>Fresh standard normal noise for <paramref name="step"/> (stream offset keyed by the step).</summary>
+    public void Noise(Tensor into, int step) =>
+        Backend.RandomNormal(into, Options.Seed, Options.FirstSampleIndex, (ulong)(step + 1) * (ulong)into.Shape.Stride(1));
+
+    /// <summary>Cancellation, NaN/Inf check and the progress callback, after step <paramref name="i"/>.</summary>
+    public void EndStep(int i, int steps, double sigma, double next, Tensor x)
+    {
+        Options.Cancellation.ThrowIfCancellationRequested();
+        if (Options.CheckFinite)
+        {
+            Backend.Reduce(x, _nonFinite, Reduction.NonFiniteCount);
+            Backend.CopyToHost(_nonFinite, _nonFiniteHost);
+            for (int n = 0; n < _nonFiniteHost.Length; n++)
+                if (_nonFiniteHost[n] > 0)
+                    throw new NumericalInstabilityException($"sampling: step {i + 1} of {steps} (σ {sigma:G4} → {next:G4}) produced {_nonFiniteHost[n]} NaN/Inf values in sample {Options.FirstSampleIndex + n}");
+        }
+        Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, Denoiser.Evaluations));
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _scratch) t.Dispose();
+        _nonFinite.Dispose();
+    }
+}

@@ -1,0 +1,13 @@
+namespace DiffusionKernels.Samplers.Solvers;
+
+/// <summary>Every sampler by its name.</summary>
+public static class SamplerRegistry
+{
+    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M()];
+
+    public static IReadOnlyList<Solver> Solvers => All;
+
+    public static Solver Get(string name) =>
+        All.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
+        ?? throw new ArgumentException($"unknown sampler '{name}'; available: {string.Join(", ", All.Select(s => s.Name))}");
+}
