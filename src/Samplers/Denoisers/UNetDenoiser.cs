@@ -1,0 +1,64 @@
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.Models;
+using DiffusionKernels.Samplers.Schedules;
+
+namespace DiffusionKernels.Samplers.Denoisers;
+
+/// <summary>How a network's output is to be read (diffusers' <c>prediction_type</c>).</summary>
+public enum Prediction { Epsilon, VPrediction, Sample }
+
+/// <summary>
+/// A diffusers U-Net trained on a discrete VP schedule, seen as a σ-space denoiser (k-diffusion's DiscreteEpsDDPMDenoiser):
+/// the network gets x·c_in with c_in = 1/√(σ² + 1) (= α_t) at t = σ→t, and its output converts to x̂₀ per prediction type:
+/// ε: x − σε̂; v: c_skip·x − c_out·v̂ with x̂₀ = α(x_t) − σ_t v̂ in VP terms; sample: the output itself.
+/// </summary>
+public sealed class UNetDenoiser : IDenoiser, IDisposable
+{
+    private readonly UNetPlan _plan;
+    private readonly float[] _t;
+
+    public UNetDenoiser(UNetPlan plan, DiscreteSchedule schedule, Prediction prediction, int[] sampleShape, long[]? classLabels = null)
+    {
+        _plan = plan;
+        Schedule = schedule;
+        Prediction = prediction;
+        SampleShape = sampleShape;
+        _t = new float[plan.Batch];
+        if (plan.NeedsClassLabels) plan.SetClassLabels(classLabels ?? throw new ArgumentException("the model is class-conditional: give class labels"));
+        else if (classLabels is { Length: > 0 }) throw new ArgumentException("class labels were given, but the model is not class-conditional");
+    }
+
+    public Backend Backend => _plan.Output.Backend;
+    public int[] SampleShape { get; }
+    public DiscreteSchedule Schedule { get; }
+    public Prediction Prediction { get; }
+    public double SigmaMin => Schedule.SigmaMin;
+    public double SigmaMax => Schedule.SigmaMax;
+    public int Evaluations { get; private set; }
+
+    public void Denoise(Tensor x, double sigma, Tensor denoised)
+    {
+        double cIn = 1 / Math.Sqrt(sigma * sigma + 1);
+        Array.Fill(_t, (float)Schedule.SigmaToT(sigma));
+        Backend.Scale(x, (float)cIn, _plan.Sample);
+        _plan.SetTimesteps(_t);
+        _plan.Run();
+        var output = _plan.Output;
+        switch (Prediction)
+        {
+            case Prediction.Epsilon:
+                Backend.LinearCombination(denoised, [x, output], [1f, (float)-sigma]);
+                break;
+            case Prediction.VPrediction:
+                // x̂₀ = α·x_t − σ_t·v̂ with x_t = α·x, α = c_in, σ_t = σ·α.
+                Backend.LinearCombination(denoised, [x, output], [(float)(cIn * cIn), (float)(-sigma * cIn)]);
+                break;
+            default:
+                Backend.Copy(output, denoised);
+                break;
+        }
+        Evaluations++;
+    }
+
+    public void Dispose() => _plan.Dispose();
+}

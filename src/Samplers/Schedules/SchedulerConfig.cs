@@ -1,0 +1,67 @@
+using System.Text.Json;
+
+namespace DiffusionKernels.Samplers.Schedules;
+
+/// <summary>
+/// The training-schedule keys of a diffusers <c>scheduler_config.json</c> that sampling needs (other diffusers keys
+/// are accepted and ignored: they configure diffusers' own solvers, which command-line options replace here).
+/// </summary>
+public sealed record SchedulerConfig
+{
+    public int NumTrainTimesteps { get; init; } = 1000;
+    public string BetaSchedule { get; init; } = "linear";
+    public double BetaStart { get; init; } = 0.0001;
+    public double BetaEnd { get; init; } = 0.02;
+    /// <summary>"epsilon", "v_prediction" or "sample".</summary>
+    public string PredictionType { get; init; } = "epsilon";
+
+    public static SchedulerConfig Load(string path) => Parse(File.ReadAllText(path), path);
+
+    public static SchedulerConfig Parse(string json, string source)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return FromJson(doc.RootElement, source);
+    }
+
+    /// <summary>Reads the keys from a JSON object (a scheduler config, or a GMM spec that embeds them).</summary>
+    public static SchedulerConfig FromJson(JsonElement e, string source)
+    {
+        var c = new SchedulerConfig();
+        T Get<T>(string key, T fallback, Func<JsonElement, T> read)
+        {
+            if (!e.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return fallback;
+            try { return read(v); }
+            catch (InvalidOperationException) { throw new ArgumentException($"{source}: key '{key}' has an invalid value {v.GetRawText()}"); }
+        }
+        c = c with
+        {
+            NumTrainTimesteps = Get("num_train_timesteps", c.NumTrainTimesteps, v => v.GetInt32()),
+            BetaSchedule = Get("beta_schedule", c.BetaSchedule, v => v.GetString()!),
+            BetaStart = Get("beta_start", c.BetaStart, v => v.GetDouble()),
+            BetaEnd = Get("beta_end", c.BetaEnd, v => v.GetDouble()),
+            PredictionType = Get("prediction_type", c.PredictionType, v => v.GetString()!),
+        };
+        if (e.TryGetProperty("trained_betas", out var tb) && tb.ValueKind != JsonValueKind.Null)
+            throw new ArgumentException($"{source}: trained_betas is not supported yet");
+        c.Validate(source);
+        return c;
+    }
+
+    public void Validate(string source)
+    {
+        if (NumTrainTimesteps < 2) throw new ArgumentException($"{source}: num_train_timesteps must be ≥ 2, found {NumTrainTimesteps}");
+        if (BetaSchedule is not ("linear" or "scaled_linear" or "squaredcos_cap_v2"))
+            throw new ArgumentException($"{source}: beta_schedule '{BetaSchedule}' is not supported (linear, scaled_linear, squaredcos_cap_v2)");
+        if (PredictionType is not ("epsilon" or "v_prediction" or "sample"))
+            throw new ArgumentException($"{source}: prediction_type '{PredictionType}' is not supported (epsilon, v_prediction, sample)");
+    }
+
+    public DiscreteSchedule CreateSchedule() => DiscreteSchedule.Create(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd);
+
+    public Denoisers.Prediction Prediction => PredictionType switch
+    {
+        "v_prediction" => Denoisers.Prediction.VPrediction,
+        "sample" => Denoisers.Prediction.Sample,
+        _ => Denoisers.Prediction.Epsilon,
+    };
+}
