@@ -30,6 +30,7 @@ public class SolverTests
     [TestCase("euler", 1)]
     [TestCase("heun", 2)]
     [TestCase("dpmpp_2m", 2)]
+    [TestCase("ddim", 1)]
     public void DeterministicSolversConvergeWithTheirOrder(string name, int order)
     {
         var b = TestBackends.Cpu;
@@ -50,14 +51,16 @@ public class SolverTests
         Assert.That(-slope, Is.EqualTo(order).Within(0.3), $"errors {string.Join(", ", errors.Select(e => e.ToString("E2")))}");
     }
 
-    [Test]
-    public void EulerAncestralSamplesTheMixture()
+    [TestCase("euler_ancestral")]
+    [TestCase("ddpm")]
+    [TestCase("dpmpp_2m_sde")]
+    public void StochasticSamplersSampleTheMixture(string name)
     {
         var b = TestBackends.Cpu;
         using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [0.3, 0.7], [[-2f], [1.5f]], [0.4, 0.6]);
         int n = 4096;
         var xT = TestData.Normal(n * 4, 9, (float)SigmaMax);
-        var y = Run(b, d, new EulerAncestral(), xT, SigmaGrids.Karras(200, 0.002, SigmaMax), new SamplerOptions { Seed = 3 });
+        var y = Run(b, d, SamplerRegistry.Get(name), xT, SigmaGrids.Karras(200, 0.002, SigmaMax), new SamplerOptions { Seed = 3 });
         // Classify by the nearer mean of the pixel average; check weights (3σ binomial), means and stds per component.
         var avg = Enumerable.Range(0, n).Select(i => y.Skip(4 * i).Take(4).Average()).ToArray();
         var first = Enumerable.Range(0, n).Where(i => avg[i] < -0.25).ToArray();
@@ -102,6 +105,7 @@ public class SolverTests
     [TestCase("heun")]
     [TestCase("euler_ancestral")]
     [TestCase("dpmpp_2m")]
+    [TestCase("dpmpp_2m_sde")]
     public void CpuAndIlgpuAgree(string name)
     {
         var xT = TestData.Normal(2 * 4, 4, (float)SigmaMax);

@@ -29,7 +29,7 @@ public static class SampleCommand
         var count = new Option<int>("--num-samples") { Description = "Samples to draw", DefaultValueFactory = _ => 16 };
         var batch = new Option<int>("--batch-size") { Description = "Samples per network call", DefaultValueFactory = _ => 16 };
         var eta = new Option<double?>("--eta") { Description = "Ancestral noise scale (stochastic samplers)" };
-        var grid = new Option<string>("--sigmas") { Description = "Noise-level grid: karras or exponential", DefaultValueFactory = _ => "karras" };
+        var grid = new Option<string>("--sigmas") { Description = "Noise-level grid: karras, exponential, or discrete (the training timesteps, spaced as the model's timestep_spacing)", DefaultValueFactory = _ => "karras" };
         var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override the model's beta_schedule" };
         var prediction = new Option<string?>("--prediction-type") { Description = "Override the model's prediction_type (epsilon, v_prediction, sample)" };
         var init = new Option<string?>("--init") { Description = "Start from this x_T (.npy, [N, ...] standard normal noise) instead of drawing it" };
@@ -54,7 +54,7 @@ public static class SampleCommand
         CommonOptions.AtLeast("--num-samples", q.Count, 1);
         int batchSize = Math.Min(CommonOptions.AtLeast("--batch-size", q.Batch, 1), q.Count);
         if (q.Eta is not null && !solver.TakesEta) throw new ArgumentException($"--eta: sampler '{solver.Name}' does not take η");
-        if (q.Sigmas is not ("karras" or "exponential")) throw new ArgumentException($"--sigmas must be karras or exponential, found '{q.Sigmas}'");
+        if (q.Sigmas is not ("karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
         var output = Path.GetFullPath(q.Output);
         if (Directory.Exists(output) && !q.Force) throw new IOException($"output folder {output} exists; pass --force to replace it");
         var parent = Path.GetDirectoryName(output)!;
@@ -74,7 +74,12 @@ public static class SampleCommand
             int per = d.SampleShape.Aggregate(1, (a, b) => a * b);
             if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * per)
                 throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(d.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
-            var sigmas = q.Sigmas == "karras" ? SigmaGrids.Karras(q.Steps, d.SigmaMin, d.SigmaMax) : SigmaGrids.Exponential(q.Steps, d.SigmaMin, d.SigmaMax);
+            var sigmas = q.Sigmas switch
+            {
+                "karras" => SigmaGrids.Karras(q.Steps, d.SigmaMin, d.SigmaMax),
+                "exponential" => SigmaGrids.Exponential(q.Steps, d.SigmaMin, d.SigmaMax),
+                _ => model.Schedule.CreateSchedule().InferenceSigmas(q.Steps, model.Schedule.TimestepSpacing, model.Schedule.StepsOffset),
+            };
             var samples = new float[(long)q.Count * per];
             var clock = Stopwatch.StartNew();
             int evaluations0 = d.Evaluations;
@@ -143,9 +148,10 @@ public static class SampleCommand
     }
 
     /// <summary>A denoiser and whatever it owns.</summary>
-    private sealed class OpenedModel(IDenoiser denoiser, params IDisposable[] owned) : IDisposable
+    private sealed class OpenedModel(IDenoiser denoiser, SchedulerConfig schedule, params IDisposable[] owned) : IDisposable
     {
         public IDenoiser Denoiser => denoiser;
+        public SchedulerConfig Schedule => schedule;
         public void Dispose()
         {
             foreach (var o in owned) o.Dispose();
@@ -156,8 +162,8 @@ public static class SampleCommand
     {
         if (path.StartsWith("gmm:", StringComparison.Ordinal))
         {
-            var (gmm, _) = GaussianMixtureSpec.Load(path[4..], backend);
-            return new OpenedModel(gmm, gmm);
+            var (gmm, schedule) = GaussianMixtureSpec.Load(path[4..], backend);
+            return new OpenedModel(gmm, schedule, gmm);
         }
         var unet = CommonOptions.LoadModel(path, backend);
         try
@@ -170,7 +176,7 @@ public static class SampleCommand
             int size = unet.Config.SampleSize ?? throw new ArgumentException($"{path}: config.json has no sample_size");
             var plan = unet.Compile(batch, size, size);
             var denoiser = new UNetDenoiser(plan, config.CreateSchedule(), config.Prediction, [unet.Config.InChannels, size, size]);
-            return new OpenedModel(denoiser, denoiser, unet);
+            return new OpenedModel(denoiser, config, denoiser, unet);
         }
         catch
         {

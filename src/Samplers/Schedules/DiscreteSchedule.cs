@@ -54,6 +54,29 @@ public sealed class DiscreteSchedule
         return new DiscreteSchedule(betas);
     }
 
+    /// <summary>
+    /// Inference timesteps (decreasing) as diffusers' DDIM/DDPM schedulers space them: "leading"
+    /// (arange(0, n)·(T // n) + steps_offset), "trailing" (round(arange(T, 0, −T/n)) − 1) or "linspace"
+    /// (round(linspace(0, T − 1, n))).
+    /// </summary>
+    public int[] InferenceTimesteps(int steps, string spacing = "leading", int stepsOffset = 0)
+    {
+        int T = TrainTimesteps;
+        if (steps < 1 || steps > T) throw new ArgumentOutOfRangeException(nameof(steps), $"steps must be in 1..{T}, found {steps}");
+        var t = spacing switch
+        {
+            "leading" => Enumerable.Range(0, steps).Select(i => i * (T / steps) + stepsOffset).Reverse().ToArray(),
+            "trailing" => Enumerable.Range(0, steps).Select(i => (int)Math.Round(T - i * (double)T / steps) - 1).ToArray(),
+            "linspace" => Enumerable.Range(0, steps).Select(i => (int)Math.Round(steps == 1 ? 0 : i * (T - 1.0) / (steps - 1), MidpointRounding.ToEven)).Reverse().ToArray(),
+            _ => throw new ArgumentException($"timestep_spacing '{spacing}' is not supported (leading, trailing, linspace)"),
+        };
+        return t.Select(v => Math.Clamp(v, 0, T - 1)).ToArray();
+    }
+
+    /// <summary>σ at the inference timesteps, then a final 0 (diffusers' set_alpha_to_one: the last step lands on x̂₀).</summary>
+    public double[] InferenceSigmas(int steps, string spacing = "leading", int stepsOffset = 0) =>
+        [.. InferenceTimesteps(steps, spacing, stepsOffset).Select(t => Sigmas[t]), 0.0];
+
     /// <summary>The fractional timestep whose σ is <paramref name="sigma"/> (linear in log σ between training steps).</summary>
     public double SigmaToT(double sigma)
     {

@@ -14,6 +14,9 @@ public sealed record SchedulerConfig
     public double BetaEnd { get; init; } = 0.02;
     /// <summary>"epsilon", "v_prediction" or "sample".</summary>
     public string PredictionType { get; init; } = "epsilon";
+    /// <summary>"leading", "trailing" or "linspace" (for the discrete grid).</summary>
+    public string TimestepSpacing { get; init; } = "leading";
+    public int StepsOffset { get; init; }
 
     public static SchedulerConfig Load(string path) => Parse(File.ReadAllText(path), path);
 
@@ -40,6 +43,8 @@ public sealed record SchedulerConfig
             BetaStart = Get("beta_start", c.BetaStart, v => v.GetDouble()),
             BetaEnd = Get("beta_end", c.BetaEnd, v => v.GetDouble()),
             PredictionType = Get("prediction_type", c.PredictionType, v => v.GetString()!),
+            TimestepSpacing = Get("timestep_spacing", c.TimestepSpacing, v => v.GetString()!),
+            StepsOffset = Get("steps_offset", c.StepsOffset, v => v.GetInt32()),
         };
         if (e.TryGetProperty("trained_betas", out var tb) && tb.ValueKind != JsonValueKind.Null)
             throw new ArgumentException($"{source}: trained_betas is not supported yet");
@@ -52,6 +57,8 @@ public sealed record SchedulerConfig
         if (NumTrainTimesteps < 2) throw new ArgumentException($"{source}: num_train_timesteps must be ≥ 2, found {NumTrainTimesteps}");
         if (BetaSchedule is not ("linear" or "scaled_linear" or "squaredcos_cap_v2"))
             throw new ArgumentException($"{source}: beta_schedule '{BetaSchedule}' is not supported (linear, scaled_linear, squaredcos_cap_v2)");
+        if (TimestepSpacing is not ("leading" or "trailing" or "linspace"))
+            throw new ArgumentException($"{source}: timestep_spacing '{TimestepSpacing}' is not supported (leading, trailing, linspace)");
         if (PredictionType is not ("epsilon" or "v_prediction" or "sample"))
             throw new ArgumentException($"{source}: prediction_type '{PredictionType}' is not supported (epsilon, v_prediction, sample)");
     }

@@ -21,7 +21,7 @@ public abstract class Solver
     public void Sample(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         if (sigmas.Length < 2) throw new ArgumentException($"{Name}: need at least one step (2 sigmas), found {sigmas.Length}");
-        if (ctx.Options.Eta is not null && !TakesEta) throw new ArgumentException($"{Name} does not take η (eta); samplers that do: euler_ancestral, dpmpp_2m_sde, ddim");
+        if (ctx.Options.Eta is not null && !TakesEta) throw new ArgumentException($"{Name} does not take η (eta); samplers that do: {string.Join(", ", SamplerRegistry.Solvers.Where(s => s.TakesEta).Select(s => s.Name))}");
         Run(x, sigmas, ctx);
     }
 
