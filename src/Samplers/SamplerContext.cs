@@ -18,6 +18,9 @@ public sealed record SamplerOptions
     /// <summary>Called after every step.</summary>
     public Action<StepInfo>? Callback { get; init; }
     public CancellationToken Cancellation { get; init; }
+    /// <summary>Relative and absolute tolerances of adaptive solvers (rk45).</summary>
+    public double Rtol { get; init; } = 1e-5;
+    public double Atol { get; init; } = 1e-5;
     /// <summary>Stop with an error naming the step when the state holds NaN or Inf.</summary>
     public bool CheckFinite { get; init; } = true;
 }

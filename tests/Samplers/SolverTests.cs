@@ -154,3 +154,22 @@ public class SolverTests
             new SamplerOptions { Cancellation = cts.Token, Callback = s => { if (s.Step == 1) cts.Cancel(); } }));
     }
 }
+
+public class DormandPrinceTests
+{
+    [TestCase(1e-4)]
+    [TestCase(1e-7)]
+    public void AdaptiveRk45MeetsItsTolerance(double rtol)
+    {
+        var b = TestBackends.Cpu;
+        using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [1.0], [[0.7f]], [0.5]);
+        var xT = TestData.Normal(4 * 8, 5, 20f).Select(v => v + 0.7f).ToArray();
+        using var x = b.Upload(xT, new Shape(8, 1, 2, 2));
+        using (var ctx = new SamplerContext(d, x, new SamplerOptions { Rtol = rtol, Atol = rtol }))
+            new DormandPrince45().Sample(x, [20.0, 0.05], ctx);
+        var exact = xT.Select(v => 0.7 + (v - 0.7) * Math.Sqrt((0.25 + 0.05 * 0.05) / (0.25 + 400))).ToArray();
+        double error = x.ToArray().Zip(exact, (p, q) => Math.Abs(p - q)).Max();
+        Assert.That(error, Is.LessThan(Math.Max(100 * rtol, 2e-6)), $"NFE {d.Evaluations}");
+        Assert.That(d.Evaluations, Is.GreaterThan(6));
+    }
+}

@@ -3,7 +3,7 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// <summary>Every sampler by its name.</summary>
 public static class SamplerRegistry
 {
-    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M(), new DpmSolverPP2MSde(), new Ddim(), new Ddpm()];
+    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M(), new DpmSolverPP2MSde(), new Ddim(), new Ddpm(), new DormandPrince45()];
 
     public static IReadOnlyList<Solver> Solvers => All;
 
