@@ -18,6 +18,11 @@ public sealed record SamplerOptions
     /// <summary>Called after every step.</summary>
     public Action<StepInfo>? Callback { get; init; }
     public CancellationToken Cancellation { get; init; }
+    /// <summary>Karras et al. (2022) stochastic churn for heun: S_churn (0 = deterministic), the σ range it applies in, and S_noise.</summary>
+    public double SChurn { get; init; }
+    public double STmin { get; init; }
+    public double STmax { get; init; } = double.PositiveInfinity;
+    public double SNoise { get; init; } = 1;
     /// <summary>Relative and absolute tolerances of adaptive solvers (rk45).</summary>
     public double Rtol { get; init; } = 1e-5;
     public double Atol { get; init; } = 1e-5;

@@ -173,3 +173,39 @@ public class DormandPrinceTests
         Assert.That(d.Evaluations, Is.GreaterThan(6));
     }
 }
+
+public class SolverOptionTests
+{
+    [Test]
+    public void HeunWithChurnStillSamplesTheMixture()
+    {
+        var b = TestBackends.Cpu;
+        using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [0.3, 0.7], [[-2f], [1.5f]], [0.4, 0.6]);
+        int n = 4096;
+        using var x = b.Upload(TestData.Normal(n * 4, 9, 20f), new Shape(n, 1, 2, 2));
+        using (var ctx = new SamplerContext(d, x, new SamplerOptions { Seed = 4, SChurn = 40, STmin = 0.05, STmax = 10 }))
+            new Heun().Sample(x, SigmaGrids.Karras(60, 0.002, 20), ctx);
+        var y = x.ToArray();
+        var avg = Enumerable.Range(0, n).Select(i => y.Skip(4 * i).Take(4).Average()).ToArray();
+        double first = avg.Count(a => a < -0.25) / (double)n;
+        Assert.That(first, Is.EqualTo(0.3).Within(3 * Math.Sqrt(0.3 * 0.7 / n) + 0.005));
+        var pixels = Enumerable.Range(0, n).Where(i => avg[i] >= -0.25).SelectMany(i => y.Skip(4 * i).Take(4)).ToArray();
+        double m = pixels.Average();
+        Assert.That(m, Is.EqualTo(1.5).Within(0.05));
+        Assert.That(Math.Sqrt(pixels.Sum(v => (v - m) * (v - m)) / pixels.Length), Is.EqualTo(0.6).Within(0.04));
+    }
+
+    [Test]
+    public void ClipSampleKeepsTheEstimateInRange()
+    {
+        var b = TestBackends.Cpu;
+        using var gmm = new GaussianMixtureDenoiser(b, [1, 2, 2], [1.0], [[3f]], [0.1]);
+        var clipped = new ClippedDenoiser(gmm, 1f);
+        using var x = b.Upload(TestData.Normal(8, 1, 5f), new Shape(2, 1, 2, 2));
+        using var den = b.Allocate(x.Shape);
+        clipped.Denoise(x, 2.0, den);
+        Assert.That(den.ToArray(), Is.All.InRange(-1f, 1f));
+        Assert.That(den.ToArray().Max(), Is.EqualTo(1f), "the mixture sits at 3, so the estimate is clipped at the bound");
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new ClippedDenoiser(gmm, 0f));
+    }
+}

@@ -32,20 +32,23 @@ public static class SampleCommand
         var grid = new Option<string>("--sigmas") { Description = "Noise-level grid: karras, exponential, or discrete (the training timesteps, spaced as the model's timestep_spacing)", DefaultValueFactory = _ => "karras" };
         var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override the model's beta_schedule" };
         var prediction = new Option<string?>("--prediction-type") { Description = "Override the model's prediction_type (epsilon, v_prediction, sample)" };
+        var clip = new Option<bool?>("--clip-sample") { Description = "Clamp x̂₀ to the model's clip_sample_range (default: the model's scheduler_config.json)" };
+        var churn = new Option<double>("--s-churn") { Description = "Stochastic churn for heun (Karras et al. 2022)", DefaultValueFactory = _ => 0 };
         var init = new Option<string?>("--init") { Description = "Start from this x_T (.npy, [N, ...] standard normal noise) instead of drawing it" };
         var output = new Option<string>("--output") { Description = "Output folder (samples.npy, grid.png, sample_NNNN.png)", DefaultValueFactory = _ => "samples" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, eta, grid, betaSchedule, prediction, init, output, force, device };
+            { model, sampler, steps, seed, count, batch, eta, grid, betaSchedule, prediction, clip, churn, init, output, force, device };
         command.SetAction(r => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), r.GetValue(eta),
-            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(init), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
+            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(churn), r.GetValue(init), r.GetValue(output)!,
+            r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
     public sealed record SampleRequest(string? Model, string Sampler, int Steps, ulong Seed, int Count, int Batch, double? Eta, string Sigmas,
-        string? BetaSchedule, string? Prediction, string? Init, string Output, bool Force, string Device);
+        string? BetaSchedule, string? Prediction, bool? ClipSample, double SChurn, string? Init, string Output, bool Force, string Device);
 
     public static int Run(SampleRequest q)
     {
@@ -53,6 +56,8 @@ public static class SampleCommand
         CommonOptions.AtLeast("--steps", q.Steps, 1);
         CommonOptions.AtLeast("--num-samples", q.Count, 1);
         int batchSize = Math.Min(CommonOptions.AtLeast("--batch-size", q.Batch, 1), q.Count);
+        if (q.SChurn != 0 && solver is not Heun) throw new ArgumentException($"--s-churn applies to heun only, not '{solver.Name}'");
+        if (q.SChurn < 0) throw new ArgumentException($"--s-churn must be ≥ 0, found {q.SChurn}");
         if (q.Eta is not null && !solver.TakesEta) throw new ArgumentException($"--eta: sampler '{solver.Name}' does not take η");
         if (q.Sigmas is not ("karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
         var output = Path.GetFullPath(q.Output);
@@ -70,7 +75,7 @@ public static class SampleCommand
         try
         {
             using var model = OpenModel(modelPath, q, backend, batchSize);
-            var d = model.Denoiser;
+            IDenoiser d = q.ClipSample ?? model.Schedule.ClipSample ? new ClippedDenoiser(model.Denoiser, (float)model.Schedule.ClipSampleRange) : model.Denoiser;
             int per = d.SampleShape.Aggregate(1, (a, b) => a * b);
             if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * per)
                 throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(d.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
@@ -92,7 +97,7 @@ public static class SampleCommand
                 backend.Scale(x, (float)sigmas[0], x);
                 var options = new SamplerOptions
                 {
-                    Seed = q.Seed, FirstSampleIndex = start, Eta = q.Eta, Cancellation = cancel.Token,
+                    Seed = q.Seed, FirstSampleIndex = start, Eta = q.Eta, SChurn = q.SChurn, Cancellation = cancel.Token,
                     Callback = s => Progress(s, start, q.Count, clock),
                 };
                 using (var ctx = new SamplerContext(d, x, options)) solver.Sample(x, sigmas, ctx);

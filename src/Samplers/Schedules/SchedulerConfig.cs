@@ -17,6 +17,9 @@ public sealed record SchedulerConfig
     /// <summary>"leading", "trailing" or "linspace" (for the discrete grid).</summary>
     public string TimestepSpacing { get; init; } = "leading";
     public int StepsOffset { get; init; }
+    /// <summary>Clamp x̂₀ to [−clip_sample_range, clip_sample_range] (diffusers' DDPM/DDIM default for pixel models).</summary>
+    public bool ClipSample { get; init; }
+    public double ClipSampleRange { get; init; } = 1.0;
 
     public static SchedulerConfig Load(string path) => Parse(File.ReadAllText(path), path);
 
@@ -45,6 +48,8 @@ public sealed record SchedulerConfig
             PredictionType = Get("prediction_type", c.PredictionType, v => v.GetString()!),
             TimestepSpacing = Get("timestep_spacing", c.TimestepSpacing, v => v.GetString()!),
             StepsOffset = Get("steps_offset", c.StepsOffset, v => v.GetInt32()),
+            ClipSample = Get("clip_sample", c.ClipSample, v => v.GetBoolean()),
+            ClipSampleRange = Get("clip_sample_range", c.ClipSampleRange, v => v.GetDouble()),
         };
         if (e.TryGetProperty("trained_betas", out var tb) && tb.ValueKind != JsonValueKind.Null)
             throw new ArgumentException($"{source}: trained_betas is not supported yet");

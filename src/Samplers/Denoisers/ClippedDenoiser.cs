@@ -1,0 +1,23 @@
+using DiffusionKernels.Runtime;
+
+namespace DiffusionKernels.Samplers.Denoisers;
+
+/// <summary>
+/// diffusers' <c>clip_sample</c>: every x̂₀ the inner denoiser returns is clamped to [−range, range] before the
+/// solver uses it (for models trained on data in that range).
+/// </summary>
+public sealed class ClippedDenoiser(IDenoiser inner, float range) : IDenoiser
+{
+    public Backend Backend => inner.Backend;
+    public int[] SampleShape => inner.SampleShape;
+    public double SigmaMin => inner.SigmaMin;
+    public double SigmaMax => inner.SigmaMax;
+    public int Evaluations => inner.Evaluations;
+    public float Range { get; } = range > 0 ? range : throw new ArgumentOutOfRangeException(nameof(range), $"clip_sample_range must be > 0, found {range}");
+
+    public void Denoise(Tensor x, double sigma, Tensor denoised)
+    {
+        inner.Denoise(x, sigma, denoised);
+        Backend.Clamp(denoised, -Range, Range, denoised);
+    }
+}
