@@ -3,6 +3,11 @@ namespace DiffusionKernels.Runtime.IO;
 /// <summary>Writes a file through a temporary sibling and a rename, so a crash or Ctrl+C never leaves half a file.</summary>
 public static class AtomicFile
 {
+    /// <summary>
+    /// Runs <paramref name="write"/> on a new temporary file beside <paramref name="path"/>, flushes it to disk and
+    /// renames it over <paramref name="path"/>; on any failure the temporary file is deleted and the old file kept.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
     public static void Write(string path, Action<Stream> write)
     {
         var full = Path.GetFullPath(path);

@@ -1,133 +1,182 @@
 using System.Buffers.Binary;
-using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.RegularExpressions;
+using Microsoft.Win32.SafeHandles;
 
 namespace DiffusionKernels.Runtime.IO;
 
-/// <summary>An array read from a .npy file: float data (float32/float64/bool/uint8 inputs) or int64 data (int64/int32 inputs).</summary>
-public sealed record NpyArray(int[] Shape, string DType, float[]? Floats, long[]? Longs)
-{
-    /// <summary>The values as float32 (int arrays are converted).</summary>
-    public float[] AsFloat32() => Floats ?? Longs!.Select(v => (float)v).ToArray();
-}
-
 /// <summary>
-/// NumPy .npy files: versions 1.0, 2.0 and 3.0 headers, C order, little-endian '&lt;f4', '&lt;f8', '&lt;i8', '&lt;i4', '|b1', '|u1'.
-/// Errors name the file. Writes are atomic.
+/// NumPy .npy files. Reads format versions 1.0, 2.0 and 3.0, C order (or Fortran order where the layout is the same),
+/// little-endian '&lt;f4', '&lt;f8', '&lt;f2', '|b1', '|u1' (as float32) and '&lt;i8', '&lt;i4' (as int64). Writes version 1.0
+/// ('&lt;f4' or '&lt;i8'), or 2.0 when the header outgrows 1.0's 64 KiB, atomically. Errors are
+/// <see cref="ModelFormatException"/>s naming the file.
 /// </summary>
-public static partial class Npy
+public static class Npy
 {
-    private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+    private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
+    // numpy pads the header so the data starts on a multiple of 64 bytes.
+    private const int Alignment = 64;
+
+    /// <summary>Reads an array.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="ModelFormatException">The file is malformed or holds a layout or dtype this reader does not take.</exception>
     public static NpyArray Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"file not found: {path}", path);
-        var bytes = File.ReadAllBytes(path);
-        ModelFormatException Bad(string m) => new($"{path}: not a valid .npy file: {m}");
-        if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(Magic)) throw Bad("missing the \\x93NUMPY magic");
-        int major = bytes[6];
-        int headerLen, start;
-        if (major == 1) { headerLen = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)); start = 10; }
-        else if (major is 2 or 3)
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        ModelFormatException Bad(string message, Exception? inner = null) => new($"{path}: not a valid .npy file: {message}", inner);
+        long length = RandomAccess.GetLength(file);
+        if (length < 10) throw Bad($"the file is {length} bytes, too short for the .npy preamble");
+
+        Span<byte> preamble = stackalloc byte[12];
+        FileChunks.ReadExactly(file, preamble[..10], 0, Bad);
+        if (!preamble[..6].SequenceEqual(Magic)) throw Bad("it does not start with the \\x93NUMPY magic");
+        int major = preamble[6], minor = preamble[7];
+        if (major is < 1 or > 3 || minor != 0) throw Bad($"format version {major}.{minor} is not 1.0, 2.0 or 3.0");
+        int prefix = major == 1 ? 10 : 12;
+        if (length < prefix) throw Bad($"the file is {length} bytes, too short for the version {major}.0 preamble");
+        FileChunks.ReadExactly(file, preamble[10..prefix], 10, Bad);
+        long headerLength = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(preamble[8..]) : BinaryPrimitives.ReadUInt32LittleEndian(preamble[8..]);
+        if (headerLength > length - prefix) throw Bad($"header length {headerLength} runs past the end of the {length}-byte file");
+
+        var headerBytes = new byte[headerLength];
+        FileChunks.ReadExactly(file, headerBytes, prefix, Bad);
+        string text;
+        try
         {
-            if (bytes.Length < 12) throw Bad("truncated header");
-            long len = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
-            if (len > int.MaxValue) throw Bad("header too long");
-            headerLen = (int)len;
-            start = 12;
+            // Versions 1.0 and 2.0 headers are latin-1, 3.0 headers UTF-8.
+            text = major == 3 ? new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(headerBytes) : Encoding.Latin1.GetString(headerBytes);
         }
-        else throw Bad($"unsupported format version {major}.{bytes[7]}");
-        if (start + headerLen > bytes.Length) throw Bad("header runs past the end of the file");
-        var header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(bytes, start, headerLen);
-        var descr = HeaderField(header, "descr") ?? throw Bad("header has no 'descr'");
-        var fortran = HeaderField(header, "fortran_order") ?? throw Bad("header has no 'fortran_order'");
-        var shapeText = HeaderField(header, "shape") ?? throw Bad("header has no 'shape'");
-        if (fortran != "False") throw Bad("Fortran-ordered arrays are not supported (save with np.ascontiguousarray)");
-        var shape = ParseShape(shapeText) ?? throw Bad($"cannot parse shape {shapeText}");
-        long count = 1;
-        foreach (var d in shape) count = checked(count * d);
-        if (descr.StartsWith('>') && descr.Length > 2 && descr[2] != '1') throw Bad($"big-endian dtype {descr} is not supported");
-        int dataStart = start + headerLen;
-        int size = descr[^1] - '0';
-        if (descr.Length < 3 || size is < 1 or > 8) throw Bad($"unsupported dtype {descr}");
-        if ((long)bytes.Length - dataStart != count * size)
-            throw Bad($"shape ({string.Join(", ", shape)}) of {descr} needs {count * size} data bytes, the file holds {bytes.Length - dataStart}");
-        var data = new ArraySegment<byte>(bytes, dataStart, bytes.Length - dataStart);
-        switch (descr[1..])
+        catch (DecoderFallbackException e)
         {
-            case "f4": return new(shape, "float32", ToFloats(count, i => BinaryPrimitives.ReadSingleLittleEndian(data.AsSpan(4 * i))), null);
-            case "f8": return new(shape, "float64", ToFloats(count, i => (float)BinaryPrimitives.ReadDoubleLittleEndian(data.AsSpan(8 * i))), null);
-            case "f2": return new(shape, "float16", ToFloats(count, i => (float)BinaryPrimitives.ReadHalfLittleEndian(data.AsSpan(2 * i))), null);
-            case "i8": return new(shape, "int64", null, Enumerable.Range(0, (int)count).Select(i => BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(8 * i))).ToArray());
-            case "i4": return new(shape, "int32", null, Enumerable.Range(0, (int)count).Select(i => (long)BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(4 * i))).ToArray());
-            case "b1":
-            case "u1": return new(shape, descr[1..] == "b1" ? "bool" : "uint8", ToFloats(count, i => data[i]), null);
-            default: throw Bad($"unsupported dtype {descr} (float32, float64, float16, int64, int32, bool, uint8)");
+            throw Bad("the version 3.0 header is not valid UTF-8", e);
         }
-    }
+        var header = NpyHeader.Parse(text, path);
+        var shape = header.Shape;
+        var type = ElementType.Parse(header.Descr) ?? throw Bad($"dtype '{header.Descr}' is not supported (float32, float64, float16, int64, int32, bool, uint8)");
+        if (type.BigEndian) throw Bad($"dtype '{header.Descr}' is big-endian; save it little-endian (arr.astype(arr.dtype.newbyteorder('<')))");
+        // With at most one dimension above 1, Fortran and C order lay the elements out identically.
+        if (header.FortranOrder && shape.Count(d => d > 1) > 1)
+            throw Bad($"the array of shape {Shape.Format(shape)} is in Fortran order; save np.ascontiguousarray(arr) instead");
 
-    private delegate float Element(int i);
-
-    private static float[] ToFloats(long count, Element read)
-    {
-        var a = new float[count];
-        for (int i = 0; i < a.Length; i++) a[i] = read(i);
-        return a;
-    }
-
-    /// <summary>Writes float32 data as '&lt;f4'.</summary>
-    public static void Write(string path, ReadOnlySpan<float> data, int[] shape)
-    {
-        var bytes = new byte[data.Length * 4];
-        for (int i = 0; i < data.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), data[i]);
-        WriteRaw(path, "<f4", shape, data.Length, bytes);
-    }
-
-    /// <summary>Writes int64 data as '&lt;i8'.</summary>
-    public static void Write(string path, ReadOnlySpan<long> data, int[] shape)
-    {
-        var bytes = new byte[data.Length * 8];
-        for (int i = 0; i < data.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(8 * i), data[i]);
-        WriteRaw(path, "<i8", shape, data.Length, bytes);
-    }
-
-    private static void WriteRaw(string path, string descr, int[] shape, int length, byte[] data)
-    {
-        long n = 1;
-        foreach (var d in shape) n *= d;
-        if (n != length) throw new ArgumentException($"{path}: {length} values do not fill shape {Shape.Format(shape)}");
-        var shapeText = shape.Length == 1 ? $"({shape[0]},)" : $"({string.Join(", ", shape)})";
-        var dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shapeText}, }}";
-        // Version 1.0: magic(6) + version(2) + length(2) + header padded with spaces to a multiple of 64, ending in '\n'.
-        int total = (10 + dict.Length + 1 + 63) / 64 * 64;
-        var header = dict.PadRight(total - 10 - 1) + "\n";
-        AtomicFile.Write(path, s =>
+        long count, bytes;
+        try
         {
-            s.Write(Magic);
-            s.WriteByte(1);
-            s.WriteByte(0);
-            Span<byte> len = stackalloc byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length);
-            s.Write(len);
-            s.Write(Encoding.Latin1.GetBytes(header));
-            s.Write(data);
+            count = 1;
+            foreach (var d in shape) count = checked(count * d);
+            bytes = checked(count * type.Size);
+        }
+        catch (OverflowException)
+        {
+            throw Bad($"shape {Shape.Format(shape)} has more elements than can be counted");
+        }
+        long dataStart = prefix + headerLength, held = length - dataStart;
+        if (held != bytes)
+            throw Bad($"shape {Shape.Format(shape)} of '{header.Descr}' needs {bytes} data bytes, the file holds {held} ({(held < bytes ? "truncated" : "trailing bytes")})");
+        if (count > Array.MaxLength) throw Bad($"{count} elements are more than one array can hold");
+        return type.Load(file, dataStart, (int)count, shape, Bad);
+    }
+
+    /// <summary>Writes float32 data as '&lt;f4'; <paramref name="shape"/> may be empty (a scalar).</summary>
+    /// <exception cref="ArgumentException">The data does not fill the shape, or a dimension is negative.</exception>
+    public static void Write(string path, ReadOnlySpan<float> data, int[] shape) => Write(path, "<f4", shape, data.Length, LittleEndian.GetBytes(data));
+
+    /// <summary>Writes int64 data as '&lt;i8'; <paramref name="shape"/> may be empty (a scalar).</summary>
+    /// <exception cref="ArgumentException">The data does not fill the shape, or a dimension is negative.</exception>
+    public static void Write(string path, ReadOnlySpan<long> data, int[] shape) => Write(path, "<i8", shape, data.Length, LittleEndian.GetBytes(data));
+
+    private static void Write(string path, string descr, int[] shape, int length, byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (WriterShapes.ElementCount(shape) != length)
+            throw new ArgumentException($"{path}: {length} values do not fill shape {Shape.Format(shape)}", nameof(shape));
+        var dict = NpyHeader.Format(descr, shape);
+        int major = 1, prefix = 10;
+        int headerLength = PaddedHeaderLength(prefix, dict.Length);
+        if (headerLength > ushort.MaxValue)
+        {
+            major = 2;
+            prefix = 12;
+            headerLength = PaddedHeaderLength(prefix, dict.Length);
+        }
+        var header = Encoding.Latin1.GetBytes(dict.PadRight(headerLength - 1) + "\n");
+        AtomicFile.Write(path, stream =>
+        {
+            Span<byte> preamble = stackalloc byte[12];
+            Magic.CopyTo(preamble);
+            preamble[6] = (byte)major;
+            preamble[7] = 0;
+            if (major == 1) BinaryPrimitives.WriteUInt16LittleEndian(preamble[8..], (ushort)header.Length);
+            else BinaryPrimitives.WriteUInt32LittleEndian(preamble[8..], (uint)header.Length);
+            stream.Write(preamble[..prefix]);
+            stream.Write(header);
+            stream.Write(data);
         });
     }
 
-    private static string? HeaderField(string header, string key)
-    {
-        var m = Regex.Match(header, $"['\"]{key}['\"]\\s*:\\s*(\\([^)]*\\)|'[^']*'|\"[^\"]*\"|True|False)");
-        return m.Success ? m.Groups[1].Value.Trim('\'', '"') : null;
-    }
+    /// <summary>Length of the dict plus the space padding and newline that make the data start aligned.</summary>
+    private static int PaddedHeaderLength(int prefix, int dictLength) =>
+        (prefix + dictLength + 1 + Alignment - 1) / Alignment * Alignment - prefix;
 
-    private static int[]? ParseShape(string text)
+    /// <summary>A supported element type: its size, byte order and how to load it.</summary>
+    private sealed record ElementType(string Name, int Size, bool BigEndian, bool IsInteger)
     {
-        var inner = text.Trim().TrimStart('(').TrimEnd(')');
-        var parts = inner.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var dims = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i].TrimEnd('L'), NumberStyles.None, CultureInfo.InvariantCulture, out dims[i])) return null;
-        return dims;
+        /// <summary>Parses a descr such as '&lt;f4' (byte order '&lt;', '&gt;', '|', '=' or none, then kind and size); null if unsupported.</summary>
+        public static ElementType? Parse(string descr)
+        {
+            char order = descr.Length > 0 && descr[0] is '<' or '>' or '|' or '=' ? descr[0] : '=';
+            var code = order == '=' && !descr.StartsWith('=') ? descr : descr[1..];
+            var (name, size, integer) = code switch
+            {
+                "f4" => ("float32", 4, false),
+                "f8" => ("float64", 8, false),
+                "f2" => ("float16", 2, false),
+                "b1" => ("bool", 1, false),
+                "u1" => ("uint8", 1, false),
+                "i8" => ("int64", 8, true),
+                "i4" => ("int32", 4, true),
+                _ => ("", 0, false),
+            };
+            // Byte order only matters for multi-byte elements; '=' (native) and '|' are taken as little-endian, as every host we run on is.
+            return size == 0 ? null : new ElementType(name, size, order == '>' && size > 1, integer);
+        }
+
+        public NpyArray Load(SafeFileHandle file, long offset, int count, int[] shape, Func<string, Exception?, Exception> fail)
+        {
+            if (IsInteger)
+            {
+                var longs = new long[count];
+                if (Size == 8 && BitConverter.IsLittleEndian) FileChunks.ReadExactly(file, MemoryMarshal.AsBytes(longs.AsSpan()), offset, fail);
+                else if (Size == 8) FileChunks.Decode(file, offset, 8, longs.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt64LittleEndian(b[(8 * i)..]); }, fail);
+                else FileChunks.Decode(file, offset, 4, longs.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32LittleEndian(b[(4 * i)..]); }, fail);
+                return new NpyArray(shape, Name, null, longs);
+            }
+            var floats = new float[count];
+            var span = floats.AsSpan();
+            switch (Name)
+            {
+                case "float32" when BitConverter.IsLittleEndian:
+                    FileChunks.ReadExactly(file, MemoryMarshal.AsBytes(span), offset, fail);
+                    break;
+                case "float32":
+                    FileChunks.Decode(file, offset, 4, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleLittleEndian(b[(4 * i)..]); }, fail);
+                    break;
+                case "float64":
+                    FileChunks.Decode(file, offset, 8, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(b[(8 * i)..]); }, fail);
+                    break;
+                case "float16":
+                    FileChunks.Decode(file, offset, 2, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(b[(2 * i)..]); }, fail);
+                    break;
+                case "bool":
+                    // numpy reads any non-zero byte as True.
+                    FileChunks.Decode(file, offset, 1, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = b[i] != 0 ? 1f : 0f; }, fail);
+                    break;
+                default: // uint8
+                    FileChunks.Decode(file, offset, 1, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = b[i]; }, fail);
+                    break;
+            }
+            return new NpyArray(shape, Name, floats, null);
+        }
     }
 }

@@ -1,62 +1,64 @@
 using System.Buffers.Binary;
-using System.Text;
-using System.Text.Json;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace DiffusionKernels.Runtime.IO;
 
-/// <summary>One tensor's entry in a safetensors header.</summary>
-public sealed record TensorInfo(string Name, string DType, int[] Shape, long Begin, long End);
-
 /// <summary>
-/// Reads safetensors files (8-byte little-endian header length, JSON header, tightly packed data) and validates them
-/// as the reference implementation does: bounded header, offsets contiguous from 0 covering the data section exactly,
-/// byte length = elements × dtype size, no duplicate names. F32, F16, BF16 and F64 load as float32; I64 as int64.
-/// Every failure is a <see cref="ModelFormatException"/> naming the file (and the tensor where there is one).
+/// Reads safetensors files: an 8-byte little-endian header length N, N bytes of JSON header, then the tensors'
+/// bytes packed back to back. The header is validated on open as the reference implementation
+/// (huggingface/safetensors) does; tensors are read on demand at their exact offsets. F32, F16, BF16 and F64
+/// tensors load as float32, I64 (and I32) as int64. Every failure is a <see cref="ModelFormatException"/> naming
+/// the file, and the tensor where there is one. Reads are positional, so one reader may serve several threads.
 /// </summary>
 public sealed class SafetensorsReader : IDisposable
 {
-    /// <summary>Largest header accepted, as the reference implementation.</summary>
+    /// <summary>Largest header accepted, as in the reference implementation.</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private readonly FileStream _file;
+    private readonly SafeFileHandle _file;
     private readonly Dictionary<string, TensorInfo> _byName;
     private readonly long _dataStart;
 
-    private SafetensorsReader(string path, FileStream file, List<TensorInfo> tensors, Dictionary<string, string> metadata, long dataStart)
+    private SafetensorsReader(string path, SafeFileHandle file, SafetensorsHeader header, long dataStart)
     {
         Path = path;
         _file = file;
-        Tensors = tensors;
-        Metadata = metadata;
+        Tensors = header.Tensors;
+        Metadata = header.Metadata;
         _dataStart = dataStart;
-        _byName = tensors.ToDictionary(t => t.Name);
+        _byName = header.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
 
+    /// <summary>The file, as given to <see cref="Open"/>.</summary>
     public string Path { get; }
+
     /// <summary>Entries in file order (sorted by offset).</summary>
     public IReadOnlyList<TensorInfo> Tensors { get; }
+
     /// <summary>The <c>__metadata__</c> map (empty when absent).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
+    /// <summary>Opens <paramref name="path"/> and validates its header; the file stays open until disposed.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="ModelFormatException">The file is not a valid safetensors file.</exception>
     public static SafetensorsReader Open(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"safetensors file not found: {path}", path);
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+        var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         try
         {
-            long length = file.Length;
-            if (length < 8) throw Bad(path, $"file is {length} bytes, shorter than the 8-byte header length");
+            long length = RandomAccess.GetLength(file);
+            if (length < 8) throw SafetensorsHeader.Bad(path, $"the file is {length} bytes, shorter than the 8-byte header length");
             Span<byte> prefix = stackalloc byte[8];
-            file.ReadExactly(prefix);
+            FileChunks.ReadExactly(file, prefix, 0, Failure(path, null));
             ulong n = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
-            if (n > MaxHeaderBytes) throw Bad(path, $"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
-            if (8 + (long)n > length) throw Bad(path, $"header length {n} runs past the end of the {length}-byte file");
-            var header = new byte[n];
-            file.ReadExactly(header);
-            var (tensors, metadata) = ParseHeader(path, header);
-            long dataLength = length - 8 - (long)n;
-            ValidateOffsets(path, tensors, dataLength);
-            return new SafetensorsReader(path, file, tensors, metadata, 8 + (long)n);
+            if (n > MaxHeaderBytes) throw SafetensorsHeader.Bad(path, $"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
+            if ((long)n > length - 8) throw SafetensorsHeader.Bad(path, $"header length {n} runs past the end of the {length}-byte file");
+            var headerBytes = new byte[n];
+            FileChunks.ReadExactly(file, headerBytes, 8, Failure(path, null));
+            var header = SafetensorsHeader.Parse(path, headerBytes, length - 8 - (long)n);
+            return new SafetensorsReader(path, file, header, 8 + (long)n);
         }
         catch
         {
@@ -65,143 +67,90 @@ public sealed class SafetensorsReader : IDisposable
         }
     }
 
-    /// <summary>The tensor's values as float32 (F32, F16, BF16, F64).</summary>
+    /// <summary>Whether the file holds a tensor named <paramref name="name"/>.</summary>
+    public bool Contains(string name) => _byName.ContainsKey(name);
+
+    /// <summary>The header entry of <paramref name="name"/>.</summary>
+    /// <exception cref="ModelFormatException">The file holds no such tensor.</exception>
+    public TensorInfo Info(string name) =>
+        _byName.TryGetValue(name, out var t) ? t : throw SafetensorsHeader.Bad(Path, "no tensor of that name in the file", name);
+
+    /// <summary>The tensor's values as float32 (F32 as stored; F16, BF16 and F64 converted).</summary>
+    /// <exception cref="ModelFormatException">No such tensor, a dtype that is not floating point, or a read error.</exception>
     public float[] ReadFloat32(string name)
     {
-        var t = Get(name);
-        var bytes = ReadBytes(t);
-        var result = new float[bytes.Length / DTypeSize(t)];
-        switch (t.DType)
-        {
-            case "F32":
-                for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(4 * i));
-                break;
-            case "F16":
-                for (int i = 0; i < result.Length; i++) result[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(2 * i));
-                break;
-            case "BF16":
-                for (int i = 0; i < result.Length; i++) result[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i)) << 16);
-                break;
-            case "F64":
-                for (int i = 0; i < result.Length; i++) result[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes.AsSpan(8 * i));
-                break;
-            default:
-                throw Bad(Path, $"dtype {t.DType} does not convert to float32", name);
-        }
-        return result;
+        var t = Info(name);
+        var values = new float[ElementsFor(t)];
+        ReadFloat32(t, values);
+        return values;
     }
 
-    /// <summary>The tensor's values as int64 (I64, or I32 widened).</summary>
+    /// <summary>Reads the tensor's values as float32 into <paramref name="destination"/>, which must hold exactly its element count.</summary>
+    public void ReadFloat32(string name, Span<float> destination)
+    {
+        var t = Info(name);
+        if (destination.Length != t.ElementCount)
+            throw new ArgumentException($"{Path}: tensor '{name}' has {t.ElementCount} elements, the destination holds {destination.Length}", nameof(destination));
+        ReadFloat32(t, destination);
+    }
+
+    /// <summary>The tensor's values as int64 (I64 as stored, I32 widened).</summary>
+    /// <exception cref="ModelFormatException">No such tensor, a dtype that is not an integer type, or a read error.</exception>
     public long[] ReadInt64(string name)
     {
-        var t = Get(name);
-        var bytes = ReadBytes(t);
-        return t.DType switch
+        var t = Info(name);
+        var values = new long[ElementsFor(t)];
+        switch (t.DType)
         {
-            "I64" => Enumerable.Range(0, bytes.Length / 8).Select(i => BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8 * i))).ToArray(),
-            "I32" => Enumerable.Range(0, bytes.Length / 4).Select(i => (long)BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i))).ToArray(),
-            _ => throw Bad(Path, $"dtype {t.DType}, expected I64", name),
-        };
+            case "I64" when BitConverter.IsLittleEndian:
+                FileChunks.ReadExactly(_file, MemoryMarshal.AsBytes(values.AsSpan()), _dataStart + t.Begin, Failure(Path, t.Name));
+                break;
+            case "I64":
+                Decode(t, 8, values.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt64LittleEndian(b[(8 * i)..]); });
+                break;
+            case "I32":
+                Decode(t, 4, values.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32LittleEndian(b[(4 * i)..]); });
+                break;
+            default:
+                throw SafetensorsHeader.Bad(Path, $"dtype {t.DType} cannot be read as int64 (I64 or I32 expected)", t.Name);
+        }
+        return values;
     }
 
-    private TensorInfo Get(string name) =>
-        _byName.TryGetValue(name, out var t) ? t : throw Bad(Path, "no such tensor in the file", name);
-
-    private byte[] ReadBytes(TensorInfo t)
+    private void ReadFloat32(TensorInfo t, Span<float> destination)
     {
-        var bytes = new byte[t.End - t.Begin];
-        RandomAccess.Read(_file.SafeFileHandle, bytes, _dataStart + t.Begin);
-        return bytes;
+        switch (t.DType)
+        {
+            case "F32" when BitConverter.IsLittleEndian:
+                FileChunks.ReadExactly(_file, MemoryMarshal.AsBytes(destination), _dataStart + t.Begin, Failure(Path, t.Name));
+                break;
+            case "F32":
+                Decode(t, 4, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleLittleEndian(b[(4 * i)..]); });
+                break;
+            case "F16":
+                Decode(t, 2, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(b[(2 * i)..]); });
+                break;
+            case "BF16":
+                Decode(t, 2, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BFloat16.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..])); });
+                break;
+            case "F64":
+                Decode(t, 8, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(b[(8 * i)..]); });
+                break;
+            default:
+                throw SafetensorsHeader.Bad(Path, $"dtype {t.DType} cannot be read as float32 (F32, F16, BF16 or F64 expected)", t.Name);
+        }
     }
 
+    private void Decode<T>(TensorInfo t, int elementBytes, Span<T> destination, FileChunks.Decoder<T> decode) =>
+        FileChunks.Decode(_file, _dataStart + t.Begin, elementBytes, destination, decode, Failure(Path, t.Name));
+
+    private int ElementsFor(TensorInfo t) =>
+        t.ElementCount <= Array.MaxLength ? (int)t.ElementCount
+            : throw SafetensorsHeader.Bad(Path, $"{t.ElementCount} elements are more than one array can hold", t.Name);
+
+    private static Func<string, Exception?, Exception> Failure(string path, string? tensor) => (message, inner) =>
+        new ModelFormatException($"{path}: {(tensor is null ? "" : $"tensor '{tensor}': ")}{message}", inner);
+
+    /// <summary>Closes the file.</summary>
     public void Dispose() => _file.Dispose();
-
-    private static readonly Dictionary<string, int> Sizes = new()
-    {
-        ["BOOL"] = 1, ["U8"] = 1, ["I8"] = 1, ["F8_E5M2"] = 1, ["F8_E4M3"] = 1, ["I16"] = 2, ["U16"] = 2, ["F16"] = 2, ["BF16"] = 2,
-        ["I32"] = 4, ["U32"] = 4, ["F32"] = 4, ["F64"] = 8, ["I64"] = 8, ["U64"] = 8, ["C64"] = 8,
-    };
-
-    private static int DTypeSize(TensorInfo t) => Sizes[t.DType];
-
-    private static ModelFormatException Bad(string path, string message, string? tensor = null) =>
-        new($"{path}: {(tensor is null ? "" : $"tensor '{tensor}': ")}{message}");
-
-    private static (List<TensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] header)
-    {
-        var tensors = new List<TensorInfo>();
-        var metadata = new Dictionary<string, string>();
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        try
-        {
-            var text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(header);
-            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 8 });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(path, "header is not a JSON object");
-            foreach (var entry in doc.RootElement.EnumerateObject())
-            {
-                if (!names.Add(entry.Name)) throw Bad(path, $"duplicate entry '{entry.Name}' in the header");
-                if (entry.Name == "__metadata__")
-                {
-                    if (entry.Value.ValueKind != JsonValueKind.Object) throw Bad(path, "__metadata__ is not an object of strings");
-                    foreach (var m in entry.Value.EnumerateObject())
-                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw Bad(path, $"__metadata__ value '{m.Name}' is not a string");
-                    continue;
-                }
-                tensors.Add(ParseEntry(path, entry.Name, entry.Value));
-            }
-        }
-        catch (Exception e) when (e is JsonException or DecoderFallbackException or ArgumentException)
-        {
-            throw new ModelFormatException($"{path}: invalid header: {e.Message}", e);
-        }
-        return (tensors, metadata);
-    }
-
-    private static TensorInfo ParseEntry(string path, string name, JsonElement e)
-    {
-        if (e.ValueKind != JsonValueKind.Object) throw Bad(path, "entry is not an object", name);
-        if (!e.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw Bad(path, "missing or non-string 'dtype'", name);
-        var dtype = dt.GetString()!;
-        if (!Sizes.ContainsKey(dtype)) throw Bad(path, $"unsupported dtype '{dtype}'", name);
-        if (!e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw Bad(path, "missing or non-array 'shape'", name);
-        var shape = new List<int>();
-        foreach (var d in sh.EnumerateArray())
-        {
-            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var v) || v < 0 || v > int.MaxValue) throw Bad(path, $"invalid dimension {d.GetRawText()} in shape", name);
-            shape.Add((int)v);
-        }
-        if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
-            throw Bad(path, "missing 'data_offsets' [begin, end]", name);
-        long Offset(JsonElement x) => x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out var v) && v >= 0 ? v : throw Bad(path, $"invalid offset {x.GetRawText()}", name);
-        long begin = Offset(off[0]), end = Offset(off[1]);
-        long elements = 1;
-        try
-        {
-            foreach (var d in shape) elements = checked(elements * d);
-            long bytes = checked(elements * Sizes[dtype]);
-            if (end < begin) throw Bad(path, $"data_offsets [{begin}, {end}] end before begin", name);
-            if (end - begin != bytes) throw Bad(path, $"shape {Shape.Format([.. shape])} of {dtype} needs {bytes} bytes, but data_offsets [{begin}, {end}] span {end - begin}", name);
-        }
-        catch (OverflowException)
-        {
-            throw Bad(path, $"shape {Shape.Format([.. shape])} overflows", name);
-        }
-        return new TensorInfo(name, dtype, [.. shape], begin, end);
-    }
-
-    private static void ValidateOffsets(string path, List<TensorInfo> tensors, long dataLength)
-    {
-        tensors.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
-        long expected = 0;
-        foreach (var t in tensors)
-        {
-            if (t.Begin != expected)
-                throw Bad(path, t.Begin < expected ? $"data_offsets [{t.Begin}, {t.End}] overlap the previous tensor (which ends at {expected})"
-                                                   : $"data_offsets [{t.Begin}, {t.End}] leave a gap after offset {expected}", t.Name);
-            expected = t.End;
-        }
-        if (expected != dataLength)
-            throw Bad(path, expected < dataLength ? $"the data section is {dataLength} bytes but the tensors cover only {expected} (trailing bytes)"
-                                                  : $"the tensors need {expected} data bytes but the file holds {dataLength} (truncated)");
-    }
 }
