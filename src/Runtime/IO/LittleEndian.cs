@@ -21,4 +21,18 @@ internal static class LittleEndian
         for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(8 * i), values[i]);
         return bytes;
     }
+
+    // Decoders of little-endian element bytes (whole elements) into float32 or int64, for FileChunks.Decode.
+
+    public static void SingleToSingle(ReadOnlySpan<byte> b, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleLittleEndian(b[(4 * i)..]); }
+
+    public static void HalfToSingle(ReadOnlySpan<byte> b, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(b[(2 * i)..]); }
+
+    public static void BFloat16ToSingle(ReadOnlySpan<byte> b, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = BFloat16.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..])); }
+
+    public static void DoubleToSingle(ReadOnlySpan<byte> b, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(b[(8 * i)..]); }
+
+    public static void Int64ToInt64(ReadOnlySpan<byte> b, Span<long> d) { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt64LittleEndian(b[(8 * i)..]); }
+
+    public static void Int32ToInt64(ReadOnlySpan<byte> b, Span<long> d) { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32LittleEndian(b[(4 * i)..]); }
 }

@@ -148,8 +148,8 @@ public static class Npy
             {
                 var longs = new long[count];
                 if (Size == 8 && BitConverter.IsLittleEndian) FileChunks.ReadExactly(file, MemoryMarshal.AsBytes(longs.AsSpan()), offset, fail);
-                else if (Size == 8) FileChunks.Decode(file, offset, 8, longs.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt64LittleEndian(b[(8 * i)..]); }, fail);
-                else FileChunks.Decode(file, offset, 4, longs.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32LittleEndian(b[(4 * i)..]); }, fail);
+                else if (Size == 8) FileChunks.Decode(file, offset, 8, longs.AsSpan(), LittleEndian.Int64ToInt64, fail);
+                else FileChunks.Decode(file, offset, 4, longs.AsSpan(), LittleEndian.Int32ToInt64, fail);
                 return new NpyArray(shape, Name, null, longs);
             }
             var floats = new float[count];
@@ -160,13 +160,13 @@ public static class Npy
                     FileChunks.ReadExactly(file, MemoryMarshal.AsBytes(span), offset, fail);
                     break;
                 case "float32":
-                    FileChunks.Decode(file, offset, 4, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleLittleEndian(b[(4 * i)..]); }, fail);
+                    FileChunks.Decode(file, offset, 4, span, LittleEndian.SingleToSingle, fail);
                     break;
                 case "float64":
-                    FileChunks.Decode(file, offset, 8, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(b[(8 * i)..]); }, fail);
+                    FileChunks.Decode(file, offset, 8, span, LittleEndian.DoubleToSingle, fail);
                     break;
                 case "float16":
-                    FileChunks.Decode(file, offset, 2, span, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(b[(2 * i)..]); }, fail);
+                    FileChunks.Decode(file, offset, 2, span, LittleEndian.HalfToSingle, fail);
                     break;
                 case "bool":
                     // numpy reads any non-zero byte as True.

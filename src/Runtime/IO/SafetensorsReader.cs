@@ -106,10 +106,10 @@ public sealed class SafetensorsReader : IDisposable
                 FileChunks.ReadExactly(_file, MemoryMarshal.AsBytes(values.AsSpan()), _dataStart + t.Begin, Failure(Path, t.Name));
                 break;
             case "I64":
-                Decode(t, 8, values.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt64LittleEndian(b[(8 * i)..]); });
+                Decode(t, 8, values.AsSpan(), LittleEndian.Int64ToInt64);
                 break;
             case "I32":
-                Decode(t, 4, values.AsSpan(), static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32LittleEndian(b[(4 * i)..]); });
+                Decode(t, 4, values.AsSpan(), LittleEndian.Int32ToInt64);
                 break;
             default:
                 throw SafetensorsHeader.Bad(Path, $"dtype {t.DType} cannot be read as int64 (I64 or I32 expected)", t.Name);
@@ -125,16 +125,16 @@ public sealed class SafetensorsReader : IDisposable
                 FileChunks.ReadExactly(_file, MemoryMarshal.AsBytes(destination), _dataStart + t.Begin, Failure(Path, t.Name));
                 break;
             case "F32":
-                Decode(t, 4, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleLittleEndian(b[(4 * i)..]); });
+                Decode(t, 4, destination, LittleEndian.SingleToSingle);
                 break;
             case "F16":
-                Decode(t, 2, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(b[(2 * i)..]); });
+                Decode(t, 2, destination, LittleEndian.HalfToSingle);
                 break;
             case "BF16":
-                Decode(t, 2, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = BFloat16.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b[(2 * i)..])); });
+                Decode(t, 2, destination, LittleEndian.BFloat16ToSingle);
                 break;
             case "F64":
-                Decode(t, 8, destination, static (b, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(b[(8 * i)..]); });
+                Decode(t, 8, destination, LittleEndian.DoubleToSingle);
                 break;
             default:
                 throw SafetensorsHeader.Bad(Path, $"dtype {t.DType} cannot be read as float32 (F32, F16, BF16 or F64 expected)", t.Name);
