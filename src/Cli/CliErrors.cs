@@ -19,5 +19,10 @@ public static class CliErrors
             Console.Error.WriteLine($"dk: error: {e.Message}");
             return 2;
         }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("dk: interrupted; nothing was written");
+            return 130;
+        }
     }
 }

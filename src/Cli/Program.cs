@@ -15,6 +15,7 @@ public static class Program
         root.Subcommands.Add(PhantomsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
+        root.Subcommands.Add(StudyCommand.Create());
         root.Subcommands.Add(SamplersCommand.Create());
         var parsed = root.Parse(args);
         return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

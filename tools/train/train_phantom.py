@@ -23,10 +23,10 @@ import safetensors_io  # noqa: E402
 from unet_reference import UNet2DModel  # noqa: E402
 
 CONFIG = dict(sample_size=64, in_channels=1, out_channels=1, center_input_sample=False, time_embedding_type="positional",
-              freq_shift=0, flip_sin_to_cos=True, down_block_types=["DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"],
-              up_block_types=["UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"], block_out_channels=[32, 64, 128, 128],
+              freq_shift=0, flip_sin_to_cos=True, down_block_types=["DownBlock2D", "DownBlock2D", "DownBlock2D", "AttnDownBlock2D"],
+              up_block_types=["AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"], block_out_channels=[16, 32, 64, 96],
               layers_per_block=1, mid_block_scale_factor=1, downsample_padding=1, downsample_type="conv", upsample_type="conv",
-              dropout=0.0, act_fn="silu", attention_head_dim=32, norm_num_groups=16, attn_norm_num_groups=None, norm_eps=1e-5,
+              dropout=0.0, act_fn="silu", attention_head_dim=32, norm_num_groups=8, attn_norm_num_groups=None, norm_eps=1e-5,
               resnet_time_scale_shift="default", add_attention=True, class_embed_type=None, num_class_embeds=None)
 SCHEDULER = {"_class_name": "DDPMScheduler", "num_train_timesteps": 1000, "beta_schedule": "linear", "beta_start": 0.0001,
              "beta_end": 0.02, "prediction_type": "epsilon", "variance_type": "fixed_small", "clip_sample": True,
@@ -51,10 +51,10 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=20000)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--ema", type=float, default=0.999)
-    ap.add_argument("--save-every", type=int, default=1000)
+    ap.add_argument("--save-every", type=int, default=500)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--dtype", default="F16", choices=["F16", "F32"])
     args = ap.parse_args()
@@ -96,9 +96,10 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        decay = min(args.ema, (1 + step) / (10 + step))  # EMA warm-up: early averages do not remember the random init
         with torch.no_grad():
             for k, v in model.state_dict().items():
-                ema[k].mul_(args.ema).add_(v.detach(), alpha=1 - args.ema) if v.dtype.is_floating_point else ema[k].copy_(v)
+                ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay) if v.dtype.is_floating_point else ema[k].copy_(v)
         step += 1
         running += loss.item()
         if step % 100 == 0:

@@ -1,0 +1,102 @@
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.Models;
+using DiffusionKernels.Samplers.Denoisers;
+using DiffusionKernels.Samplers.Schedules;
+
+namespace DiffusionKernels.Samplers.Sampling;
+
+/// <summary>Command-line style overrides of a model folder's scheduler_config.json.</summary>
+public sealed record ScheduleOverrides(string? BetaSchedule = null, string? PredictionType = null, bool? ClipSample = null);
+
+/// <summary>
+/// A denoiser ready to sample from, opened from a diffusers U-Net folder (config.json, weights and
+/// scheduler_config.json), a known topology with random weights, or a Gaussian-mixture spec (<c>gmm:spec.json</c>);
+/// the network is compiled for a fixed batch size. Owns what it opened.
+/// </summary>
+public sealed class DiffusionModel : IDisposable
+{
+    private readonly IDisposable[] _owned;
+
+    private DiffusionModel(string source, IDenoiser denoiser, SchedulerConfig schedule, int batch, params IDisposable[] owned)
+    {
+        Source = source;
+        Schedule = schedule;
+        Batch = batch;
+        RawDenoiser = denoiser;
+        Denoiser = schedule.ClipSample ? new ClippedDenoiser(denoiser, (float)schedule.ClipSampleRange) : denoiser;
+        _owned = owned;
+    }
+
+    /// <summary>The path or name the model came from.</summary>
+    public string Source { get; }
+    /// <summary>The denoiser solvers use (with clip_sample applied when the schedule asks for it).</summary>
+    public IDenoiser Denoiser { get; }
+    /// <summary>The denoiser without clipping.</summary>
+    public IDenoiser RawDenoiser { get; }
+    public SchedulerConfig Schedule { get; }
+    /// <summary>Samples per network call.</summary>
+    public int Batch { get; }
+    public Backend Backend => Denoiser.Backend;
+    public int[] SampleShape => Denoiser.SampleShape;
+    public int SampleLength => SampleShape.Aggregate(1, (a, b) => a * b);
+
+    /// <summary>
+    /// The σ grid of <paramref name="steps"/> steps, ending at 0: <c>karras</c> (ρ = 7), <c>exponential</c>, or <c>discrete</c>
+    /// (the training timesteps spaced per the model's timestep_spacing).
+    /// </summary>
+    public double[] Sigmas(string grid, int steps) => grid switch
+    {
+        "karras" => SigmaGrids.Karras(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
+        "exponential" => SigmaGrids.Exponential(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
+        "discrete" => Schedule.CreateSchedule().InferenceSigmas(steps, Schedule.TimestepSpacing, Schedule.StepsOffset),
+        _ => throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{grid}'"),
+    };
+
+    /// <summary>Opens <paramref name="source"/> on <paramref name="backend"/> for batches of <paramref name="batch"/> samples.</summary>
+    public static DiffusionModel Open(string source, Backend backend, int batch, ScheduleOverrides? overrides = null)
+    {
+        overrides ??= new ScheduleOverrides();
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch size must be ≥ 1, found {batch}");
+        if (source.StartsWith("gmm:", StringComparison.Ordinal))
+        {
+            var (gmm, spec) = GaussianMixtureSpec.Load(source[4..], backend);
+            return new DiffusionModel(source, gmm, Apply(spec, overrides, source), batch, gmm);
+        }
+        var unet = KnownTopologies.ByName.TryGetValue(source, out var json)
+            ? UNet2DModel.CreateRandom(UNetConfig.Parse(json, source), backend)
+            : UNet2DModel.Load(source, backend);
+        try
+        {
+            var schedulerFile = Path.Combine(source, "scheduler_config.json");
+            var schedule = Apply(File.Exists(schedulerFile) ? SchedulerConfig.Load(schedulerFile) : new SchedulerConfig(), overrides, schedulerFile);
+            if (unet.Config.IsClassConditional)
+                throw new ArgumentException($"{source}: the model is class-conditional; sampling it needs class labels, which this entry point does not take");
+            int size = unet.Config.SampleSize ?? throw new ArgumentException($"{source}: config.json has no sample_size");
+            var plan = unet.Compile(batch, size, size);
+            var denoiser = new UNetDenoiser(plan, schedule.CreateSchedule(), schedule.Prediction, [unet.Config.InChannels, size, size]);
+            return new DiffusionModel(source, denoiser, schedule, batch, denoiser, unet);
+        }
+        catch
+        {
+            unet.Dispose();
+            throw;
+        }
+    }
+
+    private static SchedulerConfig Apply(SchedulerConfig config, ScheduleOverrides o, string source)
+    {
+        config = config with
+        {
+            BetaSchedule = o.BetaSchedule ?? config.BetaSchedule,
+            PredictionType = o.PredictionType ?? config.PredictionType,
+            ClipSample = o.ClipSample ?? config.ClipSample,
+        };
+        config.Validate(o == new ScheduleOverrides() ? source : "command line");
+        return config;
+    }
+
+    public void Dispose()
+    {
+        foreach (var o in _owned) o.Dispose();
+    }
+}

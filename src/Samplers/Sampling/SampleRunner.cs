@@ -1,0 +1,52 @@
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Samplers.Solvers;
+
+namespace DiffusionKernels.Samplers.Sampling;
+
+/// <summary>Where a run stands, for progress displays.</summary>
+public readonly record struct RunProgress(int SamplesDone, int Samples, StepInfo Step);
+
+/// <summary>
+/// Draws any number of samples in batches of the model's batch size: sample n's starting noise (and every later
+/// noise draw) is keyed by (seed, n), so the samples do not depend on the batch size or the split.
+/// </summary>
+public static class SampleRunner
+{
+    /// <summary>
+    /// Runs <paramref name="solver"/> over <paramref name="sigmas"/> for <paramref name="count"/> samples and returns them
+    /// [count, ..sample shape] on the host. <paramref name="init"/> optionally gives x_T as standard normal noise.
+    /// </summary>
+    public static float[] Draw(DiffusionModel model, Solver solver, double[] sigmas, int count, SamplerOptions options,
+        ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), $"number of samples must be ≥ 1, found {count}");
+        int per = model.SampleLength, batch = model.Batch;
+        if (!init.IsEmpty && init.Length != (long)count * per)
+            throw new ShapeMismatchException($"initial noise must hold {count} samples of {Shape.Format(model.SampleShape)} ({(long)count * per} values), found {init.Length}");
+        var backend = model.Backend;
+        var samples = new float[(long)count * per];
+        var padded = init.IsEmpty ? null : new float[batch * per];
+        using var x = backend.Allocate(new Shape([batch, .. model.SampleShape]));
+        for (int start = 0; start < count; start += batch)
+        {
+            int n = Math.Min(batch, count - start);
+            if (padded is not null)
+            {
+                Array.Clear(padded);
+                init.Slice(start * per, n * per).CopyTo(padded);
+                backend.CopyFromHost(padded, x);
+            }
+            else backend.RandomNormal(x, options.Seed, start);
+            backend.Scale(x, (float)sigmas[0], x);
+            int done = start;
+            var batchOptions = options with
+            {
+                FirstSampleIndex = start,
+                Callback = progress is null ? options.Callback : s => { options.Callback?.Invoke(s); progress(new RunProgress(done, count, s)); },
+            };
+            using (var ctx = new SamplerContext(model.Denoiser, x, batchOptions)) solver.Sample(x, sigmas, ctx);
+            x.ToArray().AsSpan(0, n * per).CopyTo(samples.AsSpan(start * per));
+        }
+        return samples;
+    }
+}

@@ -1,0 +1,63 @@
+using DiffusionKernels.Cli.Commands;
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.Data;
+using DiffusionKernels.Runtime.Models;
+using DiffusionKernels.Samplers;
+using DiffusionKernels.Samplers.Quality;
+using DiffusionKernels.Samplers.Sampling;
+using DiffusionKernels.Samplers.Solvers;
+using DiffusionKernels.Tests.Support;
+using NUnit.Framework;
+
+namespace DiffusionKernels.Tests.MainJob;
+
+/// <summary>The bundled phantom model: it loads, runs alike on both backends, and is a real model.</summary>
+public class BundledModelTests
+{
+    private static string ModelDir => SampleCommand.FindBundledModel();
+
+    [Test]
+    public void OneDenoisingStepAgreesOnCpuAndIlgpuCpu()
+    {
+        // 16×16 (the network is fully convolutional) keeps the emulated GPU threads affordable.
+        var x = TestData.Normal(16 * 16, 4, 2f);
+        float[] Denoise(Backend b)
+        {
+            using var unet = UNet2DModel.Load(ModelDir, b);
+            using var plan = unet.Compile(1, 16, 16);
+            using var input = b.Upload(x, new Shape(1, 1, 16, 16));
+            return plan.Forward(input, [500f]).ToArray();
+        }
+        var cpu = Denoise(TestBackends.Cpu);
+        Assert.That(cpu.All(float.IsFinite));
+        // A deep network's sums in a different order: 1e-4 of the largest output, as for the golden U-Net fixtures.
+        Close.Assert(cpu, Denoise(TestBackends.IlgpuCpu), 1e-4);
+    }
+
+    [Test]
+    public void FourSamplesAtEightStepsAreFarCloserToPhantomsThanNoise()
+    {
+        using var model = DiffusionModel.Open(ModelDir, TestBackends.Cpu, 4);
+        var samples = SampleRunner.Draw(model, SamplerRegistry.Get("dpmpp_2m"), model.Sigmas("karras", 8), 4, new SamplerOptions { Seed = 1 });
+        int size = model.SampleShape[1];
+        var real = HeadPhantom.GenerateBatch(256, size, 0, false, EvalCommand.ReferenceIndex).Images;
+        var rng = new Random(2);
+        var noise = samples.Select(_ => rng.NextSingle()).ToArray();
+        var ours = SampleQuality.Compare(samples.Select(v => (v + 1) / 2).ToArray(), real, size);
+        var baseline = SampleQuality.Compare(noise, real, size);
+        TestContext.Out.WriteLine($"samples {ours}\nnoise   {baseline}");
+        Assert.That(ours.SlicedWasserstein, Is.LessThan(baseline.SlicedWasserstein / 3), "sliced Wasserstein");
+        Assert.That(ours.SpectrumDistance, Is.LessThan(baseline.SpectrumDistance / 3), "power spectrum");
+        Assert.That(ours.HistogramW1, Is.LessThan(baseline.HistogramW1 / 3), "intensity histogram");
+    }
+
+    [Test]
+    public void ACancelledRunStopsWithoutASample()
+    {
+        using var model = DiffusionModel.Open(ModelDir, TestBackends.Cpu, 1);
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        Assert.Throws<OperationCanceledException>(() =>
+            SampleRunner.Draw(model, SamplerRegistry.Get("euler"), model.Sigmas("karras", 3), 1, new SamplerOptions { Cancellation = cancel.Token }));
+    }
+}
