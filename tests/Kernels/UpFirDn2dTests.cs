@@ -1,5 +1,7 @@
 using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.Models;
 using DiffusionKernels.Runtime.Models.Layers;
+using DiffusionKernels.Runtime.Plan;
 using DiffusionKernels.Tests.Support;
 using NUnit.Framework;
 
@@ -85,6 +87,60 @@ public class UpFirDn2dTests
         var x = TestData.Normal(d[0] * d[1] * d[2] * d[3], 3);
         var k = TestData.Normal(kh * kw, 4);
         Close.Assert(Run(TestBackends.Cpu, x, k, d, kh, kw, up, down, p0, p1), Run(TestBackends.IlgpuCpu, x, k, d, kh, kw, up, down, p0, p1), 1e-5, "ilgpu");
+    }
+
+    private static IEnumerable<Backend> GoldenBackends() => [TestBackends.Cpu, TestBackends.IlgpuCpu];
+
+    /// <summary>PyTorch's fir_down / fir_up (upfirdn2d_native with the normalized (1, 3, 3, 1) filter) through the plan layer.</summary>
+    [Test]
+    public void FirResamplerMatchesPyTorch([Values("fir_down", "fir_up")] string fixture, [ValueSource(nameof(GoldenBackends))] Backend b)
+    {
+        using var f = new FixtureFile("ops", fixture + ".safetensors");
+        using var weights = new ModelWeights(new DictionaryWeightSource(new Dictionary<string, (int[], float[])>()), b);
+        var fir = new FirResampler(weights);
+        Close.Assert(f.Floats("y"), RunLayer(b, f, x => fixture == "fir_down" ? fir.Down(x.Builder, "fir", x.Value) : fir.Up(x.Builder, "fir", x.Value)), 1e-5, fixture);
+    }
+
+    /// <summary>FirDownsample2D / FirUpsample2D with use_conv (stride-2 conv after the padded filter; transposed conv then filter).</summary>
+    [Test]
+    public void FirConvResamplersMatchPyTorch([Values("fir_down_conv", "fir_up_conv")] string fixture, [ValueSource(nameof(GoldenBackends))] Backend b)
+    {
+        using var f = new FixtureFile("ops", fixture + ".safetensors");
+        var tensors = new Dictionary<string, (int[], float[])>
+        {
+            ["fir.Conv2d_0.weight"] = (f.ShapeOf("weight"), f.Floats("weight")),
+            ["fir.Conv2d_0.bias"] = (f.ShapeOf("bias"), f.Floats("bias")),
+        };
+        using var weights = new ModelWeights(new DictionaryWeightSource(tensors), b);
+        int cin = f.ShapeOf("weight")[1], cout = f.ShapeOf("weight")[0];
+        Func<(PlanBuilder Builder, PlanValue Value), PlanValue> emit;
+        if (fixture == "fir_down_conv")
+        {
+            var layer = new FirDownsampleConv(weights, "fir", cin, cout);
+            emit = x => layer.Emit(x.Builder, "fir", x.Value);
+        }
+        else
+        {
+            var layer = new FirUpsampleConv(weights, "fir", cin, cout);
+            emit = x => layer.Emit(x.Builder, "fir", x.Value);
+        }
+        weights.EnsureAllUsed();
+        // Sums of 27 products (the conv) then 16 filter taps: float32 rounding stays near 1e-6 relative.
+        Close.Assert(f.Floats("y"), RunLayer(b, f, emit), 1e-5, fixture);
+    }
+
+    private static float[] RunLayer(Backend b, FixtureFile f, Func<(PlanBuilder Builder, PlanValue Value), PlanValue> emit)
+    {
+        using var x = f.Upload(b, "x");
+        var pb = new PlanBuilder(b);
+        var y = emit((pb, pb.External("x", x)));
+        using var output = b.Allocate(y.Shape.ToArray());
+        var o = pb.External("y", output);
+        pb.Step("copy", [y, o], t => b.Copy(t[0], t[1]));
+        using var plan = pb.Compile();
+        plan.Run();
+        Assert.That(output.Shape, Is.EqualTo(new Shape(f.ShapeOf("y"))));
+        return output.ToArray();
     }
 
     [Test]

@@ -13,11 +13,14 @@ public static class UpFirDn2d
     /// <summary>
     /// y[p, i, j] = Σ_{u,v} kernel[kh−1−u, kw−1−v] · z[p, i·down + u − padBefore, j·down + v − padBefore], where
     /// z[p, a, b] = x[p, a/up, b/up] when both a and b are multiples of <paramref name="up"/> inside the upsampled
-    /// plane, else 0. x [planes, height, width], kernel [kh, kw], y [planes, outHeight, outWidth].
+    /// plane, else 0; plus bias[p % channels] when <paramref name="bias"/> is not empty.
+    /// x [planes, height, width], kernel [kh, kw], y [planes, outHeight, outWidth], bias [channels] or empty.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, Span<float> y, int planes, int height, int width,
-        int kh, int kw, int outHeight, int outWidth, int up, int down, int padBefore)
+        int kh, int kw, int outHeight, int outWidth, int up, int down, int padBefore, ReadOnlySpan<float> bias = default, int channels = 1)
     {
+        if (!bias.IsEmpty && (channels < 1 || bias.Length != channels || planes % channels != 0))
+            throw new ArgumentException($"upfirdn2d: bias has {bias.Length} elements for {channels} channels over {planes} planes");
         if (up < 1 || down < 1) throw new ArgumentOutOfRangeException(nameof(up), $"upfirdn2d: up {up} and down {down} must be ≥ 1");
         if (x.Length != (long)planes * height * width || kernel.Length != (long)kh * kw || y.Length != (long)planes * outHeight * outWidth)
             throw new ArgumentException($"upfirdn2d: input {x.Length}, kernel {kernel.Length} and output {y.Length} elements do not match {planes}×{height}×{width}, {kh}×{kw} and {planes}×{outHeight}×{outWidth}");
@@ -31,10 +34,11 @@ public static class UpFirDn2d
             ListTaps(colTaps, outWidth, width, kw, up, down, padBefore, colSlots);
             unsafe
             {
-                fixed (float* px = x, pk = kernel, py = y)
+                fixed (float* px = x, pk = kernel, py = y, pb = bias)
                 fixed (int* pr = rowTaps, pc = colTaps)
                 {
-                    nint xp = (nint)px, kp = (nint)pk, yp = (nint)py, rp = (nint)pr, cp = (nint)pc;
+                    nint xp = (nint)px, kp = (nint)pk, yp = (nint)py, rp = (nint)pr, cp = (nint)pc, bp = (nint)pb;
+                    bool hasBias = !bias.IsEmpty;
                     long rows = (long)planes * outHeight;
                     long work = y.Length * (long)rowSlots * colSlots;
                     ForRows(rows, work, (first, end) =>
@@ -43,8 +47,9 @@ public static class UpFirDn2d
                         {
                             long plane = r / outHeight;
                             int i = (int)(r - plane * outHeight);
+                            float offset = hasBias ? ((float*)bp)[plane % channels] : 0f;
                             OutputRow((float*)xp + plane * height * width, (float*)kp, (float*)yp + r * outWidth,
-                                (int*)rp, (int*)cp, i, width, kw, outHeight, outWidth, rowSlots, colSlots);
+                                (int*)rp, (int*)cp, i, width, kw, outHeight, outWidth, rowSlots, colSlots, offset);
                         }
                     });
                 }
@@ -81,7 +86,7 @@ public static class UpFirDn2d
     }
 
     private static unsafe void OutputRow(float* plane, float* kernel, float* output, int* rowTaps, int* colTaps, int i,
-        int width, int kw, int outHeight, int outWidth, int rowSlots, int colSlots)
+        int width, int kw, int outHeight, int outWidth, int rowSlots, int colSlots, float offset)
     {
         int rowCount = rowTaps[2 * outHeight * rowSlots + i];
         int* rows = rowTaps + 2 * i * rowSlots;
@@ -97,7 +102,7 @@ public static class UpFirDn2d
                 float* kRow = kernel + rows[2 * a + 1] * kw;
                 for (int b = 0; b < colCount; b++) sum += kRow[cols[2 * b + 1]] * inRow[cols[2 * b]];
             }
-            output[j] = sum;
+            output[j] = sum + offset;
         }
     }
 
