@@ -6,7 +6,8 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// upfirdn2d over planes of [height, width]: zero-insertion upsampling, zero padding, convolution with a small
 /// 2-D FIR kernel and subsampling, as diffusers' <c>upfirdn2d_native</c> (FIR resampling of score-SDE models).
 /// Which input samples and kernel taps meet at each output row (and column) depends only on the geometry, so
-/// both are listed once per call; the inner loops then touch only the non-zero terms. Rows split over the cores.
+/// both are listed once per call for the edges; interior columns run as strided multiply-adds per tap. Rows split
+/// over the cores.
 /// </summary>
 public static class UpFirDn2d
 {
@@ -39,6 +40,7 @@ public static class UpFirDn2d
                 {
                     nint xp = (nint)px, kp = (nint)pk, yp = (nint)py, rp = (nint)pr, cp = (nint)pc, bp = (nint)pb;
                     bool hasBias = !bias.IsEmpty;
+                    var geometry = new Geometry(width, kw, outWidth, up, down, padBefore);
                     long rows = (long)planes * outHeight;
                     long work = y.Length * (long)rowSlots * colSlots;
                     ForRows(rows, work, (first, end) =>
@@ -49,7 +51,7 @@ public static class UpFirDn2d
                             int i = (int)(r - plane * outHeight);
                             float offset = hasBias ? ((float*)bp)[plane % channels] : 0f;
                             OutputRow((float*)xp + plane * height * width, (float*)kp, (float*)yp + r * outWidth,
-                                (int*)rp, (int*)cp, i, width, kw, outHeight, outWidth, rowSlots, colSlots, offset);
+                                (int*)rp, (int*)cp, i, width, kw, outHeight, outWidth, rowSlots, colSlots, offset, geometry);
                         }
                     });
                 }
@@ -85,14 +87,23 @@ public static class UpFirDn2d
         }
     }
 
+    /// <summary>
+    /// One output row. Columns whose taps all land inside the input (the interior) are accumulated tap by tap
+    /// over the whole interior span: for each (kernel row, kernel column) the contributing output columns form an
+    /// arithmetic progression (step up / gcd(up, down)) reading input columns at a fixed stride, so the inner
+    /// loop is a plain strided multiply-add. Edge columns use the per-column tap lists.
+    /// </summary>
     private static unsafe void OutputRow(float* plane, float* kernel, float* output, int* rowTaps, int* colTaps, int i,
-        int width, int kw, int outHeight, int outWidth, int rowSlots, int colSlots, float offset)
+        int width, int kw, int outHeight, int outWidth, int rowSlots, int colSlots, float offset, Geometry g)
     {
         int rowCount = rowTaps[2 * outHeight * rowSlots + i];
         int* rows = rowTaps + 2 * i * rowSlots;
         int* colCounts = colTaps + 2 * outWidth * colSlots;
+        int first = Math.Min(g.InteriorStart, outWidth), end = Math.Max(first, Math.Min(g.InteriorEnd, outWidth));
         for (int j = 0; j < outWidth; j++)
         {
+            if (j == first) j = end;
+            if (j >= outWidth) break;
             int colCount = colCounts[j];
             int* cols = colTaps + 2 * j * colSlots;
             float sum = 0f;
@@ -104,6 +115,57 @@ public static class UpFirDn2d
             }
             output[j] = sum + offset;
         }
+        if (end <= first) return;
+        for (int j = first; j < end; j++) output[j] = 0f;
+        for (int a = 0; a < rowCount; a++)
+        {
+            float* inRow = plane + (long)rows[2 * a] * width;
+            float* kRow = kernel + rows[2 * a + 1] * kw;
+            for (int v = 0; v < kw; v++)
+            {
+                // First interior column j whose tap v hits a real sample: (j·down + v − pad) divisible by up.
+                int j = first;
+                while (j < end && (j * g.Down + v - g.PadBefore) % g.Up != 0) j++;
+                if (j >= end) continue;
+                float k = kRow[kw - 1 - v];
+                float* src = inRow + (j * g.Down + v - g.PadBefore) / g.Up;
+                int step = g.Step, srcStep = g.SourceStep;
+                if (step == 1 && srcStep == 1)
+                    for (; j < end; j++, src++) output[j] += k * *src;
+                else
+                    for (; j < end; j += step, src += srcStep) output[j] += k * *src;
+            }
+        }
+        if (offset != 0f)
+            for (int j = first; j < end; j++) output[j] += offset;
+    }
+
+    /// <summary>Column geometry shared by every row of a call.</summary>
+    private readonly struct Geometry
+    {
+        public Geometry(int width, int kw, int outWidth, int up, int down, int padBefore)
+        {
+            Up = up;
+            Down = down;
+            PadBefore = padBefore;
+            int gcd = Gcd(up, down);
+            Step = up / gcd;
+            SourceStep = down / gcd;
+            // Interior: j·down − pad ≥ 0 and j·down − pad + kw − 1 < width·up (every tap inside the upsampled plane).
+            InteriorStart = padBefore <= 0 ? 0 : (padBefore + down - 1) / down;
+            long last = ((long)width * up - kw + padBefore);
+            InteriorEnd = last < 0 ? 0 : (int)Math.Min(outWidth, last / down + 1);
+        }
+
+        public int Up { get; }
+        public int Down { get; }
+        public int PadBefore { get; }
+        public int Step { get; }
+        public int SourceStep { get; }
+        public int InteriorStart { get; }
+        public int InteriorEnd { get; }
+
+        private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
     }
 
     /// <summary>Runs body(firstRow, endRow) over [0, rows) in contiguous blocks, in parallel when the work is large.</summary>
