@@ -62,6 +62,17 @@ public sealed class ModelWeights : IDisposable
         return Keep(Backend.Upload(_source.ReadFloat32(stored), new Shape(shape)));
     }
 
+    /// <summary>
+    /// Uploads a fixed, non-learned tensor a layer needs (e.g. a FIR filter); it is freed with the weights but is
+    /// neither read from the file nor counted as a parameter.
+    /// </summary>
+    public Tensor Constant(float[] values, params int[] shape)
+    {
+        var t = Backend.Upload(values, new Shape(shape));
+        _uploaded.Add(t);
+        return t;
+    }
+
     private Tensor Keep(Tensor t)
     {
         _uploaded.Add(t);

@@ -15,9 +15,9 @@ public sealed class UNet2DModel : IDisposable
     private readonly Tensor? _classTable;
     private readonly LinearLayer? _classLinear1, _classLinear2;
     private readonly float[]? _timeProjHost;
-    private readonly List<DownBlock> _down = [];
+    private readonly List<IDownBlock> _down = [];
     private readonly MidBlock? _mid;
-    private readonly List<UpBlock> _up = [];
+    private readonly List<IUpBlock> _up = [];
     private readonly GroupNormLayer _normOut;
 
     /// <summary>Builds the layers from <paramref name="source"/>; every weight must be present with its shape and none may be left over.</summary>
@@ -37,11 +37,6 @@ public sealed class UNet2DModel : IDisposable
         var w = _weights;
         try
         {
-            foreach (var t in c.DownBlockTypes.Concat(c.UpBlockTypes))
-                if (t.Contains("Skip", StringComparison.Ordinal))
-                    throw new ModelFormatException($"{w.Origin}: block type '{t}' (FIR skip blocks) is not supported yet");
-            if (c.ClassEmbedType == "identity")
-                throw new ModelFormatException($"{w.Origin}: class_embed_type 'identity' is not supported yet");
             int c0 = c.BlockOutChannels[0], temb = c.TimeEmbedDim;
             TimeFeatures = c.TimeEmbeddingType == "fourier" ? 2 * c0 : c0;
             if (c.TimeEmbeddingType == "fourier") _timeProjHost = HostWeight(w, "time_proj.weight", c0);
@@ -61,7 +56,11 @@ public sealed class UNet2DModel : IDisposable
             {
                 int cin = outCh;
                 outCh = c.BlockOutChannels[i];
-                _down.Add(new DownBlock(w, $"down_blocks.{i}", Strip(c.DownBlockTypes[i]), c, cin, outCh, i != c.DownBlockTypes.Length - 1));
+                string type = Strip(c.DownBlockTypes[i]);
+                bool last = i == c.DownBlockTypes.Length - 1;
+                _down.Add(IsSkipBlock(type)
+                    ? new SkipDownBlock(w, $"down_blocks.{i}", type, c, cin, outCh, !last)
+                    : new DownBlock(w, $"down_blocks.{i}", type, c, cin, outCh, !last));
             }
             if (c.MidBlockType is not null) _mid = new MidBlock(w, c);
             var rc = c.BlockOutChannels.Reverse().ToArray();
@@ -71,7 +70,11 @@ public sealed class UNet2DModel : IDisposable
                 int prev = outCh;
                 outCh = rc[i];
                 int cin = rc[Math.Min(i + 1, rc.Length - 1)];
-                _up.Add(new UpBlock(w, $"up_blocks.{i}", Strip(c.UpBlockTypes[i]), c, prev, outCh, cin, i != c.UpBlockTypes.Length - 1));
+                string type = Strip(c.UpBlockTypes[i]);
+                bool last = i == c.UpBlockTypes.Length - 1;
+                _up.Add(IsSkipBlock(type)
+                    ? new SkipUpBlock(w, $"up_blocks.{i}", type, c, prev, outCh, cin, !last)
+                    : new UpBlock(w, $"up_blocks.{i}", type, c, prev, outCh, cin, !last));
             }
             _normOut = new GroupNormLayer(w, "conv_norm_out", c0, c.NormNumGroups ?? Math.Min(c0 / 4, 32), c.NormEps);
             _convOut = new Conv2dLayer(w, "conv_out", c0, c.OutChannels, 3, padding: 1);
@@ -124,22 +127,28 @@ public sealed class UNet2DModel : IDisposable
             var tembAct = pb.Value("temb_act", batch, c.TimeEmbedDim);
             pb.Step("temb_act", [emb, tembAct], t => b.Activate(t[0], t[1], c.Activation));
 
+            // The skip blocks' image path starts at the (centred) input; their output skip starts empty (None).
+            PlanValue? skipSample = x;
             var h = _convIn.Emit(pb, "conv_in", x);
             var skips = new List<PlanValue> { h };
-            for (int i = 0; i < _down.Count; i++) h = _down[i].Emit(pb, $"down_blocks.{i}", h, tembAct, skips);
+            for (int i = 0; i < _down.Count; i++) h = _down[i].Emit(pb, $"down_blocks.{i}", h, tembAct, skips, ref skipSample);
             if (_mid is not null) h = _mid.Emit(pb, h, tembAct);
-            for (int i = 0; i < _up.Count; i++) h = _up[i].Emit(pb, $"up_blocks.{i}", h, tembAct, skips);
+            skipSample = null;
+            for (int i = 0; i < _up.Count; i++) h = _up[i].Emit(pb, $"up_blocks.{i}", h, tembAct, skips, ref skipSample);
             h = _normOut.Emit(pb, "conv_norm_out", h, Activation.SiLU);
+            if (skipSample is not null && skipSample.Shape != new Shape(batch, c.OutChannels, height, width))
+                throw new ModelFormatException($"unet: the skip blocks' output skip {skipSample.Shape} does not match the output [{batch}, {c.OutChannels}, {height}, {width}]; the last up blocks must be skip blocks (diffusers fails the same way)");
             if (c.TimeEmbeddingType == "fourier")
             {
-                var raw = _convOut.Emit(pb, "conv_out", h);
+                // diffusers adds skip_sample to conv_out's result, then divides by the timesteps (σ).
+                var raw = _convOut.Emit(pb, "conv_out", h, skipSample);
                 var output = pb.External("output", io.Output);
                 var invT = io.InverseTimesteps;
                 pb.Step("divide_by_sigma", [raw, output], t => b.LinearCombination(t[1], [t[0]], invT));
             }
             else
             {
-                var raw = _convOut.Emit(pb, "conv_out", h);
+                var raw = _convOut.Emit(pb, "conv_out", h, skipSample);
                 var output = pb.External("output", io.Output);
                 pb.Step("output", [raw, output], t => b.Copy(t[0], t[1]));
             }
@@ -171,6 +180,12 @@ public sealed class UNet2DModel : IDisposable
             var labels = pb.External("class_labels", io.ClassLabels!);
             var classEmb = pb.Value("class_embedding", batch, c.TimeEmbedDim);
             pb.Step("class_embedding", [labels, classEmb], v => b.EmbeddingLookup(_classTable, v[0], v[1]));
+            emb = Sum(pb, emb, classEmb);
+        }
+        else if (c.ClassEmbedType == "identity")
+        {
+            // nn.Identity: the caller's float embeddings [B, T] are added as they are.
+            var classEmb = pb.External("class_embeddings", io.ClassEmbeddings!);
             emb = Sum(pb, emb, classEmb);
         }
         else if (_classLinear1 is not null)
@@ -226,6 +241,8 @@ public sealed class UNet2DModel : IDisposable
         using var t = w.Take(name, shape);
         return t.ToArray();
     }
+
+    private static bool IsSkipBlock(string type) => type.Contains("Skip", StringComparison.Ordinal);
 
     private static string Strip(string type) => type.StartsWith("UNetRes", StringComparison.Ordinal) ? type[7..] : type;
 

@@ -39,8 +39,10 @@ public sealed class UNetPlan : IDisposable
     public double Flops => _plan.Flops;
     /// <summary>Kernel launches per forward pass.</summary>
     public int LaunchCount => _plan.StepCount;
-    /// <summary>True when the model needs class labels.</summary>
+    /// <summary>True when the model needs class labels (num_class_embeds or class_embed_type "timestep").</summary>
     public bool NeedsClassLabels => _labels is not null || _labelsFloat is not null;
+    /// <summary>True when the model needs float class embeddings [B, T] (class_embed_type "identity"); see <see cref="SetClassEmbeddings"/>.</summary>
+    public bool NeedsClassEmbeddings => _io.ClassEmbeddings is not null;
 
     /// <summary>Sets the timesteps: one value for the whole batch, or one per sample.</summary>
     public void SetTimesteps(ReadOnlySpan<float> timesteps)
@@ -63,6 +65,8 @@ public sealed class UNetPlan : IDisposable
         if (!NeedsClassLabels)
         {
             if (labels.Length == 0) return;
+            if (NeedsClassEmbeddings)
+                throw new ArgumentException("unet: class_embed_type 'identity' takes float class embeddings [B, time_embed_dim], not integer labels (SetClassEmbeddings)");
             throw new ArgumentException("unet: class labels were given, but the model is not class-conditional (no class_embedding)");
         }
         if (labels.Length != 1 && labels.Length != Batch)
@@ -83,11 +87,35 @@ public sealed class UNetPlan : IDisposable
 
     private bool _labelsSet;
 
+    /// <summary>
+    /// Sets the class embeddings of a class_embed_type "identity" model (diffusers adds them to the time
+    /// embedding as they are): B·T values [B, T] row-major, or T values shared by the whole batch.
+    /// </summary>
+    public void SetClassEmbeddings(ReadOnlySpan<float> embeddings)
+    {
+        var target = _io.ClassEmbeddings ?? throw new ArgumentException("unet: class embeddings were given, but the model's class_embed_type is not 'identity'");
+        int dim = target.Shape[1];
+        if (embeddings.Length != dim && embeddings.Length != Batch * dim)
+            throw ShapeMismatchException.For("unet", "class embeddings", $"[{Batch}, {dim}] or [{dim}]", $"[{embeddings.Length}] values");
+        if (embeddings.Length == Batch * dim) _model.Backend.CopyFromHost(embeddings, target);
+        else
+        {
+            var rows = new float[Batch * dim];
+            for (int i = 0; i < Batch; i++) embeddings.CopyTo(rows.AsSpan(i * dim, dim));
+            _model.Backend.CopyFromHost(rows, target);
+        }
+        _embeddingsSet = true;
+    }
+
+    private bool _embeddingsSet;
+
     /// <summary>Queues the forward pass over the current sample, timesteps and labels.</summary>
     public void Run()
     {
         if (NeedsClassLabels && !_labelsSet)
             throw new InvalidOperationException("unet: the model is class-conditional; set class labels before running (--class-labels)");
+        if (NeedsClassEmbeddings && !_embeddingsSet)
+            throw new InvalidOperationException("unet: the model has class_embed_type 'identity'; set float class embeddings [B, time_embed_dim] before running (SetClassEmbeddings)");
         _plan.Run();
     }
 

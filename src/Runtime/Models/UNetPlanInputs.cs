@@ -16,6 +16,7 @@ internal sealed class UNetPlanInputs : IDisposable
         }
         if (c.TimeEmbeddingType != "positional") HostTimeFeatures = b.Allocate(batch, timeFeatures);
         if (c.ClassEmbedType == "timestep") ClassLabelsFloat = b.Allocate(batch);
+        else if (c.ClassEmbedType == "identity") ClassEmbeddings = b.Allocate(batch, c.TimeEmbedDim);
         else if (c.NumClassEmbeds is not null) ClassLabels = b.Allocate(new Shape(batch), DType.Int64);
         InverseTimesteps = new float[batch];
     }
@@ -28,11 +29,13 @@ internal sealed class UNetPlanInputs : IDisposable
     public Tensor? HostTimeFeatures { get; }
     public Tensor? ClassLabels { get; }
     public Tensor? ClassLabelsFloat { get; }
+    /// <summary>Float class embeddings [B, T] of class_embed_type "identity".</summary>
+    public Tensor? ClassEmbeddings { get; }
     /// <summary>1/t per sample (fourier models divide the output by σ); updated in place each run.</summary>
     public float[] InverseTimesteps { get; }
 
     public void Dispose()
     {
-        foreach (var t in new[] { Sample, Output, Timesteps, Ones, HostTimeFeatures, ClassLabels, ClassLabelsFloat }) t?.Dispose();
+        foreach (var t in new[] { Sample, Output, Timesteps, Ones, HostTimeFeatures, ClassLabels, ClassLabelsFloat, ClassEmbeddings }) t?.Dispose();
     }
 }

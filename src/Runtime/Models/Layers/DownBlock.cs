@@ -7,7 +7,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// then an optional downsampler (stride-2 conv, or a resnet block with average pooling). Every output is
 /// pushed on the skip stack.
 /// </summary>
-public sealed class DownBlock
+public sealed class DownBlock : IDownBlock
 {
     private readonly List<(ResnetBlock Resnet, AttentionBlock? Attention)> _layers = [];
     private readonly Conv2dLayer? _downConv;
@@ -29,7 +29,7 @@ public sealed class DownBlock
             padding: c.DownsamplePadding, extraPadBottomRight: c.DownsamplePadding == 0 ? 1 : 0);
     }
 
-    public PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips)
+    public PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips, ref PlanValue? skipSample)
     {
         foreach (var (r, a) in _layers)
         {

@@ -2,8 +2,11 @@ using DiffusionKernels.Runtime.Plan;
 
 namespace DiffusionKernels.Runtime.Models.Layers;
 
-/// <summary>How a resnet block resamples both of its paths after norm1 (diffusers' up=True / down=True).</summary>
-public enum ResnetResample { None, Up, Down }
+/// <summary>
+/// How a resnet block resamples both of its paths after norm1 (diffusers' up=True / down=True): nearest ×2 and
+/// 2×2 average pooling by default, the (1, 3, 3, 1) FIR filter with kernel="fir" (score-SDE skip blocks).
+/// </summary>
+public enum ResnetResample { None, Up, Down, FirUp, FirDown }
 
 /// <summary>
 /// diffusers ResnetBlock2D: h = conv1(act(norm1(x))); h += temb (default) or FiLM after norm2 (scale_shift);
@@ -19,20 +22,28 @@ public sealed class ResnetBlock
     private readonly Activation _act;
     private readonly float _outputScale;
     private readonly ResnetResample _resample;
+    private readonly FirResampler? _fir;
     private readonly string _prefix;
 
+    /// <summary>
+    /// Takes the block's weights under <paramref name="prefix"/>. norm1 has <paramref name="groups"/> groups (default
+    /// norm_num_groups), norm2 <paramref name="groupsOut"/> (default: the same); <paramref name="inShortcut"/> is
+    /// diffusers' use_in_shortcut, a 1×1 conv_shortcut even when cin == cout (null: only when they differ).
+    /// </summary>
     public ResnetBlock(ModelWeights w, string prefix, UNetConfig c, int cin, int cout, float outputScaleFactor = 1f,
-        ResnetResample resample = ResnetResample.None, int? groups = null)
+        ResnetResample resample = ResnetResample.None, int? groups = null, int? groupsOut = null, bool? inShortcut = null)
     {
         int g = groups ?? c.NormNumGroups ?? throw new ModelFormatException($"{prefix}: norm_num_groups is null");
+        int g2 = groupsOut ?? g;
         _prefix = prefix;
         _norm1 = new GroupNormLayer(w, prefix + ".norm1", cin, g, c.NormEps);
         _conv1 = new Conv2dLayer(w, prefix + ".conv1", cin, cout, 3, padding: 1);
         _scaleShift = c.ResnetTimeScaleShift == "scale_shift";
         _timeProj = new LinearLayer(w, prefix + ".time_emb_proj", c.TimeEmbedDim, _scaleShift ? 2 * cout : cout);
-        _norm2 = new GroupNormLayer(w, prefix + ".norm2", cout, g, c.NormEps);
+        _norm2 = new GroupNormLayer(w, prefix + ".norm2", cout, g2, c.NormEps);
         _conv2 = new Conv2dLayer(w, prefix + ".conv2", cout, cout, 3, padding: 1);
-        if (cin != cout) _shortcut = new Conv2dLayer(w, prefix + ".conv_shortcut", cin, cout, 1);
+        if (inShortcut ?? cin != cout) _shortcut = new Conv2dLayer(w, prefix + ".conv_shortcut", cin, cout, 1);
+        if (resample is ResnetResample.FirUp or ResnetResample.FirDown) _fir = new FirResampler(w);
         _act = c.Activation;
         _outputScale = 1f / outputScaleFactor;
         _resample = resample;
@@ -45,6 +56,8 @@ public sealed class ResnetBlock
         var h = _norm1.Emit(pb, _prefix + ".norm1", x, _act);
         if (_resample == ResnetResample.Up) { x = Resample.Up(pb, _prefix + ".up_x", x); h = Resample.Up(pb, _prefix + ".up_h", h); }
         if (_resample == ResnetResample.Down) { x = Resample.Down(pb, _prefix + ".down_x", x); h = Resample.Down(pb, _prefix + ".down_h", h); }
+        if (_resample == ResnetResample.FirUp) { x = _fir!.Up(pb, _prefix + ".fir_up_x", x); h = _fir.Up(pb, _prefix + ".fir_up_h", h); }
+        if (_resample == ResnetResample.FirDown) { x = _fir!.Down(pb, _prefix + ".fir_down_x", x); h = _fir.Down(pb, _prefix + ".fir_down_h", h); }
         h = _conv1.Emit(pb, _prefix + ".conv1", h);
         var t = _timeProj.Emit(pb, _prefix + ".time_emb_proj", tembAct);
         PlanValue normed;

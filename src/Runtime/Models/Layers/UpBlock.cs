@@ -7,7 +7,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// cat([h, skip]) with skips popped newest first (each optionally followed by attention), then an
 /// optional upsampler (nearest ×2 + conv, or a resnet block with nearest ×2).
 /// </summary>
-public sealed class UpBlock
+public sealed class UpBlock : IUpBlock
 {
     private readonly List<(ResnetBlock Resnet, AttentionBlock? Attention)> _layers = [];
     private readonly Conv2dLayer? _upConv;
@@ -30,7 +30,7 @@ public sealed class UpBlock
         else _upConv = new Conv2dLayer(w, $"{prefix}.upsamplers.0.conv", cout, cout, 3, padding: 1);
     }
 
-    public PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips)
+    public PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips, ref PlanValue? skipSample)
     {
         int j = 0;
         foreach (var (r, a) in _layers)
