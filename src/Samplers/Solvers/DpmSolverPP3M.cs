@@ -9,7 +9,8 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// D₁ = D₁₀ + r₀/(r₀ + r₁)(D₁₀ − D₁₁), D₂ = (D₁₀ − D₁₁)/(r₀ + r₁), φ₂ = 1 − (1 − e^{−ĥ})/ĥ, φ₃ = φ₂/ĥ − ½:
 /// x' = (σ'/σ)e^{−ηh}x + (1 − e^{−ĥ})x̂₀ + φ₂D₁ − φ₃D₂ (+ σ'√(1 − e^{−2ηh})·z in the SDE variant); the second step
 /// uses x' = … + φ₂(x̂₀ − x̂₀₋₁)/r₀, the first is first order, and lower_order_final applies diffusers' rule.
-/// A step to σ = 0 is x̂₀.
+/// A step to σ = 0 is x̂₀. This is the reference update; its φ₃D₂ is half the Taylor term (2φ₃D₂ would be), so it
+/// converges with order 2, not 3 (measured in the tests).
 /// </summary>
 public class DpmSolverPP3M : Solver
 {
