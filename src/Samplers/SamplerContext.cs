@@ -26,6 +26,8 @@ public sealed record SamplerOptions
     /// <summary>Relative and absolute tolerances of adaptive solvers (rk45).</summary>
     public double Rtol { get; init; } = 1e-5;
     public double Atol { get; init; } = 1e-5;
+    /// <summary>Multistep solvers drop to lower orders on the last steps (diffusers' lower_order_final).</summary>
+    public bool LowerOrderFinal { get; init; } = true;
     /// <summary>Stop with an error naming the step when the state holds NaN or Inf.</summary>
     public bool CheckFinite { get; init; } = true;
 }

@@ -3,7 +3,21 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// <summary>Every sampler by its name.</summary>
 public static class SamplerRegistry
 {
-    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M(), new DpmSolverPP2MSde(), new Ddim(), new Ddpm(), new DormandPrince45()];
+    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M(), new DpmSolverPP2MSde(), new Ddim(), new Ddpm(), new DormandPrince45(),
+        new DpmSolver(1),
+        new DpmSolver(2),
+        new DpmSolver(3),
+        new DpmSolverPP3M(),
+        new DpmSolverPP3MSde(),
+        new UniPC(bh2: false),
+        new UniPC(bh2: true),
+        new Lms(),
+        new Deis(2),
+        new Deis(3),
+        new IPndm(),
+        new Pndm(rungeKuttaWarmup: true),
+        new Pndm(rungeKuttaWarmup: false),
+    ];
 
     public static IReadOnlyList<Solver> Solvers => All;
 
