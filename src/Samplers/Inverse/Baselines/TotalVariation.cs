@@ -3,10 +3,10 @@ namespace DiffusionKernels.Samplers.Inverse.Baselines;
 /// <summary>Settings of <see cref="TotalVariation.Reconstruct"/>.</summary>
 public sealed record TvOptions
 {
-    /// <summary>Weight λ of the TV term.</summary>
-    public double Lambda { get; init; } = 1e-3;
+    /// <summary>Weight λ of the TV term (for images in [0, 1]; 3e-3 suits noise-free 4× MRI of a 64×64 phantom).</summary>
+    public double Lambda { get; init; } = 3e-3;
     /// <summary>Primal–dual iterations.</summary>
-    public int Iterations { get; init; } = 300;
+    public int Iterations { get; init; } = 1000;
     /// <summary>‖A‖ if known (1 for masks and MRI, 1/f for box downsampling ×f); estimated by power iteration when null.</summary>
     public double? OperatorNorm { get; init; }
 }
