@@ -1,0 +1,169 @@
+using System.Numerics;
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Tests.Support;
+using MathNet.Numerics.IntegralTransforms;
+using NUnit.Framework;
+
+namespace DiffusionKernels.Tests.Kernels;
+
+public class Fft2dTests
+{
+    /// <summary>Naive orthonormal 2-D DFT in double over [planes, h, w].</summary>
+    private static (float[] Re, float[] Im) NaiveDft(float[] re, float[]? im, int planes, int h, int w, bool inverse)
+    {
+        var outRe = new float[re.Length];
+        var outIm = new float[re.Length];
+        double sign = inverse ? 1 : -1, scale = 1 / Math.Sqrt(h * w);
+        for (int p = 0; p < planes; p++)
+        for (int u = 0; u < h; u++)
+        for (int v = 0; v < w; v++)
+        {
+            double sr = 0, si = 0;
+            for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++)
+            {
+                double a = sign * 2 * Math.PI * ((double)u * i / h + (double)v * j / w);
+                double xr = re[(p * h + i) * w + j], xi = im is null ? 0 : im[(p * h + i) * w + j];
+                sr += xr * Math.Cos(a) - xi * Math.Sin(a);
+                si += xr * Math.Sin(a) + xi * Math.Cos(a);
+            }
+            outRe[(p * h + u) * w + v] = (float)(sr * scale);
+            outIm[(p * h + u) * w + v] = (float)(si * scale);
+        }
+        return (outRe, outIm);
+    }
+
+    private static (float[] Re, float[] Im) Run(Backend b, float[] re, float[]? im, int[] d, bool inverse)
+    {
+        var shape = new Shape(d);
+        using var tr = b.Upload(re, shape);
+        using var ti = im is null ? null : b.Upload(im, shape);
+        using var or = b.Allocate(shape);
+        using var oi = b.Allocate(shape);
+        b.Fft2d(tr, ti, or, oi, inverse);
+        return (or.ToArray(), oi.ToArray());
+    }
+
+    private static int Count(int[] d) => d.Aggregate(1, (p, v) => p * v);
+
+    // Powers of two, non-powers (direct DFT), a 1-point axis, and shapes above the CPU parallel threshold.
+    private static readonly int[][] CpuShapes = [[1, 1, 8, 8], [2, 3, 16, 4], [1, 2, 7, 5], [1, 1, 1, 6], [2, 1, 12, 32], [1, 1, 64, 128], [2, 2, 48, 80], [1, 1, 3, 70]];
+    private static readonly int[][] TinyShapes = [[1, 1, 8, 8], [2, 1, 16, 4], [1, 2, 3, 5], [1, 1, 6, 8]];
+
+    [TestCaseSource(nameof(CpuShapes))]
+    public void Cpu_matches_naive_dft_forward_and_inverse(int[] d)
+    {
+        int planes = d[0] * d[1];
+        var re = TestData.Normal(Count(d), 1);
+        var im = TestData.Normal(Count(d), 2);
+        foreach (bool inverse in new[] { false, true })
+        {
+            var (er, ei) = NaiveDft(re, im, planes, d[2], d[3], inverse);
+            var (ar, ai) = Run(TestBackends.Cpu, re, im, d, inverse);
+            // log2(n) float butterfly levels (or n-term float-twiddle sums) against a double reference.
+            Close.Assert(er, ar, 2e-5, $"re inverse={inverse}");
+            Close.Assert(ei, ai, 2e-5, $"im inverse={inverse}");
+        }
+    }
+
+    [Test]
+    public void Cpu_real_input_matches_naive_and_mathnet()
+    {
+        int[] d = [2, 1, 32, 16];
+        var re = TestData.Normal(Count(d), 3);
+        var (er, ei) = NaiveDft(re, null, 2, 32, 16, false);
+        var (ar, ai) = Run(TestBackends.Cpu, re, null, d, false);
+        Close.Assert(er, ar, 2e-5, "re");
+        Close.Assert(ei, ai, 2e-5, "im");
+
+        // MathNet, rows then columns, with its orthonormal (Matlab sign) convention.
+        var data = new Complex[32 * 16];
+        for (int i = 0; i < data.Length; i++) data[i] = re[i];
+        DiffusionKernels.Samplers.Quality.Fft2D.Forward(data, 32, 16, FourierOptions.Matlab);
+        var mr = data.Select(c => (float)(c.Real / Math.Sqrt(32 * 16))).ToArray();
+        var mi = data.Select(c => (float)(c.Imaginary / Math.Sqrt(32 * 16))).ToArray();
+        Close.Assert(mr, ar.AsSpan(0, 512), 2e-5, "mathnet re");
+        Close.Assert(mi, ai.AsSpan(0, 512), 2e-5, "mathnet im");
+    }
+
+    [TestCaseSource(nameof(TinyShapes))]
+    public void Ilgpu_matches_cpu(int[] d)
+    {
+        var re = TestData.Normal(Count(d), 4);
+        var im = TestData.Normal(Count(d), 5);
+        foreach (bool inverse in new[] { false, true })
+        {
+            var (cr, ci) = Run(TestBackends.Cpu, re, im, d, inverse);
+            var (gr, gi) = Run(TestBackends.IlgpuCpu, re, im, d, inverse);
+            Close.Assert(cr, gr, 2e-5, $"re inverse={inverse}");
+            Close.Assert(ci, gi, 2e-5, $"im inverse={inverse}");
+        }
+        var (rr, ri) = Run(TestBackends.Cpu, re, null, d, false);
+        var (hr, hi) = Run(TestBackends.IlgpuCpu, re, null, d, false);
+        Close.Assert(rr, hr, 2e-5, "real input re");
+        Close.Assert(ri, hi, 2e-5, "real input im");
+    }
+
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void Is_unitary_and_inverse_undoes_forward(string device)
+    {
+        Backend b = device == "cpu" ? TestBackends.Cpu : TestBackends.IlgpuCpu;
+        int[] d = device == "cpu" ? [2, 2, 32, 24] : [1, 2, 8, 6];
+        var shape = new Shape(d);
+        var re = TestData.Normal(Count(d), 6);
+        var im = TestData.Normal(Count(d), 7);
+        using var tr = b.Upload(re, shape);
+        using var ti = b.Upload(im, shape);
+        using var fr = b.Allocate(shape);
+        using var fi = b.Allocate(shape);
+        b.Fft2d(tr, ti, fr, fi, inverse: false);
+        double Norm(float[] a, float[] c) => a.Zip(c, (x, y) => (double)x * x + (double)y * y).Sum();
+        Assert.That(Norm(fr.ToArray(), fi.ToArray()), Is.EqualTo(Norm(re, im)).Within(1e-5).Percent);
+        b.Fft2d(fr, fi, fr, fi, inverse: true); // in place
+        Close.Assert(re, fr.ToArray(), 2e-6, "re round trip");
+        Close.Assert(im, fi.ToArray(), 2e-6, "im round trip");
+    }
+
+    [TestCase("cpu")]
+    [TestCase("ilgpu-cpu")]
+    public void Packed_complex_matches_separate_planes(string device)
+    {
+        Backend b = device == "cpu" ? TestBackends.Cpu : TestBackends.IlgpuCpu;
+        int n = 3, h = 8, w = 5;
+        var img = TestData.Normal(n * h * w, 8);
+        using var x = b.Upload(img, new Shape(n, 1, h, w));
+        using var k = b.Allocate(n, 2, h, w);
+        b.Fft2dComplex(x, k, inverse: false);
+        var (er, ei) = NaiveDft(img, null, n, h, w, false);
+        var packed = k.ToArray();
+        for (int s = 0; s < n; s++)
+        {
+            Close.Assert(er.AsSpan(s * h * w, h * w), packed.AsSpan(2 * s * h * w, h * w), 2e-5, $"sample {s} re");
+            Close.Assert(ei.AsSpan(s * h * w, h * w), packed.AsSpan((2 * s + 1) * h * w, h * w), 2e-5, $"sample {s} im");
+        }
+        b.Fft2dComplex(k, k, inverse: true); // in place back to the image; imaginary part ≈ 0
+        var back = k.ToArray();
+        for (int s = 0; s < n; s++)
+        {
+            Close.Assert(img.AsSpan(s * h * w, h * w), back.AsSpan(2 * s * h * w, h * w), 2e-6, $"sample {s} round trip");
+            Assert.That(back.AsSpan((2 * s + 1) * h * w, h * w).ToArray().Max(Math.Abs), Is.LessThan(1e-5));
+        }
+    }
+
+    [Test]
+    public void Bad_shapes_are_named()
+    {
+        var b = TestBackends.Cpu;
+        using var a = b.Allocate(1, 1, 4, 4);
+        using var c = b.Allocate(1, 1, 4, 8);
+        using var o = b.Allocate(1, 1, 4, 4);
+        var e = Assert.Throws<ShapeMismatchException>(() => b.Fft2d(a, null, c, o, false))!;
+        Assert.That(e.Message, Does.Contain("fft2d").And.Contain("real output"));
+        Assert.Throws<ArgumentException>(() => b.Fft2d(a, null, o, o, false));
+        using var three = b.Allocate(1, 3, 4, 4);
+        using var k = b.Allocate(1, 2, 4, 4);
+        e = Assert.Throws<ShapeMismatchException>(() => b.Fft2dComplex(three, k, false))!;
+        Assert.That(e.Message, Does.Contain("fft2d complex").And.Contain("input channels"));
+    }
+}
