@@ -75,7 +75,7 @@ public static class SampleCommand
         try
         {
             using var model = OpenModel(modelPath, q, backend, batchSize);
-            IDenoiser d = q.ClipSample ?? model.Schedule.ClipSample ? new ClippedDenoiser(model.Denoiser, (float)model.Schedule.ClipSampleRange) : model.Denoiser;
+            IDenoiser d = model.Schedule.Wrap(model.Denoiser, q.ClipSample);
             int per = d.SampleShape.Aggregate(1, (a, b) => a * b);
             if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * per)
                 throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(d.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
@@ -83,7 +83,7 @@ public static class SampleCommand
             {
                 "karras" => SigmaGrids.Karras(q.Steps, d.SigmaMin, d.SigmaMax),
                 "exponential" => SigmaGrids.Exponential(q.Steps, d.SigmaMin, d.SigmaMax),
-                _ => model.Schedule.CreateSchedule().InferenceSigmas(q.Steps, model.Schedule.TimestepSpacing, model.Schedule.StepsOffset),
+                _ => model.Schedule.CreateSchedule().InferenceSigmas(q.Steps, model.Schedule.TimestepSpacing, model.Schedule.StepsOffset, model.Schedule.FinalSigmasType),
             };
             var samples = new float[(long)q.Count * per];
             var clock = Stopwatch.StartNew();

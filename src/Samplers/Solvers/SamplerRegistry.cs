@@ -1,9 +1,13 @@
+using DiffusionKernels.Samplers.Schedules;
+
 namespace DiffusionKernels.Samplers.Solvers;
 
 /// <summary>Every sampler by its name.</summary>
 public static class SamplerRegistry
 {
-    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M(), new DpmSolverPP2MSde(), new Ddim(), new Ddpm(), new DormandPrince45()];
+    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M(), new DpmSolverPP2MSde(), new Ddim(), new Ddpm(), new DormandPrince45(),
+        new ScoreSdeEulerMaruyama(new VpSchedule()), new ScoreSdeEulerMaruyama(new SubVpSchedule()), new ScoreSdeEulerMaruyama(new VeSchedule()),
+        new PredictorCorrector(variancePreserving: false), new PredictorCorrector(variancePreserving: true), new AnnealedLangevin()];
 
     public static IReadOnlyList<Solver> Solvers => All;
 
