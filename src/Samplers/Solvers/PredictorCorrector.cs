@@ -12,7 +12,8 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// batch). Predictor: VE, x′ = x + (σ² − σ′²)·score + √(σ² − σ′²)·z; VP in VP coordinates x_vp = x/√(1 + σ²) with the
 /// step's β = 1 − α = (σ² − σ′²)/(1 + σ²) (score_sde's discrete β_i, exact for any grid):
 /// x_vp′ = (2 − √α)x_vp + β·score_vp + √β·z. A step to σ = 0 returns x̂₀; the last step of a grid ending on σ &gt; 0
-/// adds no noise (noise_removal). NFE per step: n + 1.
+/// adds no noise (noise_removal). NFE per step: n + 1. Because ε depends on x and on z, the corrector's stationary law
+/// is wider than p_σ by about (1 + 2/d)² in variance for d values per sample: negligible for images, +13% in std at d = 16.
 /// </summary>
 public sealed class PredictorCorrector(bool variancePreserving) : Solver
 {
