@@ -28,6 +28,12 @@ public sealed record SamplerOptions
     public double Atol { get; init; } = 1e-5;
     /// <summary>Multistep solvers drop to lower orders on the last steps (diffusers' lower_order_final).</summary>
     public bool LowerOrderFinal { get; init; } = true;
+    /// <summary>Score-SDE samplers: Langevin corrector signal-to-noise ratio (null: 0.16 for pc_ve, 0.01 for pc_vp) and corrector steps per level.</summary>
+    public double? Snr { get; init; }
+    public int CorrectorSteps { get; init; } = 1;
+    /// <summary>Annealed Langevin: steps per σ level and ε of the step size ε·σ²/σ_L² (null: 0.2·σ_L², NCSN's ratio).</summary>
+    public int LangevinSteps { get; init; } = 5;
+    public double? LangevinEpsilon { get; init; }
     /// <summary>Stop with an error naming the step when the state holds NaN or Inf.</summary>
     public bool CheckFinite { get; init; } = true;
 }

@@ -23,13 +23,13 @@ public sealed class DiffusionModel : IDisposable
         Schedule = schedule;
         Batch = batch;
         RawDenoiser = denoiser;
-        Denoiser = schedule.ClipSample ? new ClippedDenoiser(denoiser, (float)schedule.ClipSampleRange) : denoiser;
+        Denoiser = schedule.Wrap(denoiser);
         _owned = owned;
     }
 
     /// <summary>The path or name the model came from.</summary>
     public string Source { get; }
-    /// <summary>The denoiser solvers use (with clip_sample applied when the schedule asks for it).</summary>
+    /// <summary>The denoiser solvers use (with dynamic thresholding or clip_sample applied when the schedule asks for it).</summary>
     public IDenoiser Denoiser { get; }
     /// <summary>The denoiser without clipping.</summary>
     public IDenoiser RawDenoiser { get; }
@@ -48,7 +48,7 @@ public sealed class DiffusionModel : IDisposable
     {
         "karras" => SigmaGrids.Karras(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
         "exponential" => SigmaGrids.Exponential(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
-        "discrete" => Schedule.CreateSchedule().InferenceSigmas(steps, Schedule.TimestepSpacing, Schedule.StepsOffset),
+        "discrete" => Schedule.CreateSchedule().InferenceSigmas(steps, Schedule.TimestepSpacing, Schedule.StepsOffset, Schedule.FinalSigmasType),
         _ => throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{grid}'"),
     };
 

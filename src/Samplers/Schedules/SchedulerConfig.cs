@@ -20,6 +20,14 @@ public sealed record SchedulerConfig
     /// <summary>Clamp x̂₀ to [−clip_sample_range, clip_sample_range] (diffusers' DDPM/DDIM default for pixel models).</summary>
     public bool ClipSample { get; init; }
     public double ClipSampleRange { get; init; } = 1.0;
+    /// <summary>Rescale β to zero terminal SNR (Lin et al. 2024); the infinite last σ is read at ᾱ = 2⁻²⁴.</summary>
+    public bool RescaleBetasZeroSnr { get; init; }
+    /// <summary>"zero" or "sigma_min": what the discrete grids end on.</summary>
+    public string FinalSigmasType { get; init; } = "zero";
+    /// <summary>Dynamic thresholding of x̂₀ (Saharia et al. 2022) at this quantile of |x̂₀|, with s clamped to [1, sample_max_value].</summary>
+    public bool Thresholding { get; init; }
+    public double DynamicThresholdingRatio { get; init; } = 0.995;
+    public double SampleMaxValue { get; init; } = 1.0;
 
     public static SchedulerConfig Load(string path) => Parse(File.ReadAllText(path), path);
 
@@ -50,6 +58,11 @@ public sealed record SchedulerConfig
             StepsOffset = Get("steps_offset", c.StepsOffset, v => v.GetInt32()),
             ClipSample = Get("clip_sample", c.ClipSample, v => v.GetBoolean()),
             ClipSampleRange = Get("clip_sample_range", c.ClipSampleRange, v => v.GetDouble()),
+            RescaleBetasZeroSnr = Get("rescale_betas_zero_snr", c.RescaleBetasZeroSnr, v => v.GetBoolean()),
+            FinalSigmasType = Get("final_sigmas_type", c.FinalSigmasType, v => v.GetString()!),
+            Thresholding = Get("thresholding", c.Thresholding, v => v.GetBoolean()),
+            DynamicThresholdingRatio = Get("dynamic_thresholding_ratio", c.DynamicThresholdingRatio, v => v.GetDouble()),
+            SampleMaxValue = Get("sample_max_value", c.SampleMaxValue, v => v.GetDouble()),
         };
         if (e.TryGetProperty("trained_betas", out var tb) && tb.ValueKind != JsonValueKind.Null)
             throw new ArgumentException($"{source}: trained_betas is not supported yet");
@@ -60,15 +73,29 @@ public sealed record SchedulerConfig
     public void Validate(string source)
     {
         if (NumTrainTimesteps < 2) throw new ArgumentException($"{source}: num_train_timesteps must be ≥ 2, found {NumTrainTimesteps}");
-        if (BetaSchedule is not ("linear" or "scaled_linear" or "squaredcos_cap_v2"))
-            throw new ArgumentException($"{source}: beta_schedule '{BetaSchedule}' is not supported (linear, scaled_linear, squaredcos_cap_v2)");
+        if (!DiscreteSchedule.BetaSchedules.Contains(BetaSchedule))
+            throw new ArgumentException($"{source}: beta_schedule '{BetaSchedule}' is not supported ({string.Join(", ", DiscreteSchedule.BetaSchedules)})");
+        if (FinalSigmasType is not ("zero" or "sigma_min"))
+            throw new ArgumentException($"{source}: final_sigmas_type '{FinalSigmasType}' is not supported (zero, sigma_min)");
+        if (Thresholding && !(DynamicThresholdingRatio > 0 && DynamicThresholdingRatio <= 1 && SampleMaxValue >= 1))
+            throw new ArgumentException($"{source}: thresholding needs 0 < dynamic_thresholding_ratio ≤ 1 and sample_max_value ≥ 1, found {DynamicThresholdingRatio} and {SampleMaxValue}");
         if (TimestepSpacing is not ("leading" or "trailing" or "linspace"))
             throw new ArgumentException($"{source}: timestep_spacing '{TimestepSpacing}' is not supported (leading, trailing, linspace)");
         if (PredictionType is not ("epsilon" or "v_prediction" or "sample"))
             throw new ArgumentException($"{source}: prediction_type '{PredictionType}' is not supported (epsilon, v_prediction, sample)");
     }
 
-    public DiscreteSchedule CreateSchedule() => DiscreteSchedule.Create(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd);
+    public DiscreteSchedule CreateSchedule() => DiscreteSchedule.Create(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, RescaleBetasZeroSnr);
+
+    /// <summary>
+    /// The denoiser with this config's x̂₀ post-processing: dynamic thresholding when <c>thresholding</c> is set (it
+    /// takes precedence over clip_sample, as in diffusers), else clipping when <paramref name="clipSample"/> (or
+    /// <c>clip_sample</c>) is set.
+    /// </summary>
+    public Denoisers.IDenoiser Wrap(Denoisers.IDenoiser denoiser, bool? clipSample = null) =>
+        Thresholding ? new Denoisers.DynamicThresholdDenoiser(denoiser, DynamicThresholdingRatio, SampleMaxValue)
+        : clipSample ?? ClipSample ? new Denoisers.ClippedDenoiser(denoiser, (float)ClipSampleRange)
+        : denoiser;
 
     public Denoisers.Prediction Prediction => PredictionType switch
     {

@@ -1,3 +1,5 @@
+using DiffusionKernels.Samplers.Schedules;
+
 namespace DiffusionKernels.Samplers.Solvers;
 
 /// <summary>Every sampler by its name.</summary>
@@ -17,7 +19,8 @@ public static class SamplerRegistry
         new IPndm(),
         new Pndm(rungeKuttaWarmup: true),
         new Pndm(rungeKuttaWarmup: false),
-    ];
+        new ScoreSdeEulerMaruyama(new VpSchedule()), new ScoreSdeEulerMaruyama(new SubVpSchedule()), new ScoreSdeEulerMaruyama(new VeSchedule()),
+        new PredictorCorrector(variancePreserving: false), new PredictorCorrector(variancePreserving: true), new AnnealedLangevin()];
 
     public static IReadOnlyList<Solver> Solvers => All;
 

@@ -1,0 +1,59 @@
+using DiffusionKernels.Runtime;
+
+namespace DiffusionKernels.Samplers.Denoisers;
+
+/// <summary>
+/// Dynamic thresholding (Saharia et al. 2022; diffusers' <c>thresholding</c>): per sample, s = the
+/// <c>dynamic_thresholding_ratio</c> quantile of |x̂₀| (torch.quantile's linear interpolation), clamped to
+/// [1, <c>sample_max_value</c>]; then x̂₀ ← clamp(x̂₀, −s, s)/s. The backend has no per-sample quantile (its reductions
+/// are mean, std, max |x|, non-finite count), so x̂₀ is copied to the host once per evaluation to find s; this is the
+/// one sampler option that reads the state on the host. The clamp and the scaling run on the backend.
+/// </summary>
+public sealed class DynamicThresholdDenoiser : IDenoiser
+{
+    private readonly IDenoiser _inner;
+    private float[] _host = [];
+    private float[] _scale = [];
+
+    public DynamicThresholdDenoiser(IDenoiser inner, double ratio = 0.995, double maxValue = 1.0)
+    {
+        if (!(ratio > 0 && ratio <= 1)) throw new ArgumentOutOfRangeException(nameof(ratio), $"dynamic_thresholding_ratio must be in (0, 1], found {ratio}");
+        if (!(maxValue >= 1)) throw new ArgumentOutOfRangeException(nameof(maxValue), $"sample_max_value must be ≥ 1, found {maxValue}");
+        _inner = inner;
+        Ratio = ratio;
+        MaxValue = maxValue;
+    }
+
+    public double Ratio { get; }
+    public double MaxValue { get; }
+    public Backend Backend => _inner.Backend;
+    public int[] SampleShape => _inner.SampleShape;
+    public double SigmaMin => _inner.SigmaMin;
+    public double SigmaMax => _inner.SigmaMax;
+    public int Evaluations => _inner.Evaluations;
+
+    public void Denoise(Tensor x, double sigma, Tensor denoised)
+    {
+        _inner.Denoise(x, sigma, denoised);
+        int batch = denoised.Shape[0], per = (int)denoised.Shape.Stride(1);
+        if (_host.Length != batch * per) { _host = new float[batch * per]; _scale = new float[batch]; }
+        Backend.CopyToHost(denoised, _host);
+        for (int n = 0; n < batch; n++)
+        {
+            float s = (float)Math.Clamp(AbsQuantile(_host.AsSpan(n * per, per), Ratio), 1, MaxValue);
+            Backend.Clamp(denoised.Slice0(n, 1), -s, s, denoised.Slice0(n, 1));
+            _scale[n] = 1 / s;
+        }
+        Backend.LinearCombination(denoised, [denoised], _scale);
+    }
+
+    /// <summary>The q-quantile of |v| with linear interpolation between order statistics (torch.quantile, numpy's default); sorts <paramref name="v"/> in place.</summary>
+    public static double AbsQuantile(Span<float> v, double q)
+    {
+        for (int i = 0; i < v.Length; i++) v[i] = Math.Abs(v[i]);
+        v.Sort();
+        double position = q * (v.Length - 1);
+        int lo = (int)Math.Floor(position), hi = Math.Min(lo + 1, v.Length - 1);
+        return v[lo] + (position - lo) * ((double)v[hi] - v[lo]);
+    }
+}
