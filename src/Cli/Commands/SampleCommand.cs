@@ -33,20 +33,22 @@ public static class SampleCommand
         var clip = new Option<bool?>("--clip-sample") { Description = "Clamp x̂₀ to the model's clip_sample_range (default: the model's scheduler_config.json)" };
         var churn = new Option<double>("--s-churn") { Description = "Stochastic churn for heun (Karras et al. 2022)", DefaultValueFactory = _ => 0 };
         var init = new Option<string?>("--init") { Description = "Start from this x_T (.npy, [N, ...] standard normal noise) instead of drawing it" };
+        var initImage = new Option<string?>("--init-image") { Description = "img2img: start from these images (.npy [N, C, H, W] in [0, 1]) noised to the grid's level at --strength" };
+        var strength = new Option<double>("--strength") { Description = "img2img: fraction of the grid to run from the noised --init-image (1 = from pure noise)", DefaultValueFactory = _ => 0.6 };
         var output = new Option<string>("--output") { Description = "Output folder (samples.npy, grid.png, sample_NNNN.png)", DefaultValueFactory = _ => "samples" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, eta, grid, betaSchedule, prediction, clip, churn, init, output, force, device };
+            { model, sampler, steps, seed, count, batch, eta, grid, betaSchedule, prediction, clip, churn, init, initImage, strength, output, force, device };
         command.SetAction(r => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), r.GetValue(eta),
-            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(churn), r.GetValue(init), r.GetValue(output)!,
+            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(churn), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(output)!,
             r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
     public sealed record SampleRequest(string? Model, string Sampler, int Steps, ulong Seed, int Count, int Batch, double? Eta, string Sigmas,
-        string? BetaSchedule, string? Prediction, bool? ClipSample, double SChurn, string? Init, string Output, bool Force, string Device);
+        string? BetaSchedule, string? Prediction, bool? ClipSample, double SChurn, string? Init, string? InitImage, double Strength, string Output, bool Force, string Device);
 
     public static int Run(SampleRequest q)
     {
@@ -60,20 +62,26 @@ public static class SampleCommand
         if (q.Sigmas is not ("karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
         var output = OutputFolder.Check(q.Output, q.Force);
         var modelPath = q.Model ?? FindBundledModel();
+        if (q.Init is not null && q.InitImage is not null) throw new ArgumentException("give --init (noise) or --init-image (img2img), not both");
         var initNoise = q.Init is null ? null : Npy.Read(q.Init);
+        // Images in [0, 1] become the model's [-1, 1].
+        var initImage = q.InitImage is null ? null : Npy.Read(q.InitImage).AsFloat32().Select(v => v * 2 - 1).ToArray();
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
         using var model = DiffusionModel.Open(modelPath, backend, batchSize, new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample));
         if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * model.SampleLength)
             throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(model.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
+        if (initImage is not null && initImage.Length != (long)q.Count * model.SampleLength)
+            throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {initImage.Length} values");
         var sigmas = model.Sigmas(q.Sigmas, q.Steps);
+        if (initImage is not null) sigmas = DiffusionModel.ForStrength(sigmas, q.Strength);
         var options = new SamplerOptions { Seed = q.Seed, Eta = q.Eta, SChurn = q.SChurn, Cancellation = cancel.Token };
         int batches = (q.Count + batchSize - 1) / batchSize;
         var clock = Stopwatch.StartNew();
         int evaluations0 = model.Denoiser.Evaluations;
         var samples = StepProgress.Run("sampling", batches * (sigmas.Length - 1),
-            report => SampleRunner.Draw(model, solver, sigmas, q.Count, options, initNoise?.AsFloat32(), report));
+            report => SampleRunner.Draw(model, solver, sigmas, q.Count, options, initImage ?? initNoise?.AsFloat32(), report, initIsImage: initImage is not null));
         backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         int[] shape = [q.Count, .. model.SampleShape];
@@ -86,7 +94,7 @@ public static class SampleCommand
                 for (int k = 0; k < q.Count; k++) ImageWriter.SavePng(Path.Combine(temp, $"sample_{k:D4}.png"), samples, shape, k, -1f, 1f);
             }
         });
-        Console.WriteLine($"device {backend.Name} | sampler {solver.Name}, {q.Steps} steps, NFE {model.Denoiser.Evaluations - evaluations0} "
+        Console.WriteLine($"device {backend.Name} | sampler {solver.Name}, {q.Steps} steps, NFE {model.Denoiser.Evaluations - evaluations0}{(initImage is null ? "" : $", img2img from σ {sigmas[0]:G3}")} "
                           + $"({batches} batch{(batches == 1 ? "" : "es")} of {batchSize}) | {q.Count} samples in {seconds:F2} s, {q.Count / seconds:F2} images/s");
         Console.WriteLine($"wrote {output}");
         return 0;

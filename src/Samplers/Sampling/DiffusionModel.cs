@@ -52,6 +52,17 @@ public sealed class DiffusionModel : IDisposable
         _ => throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{grid}'"),
     };
 
+    /// <summary>
+    /// The tail of <paramref name="sigmas"/> that img2img with <paramref name="strength"/> in (0, 1] runs (diffusers'
+    /// rule: the last ⌈steps·strength⌉ steps; 1 = the whole grid, i.e. from pure noise).
+    /// </summary>
+    public static double[] ForStrength(double[] sigmas, double strength)
+    {
+        if (!(strength > 0 && strength <= 1)) throw new ArgumentOutOfRangeException(nameof(strength), $"--strength must be in (0, 1], found {strength}");
+        int steps = sigmas.Length - 1, keep = Math.Max(1, (int)Math.Min(steps, Math.Round(steps * strength)));
+        return sigmas[(steps - keep)..];
+    }
+
     /// <summary>Opens <paramref name="source"/> on <paramref name="backend"/> for batches of <paramref name="batch"/> samples.</summary>
     public static DiffusionModel Open(string source, Backend backend, int batch, ScheduleOverrides? overrides = null)
     {

@@ -14,11 +14,14 @@ public static class SampleRunner
 {
     /// <summary>
     /// Runs <paramref name="solver"/> over <paramref name="sigmas"/> for <paramref name="count"/> samples and returns them
-    /// [count, ..sample shape] on the host. <paramref name="init"/> optionally gives x_T as standard normal noise.
+    /// [count, ..sample shape] on the host. <paramref name="init"/> optionally gives x_T as standard normal noise, or,
+    /// with <paramref name="initIsImage"/>, images to start from (img2img / SDEdit: x = image + σ₀·ε, so a grid that
+    /// starts below σ_max only partially re-noises them).
     /// </summary>
     public static float[] Draw(DiffusionModel model, Solver solver, double[] sigmas, int count, SamplerOptions options,
-        ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null)
+        ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null, bool initIsImage = false)
     {
+        if (initIsImage && init.IsEmpty) throw new ArgumentException("images to start from were asked for but not given");
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), $"number of samples must be ≥ 1, found {count}");
         int per = model.SampleLength, batch = model.Batch;
         if (!init.IsEmpty && init.Length != (long)count * per)
@@ -27,6 +30,7 @@ public static class SampleRunner
         var samples = new float[(long)count * per];
         var padded = init.IsEmpty ? null : new float[batch * per];
         using var x = backend.Allocate(new Shape([batch, .. model.SampleShape]));
+        using var image = initIsImage ? backend.Allocate(x.Shape) : null;
         for (int start = 0; start < count; start += batch)
         {
             int n = Math.Min(batch, count - start);
@@ -34,10 +38,18 @@ public static class SampleRunner
             {
                 Array.Clear(padded);
                 init.Slice(start * per, n * per).CopyTo(padded);
-                backend.CopyFromHost(padded, x);
+                backend.CopyFromHost(padded, image ?? x);
             }
-            else backend.RandomNormal(x, options.Seed, start);
-            backend.Scale(x, (float)sigmas[0], x);
+            if (image is not null)
+            {
+                backend.RandomNormal(x, options.Seed, start);
+                backend.LinearCombination(x, [image, x], [1f, (float)sigmas[0]]);
+            }
+            else
+            {
+                if (padded is null) backend.RandomNormal(x, options.Seed, start);
+                backend.Scale(x, (float)sigmas[0], x);
+            }
             int done = start;
             var batchOptions = options with
             {
