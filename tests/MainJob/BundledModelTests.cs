@@ -38,17 +38,20 @@ public class BundledModelTests
     public void FourSamplesAtEightStepsAreFarCloserToPhantomsThanNoise()
     {
         using var model = DiffusionModel.Open(ModelDir, TestBackends.Cpu, 4);
-        var samples = SampleRunner.Draw(model, SamplerRegistry.Get("dpmpp_2m"), model.Sigmas("karras", 8), 4, new SamplerOptions { Seed = 1 });
+        var samples = SampleRunner.Draw(model, SamplerRegistry.Get("dpmpp_2m_sde"), model.Sigmas("karras", 8), 4, new SamplerOptions { Seed = 1 });
         int size = model.SampleShape[1];
         var real = HeadPhantom.GenerateBatch(256, size, 0, false, EvalCommand.ReferenceIndex).Images;
         var rng = new Random(2);
         var noise = samples.Select(_ => rng.NextSingle()).ToArray();
         var ours = SampleQuality.Compare(samples.Select(v => (v + 1) / 2).ToArray(), real, size);
         var baseline = SampleQuality.Compare(noise, real, size);
-        TestContext.Out.WriteLine($"samples {ours}\nnoise   {baseline}");
-        Assert.That(ours.SlicedWasserstein, Is.LessThan(baseline.SlicedWasserstein / 3), "sliced Wasserstein");
-        Assert.That(ours.SpectrumDistance, Is.LessThan(baseline.SpectrumDistance / 3), "power spectrum");
-        Assert.That(ours.HistogramW1, Is.LessThan(baseline.HistogramW1 / 3), "intensity histogram");
+        var fourReal = SampleQuality.Compare(HeadPhantom.GenerateBatch(4, size, 0, false, EvalCommand.ReferenceIndex + 1000).Images, real, size);
+        TestContext.Out.WriteLine($"samples   {ours}\nnoise     {baseline}\n4 real    {fourReal}");
+        // Four images are a small set: even four real phantoms score well above zero on the set metrics, so the margins
+        // are 2.5× on those (the model's samples measured ≈3–4×) and 5× on the spectrum (≈10× measured).
+        Assert.That(ours.SlicedWasserstein, Is.LessThan(baseline.SlicedWasserstein / 2.5), "sliced Wasserstein");
+        Assert.That(ours.HistogramW1, Is.LessThan(baseline.HistogramW1 / 2.5), "intensity histogram");
+        Assert.That(ours.SpectrumDistance, Is.LessThan(baseline.SpectrumDistance / 5), "power spectrum");
     }
 
     [Test]

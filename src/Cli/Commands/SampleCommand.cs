@@ -21,7 +21,7 @@ public static class SampleCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = $"A diffusers UNet2DModel folder, or gmm:spec.json (default: the bundled {BundledModel})" };
-        var sampler = new Option<string>("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "dpmpp_2m" };
+        var sampler = new Option<string>("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "dpmpp_2m_sde" };
         var steps = new Option<int>("--steps") { Description = "Solver steps", DefaultValueFactory = _ => 20 };
         var seed = new Option<ulong>("--seed") { Description = "Noise seed; sample n of a seed is the same for any batch size", DefaultValueFactory = _ => 0 };
         var count = new Option<int>("--num-samples") { Description = "Samples to draw", DefaultValueFactory = _ => 16 };

@@ -24,7 +24,7 @@ public static class StudyCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = $"A diffusers UNet2DModel folder or gmm:spec.json (default: the bundled {SampleCommand.BundledModel})" };
-        var samplers = new Option<string>("--samplers") { Description = "Comma-separated solvers", DefaultValueFactory = _ => "euler,heun,ddim,dpmpp_2m,dpmpp_2m_sde" };
+        var samplers = new Option<string>("--samplers") { Description = "Comma-separated solvers", DefaultValueFactory = _ => "euler,heun,dpmpp_2m,unipc_bh2,dpmpp_2m_sde,ddpm" };
         var steps = new Option<string>("--steps") { Description = "Comma-separated step counts", DefaultValueFactory = _ => "5,10,20,50" };
         var count = new Option<int>("--num-samples") { Description = "Samples per run", DefaultValueFactory = _ => 64 };
         var batch = new Option<int>("--batch-size") { Description = "Samples per network call", DefaultValueFactory = _ => 16 };
