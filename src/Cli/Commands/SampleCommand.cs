@@ -35,20 +35,23 @@ public static class SampleCommand
         var init = new Option<string?>("--init") { Description = "Start from this x_T (.npy, [N, ...] standard normal noise) instead of drawing it" };
         var initImage = new Option<string?>("--init-image") { Description = "img2img: start from these images (.npy [N, C, H, W] in [0, 1]) noised to the grid's level at --strength" };
         var strength = new Option<double>("--strength") { Description = "img2img: fraction of the grid to run from the noised --init-image (1 = from pure noise)", DefaultValueFactory = _ => 0.6 };
+        var classLabel = new Option<long?>("--class-label") { Description = "Class to sample from a class-conditional model" };
+        var guidance = new Option<double?>("--guidance-scale") { Description = "Classifier-free guidance scale w for a class-conditional model (1 = plain conditional)" };
+        var nullClass = new Option<long?>("--null-class") { Description = "Label of the dropped condition for guidance (default: the class table's last row)" };
         var output = new Option<string>("--output") { Description = "Output folder (samples.npy, grid.png, sample_NNNN.png)", DefaultValueFactory = _ => "samples" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, eta, grid, betaSchedule, prediction, clip, churn, init, initImage, strength, output, force, device };
+            { model, sampler, steps, seed, count, batch, eta, grid, betaSchedule, prediction, clip, churn, init, initImage, strength, classLabel, guidance, nullClass, output, force, device };
         command.SetAction(r => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), r.GetValue(eta),
-            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(churn), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(output)!,
+            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(churn), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
             r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
     public sealed record SampleRequest(string? Model, string Sampler, int Steps, ulong Seed, int Count, int Batch, double? Eta, string Sigmas,
-        string? BetaSchedule, string? Prediction, bool? ClipSample, double SChurn, string? Init, string? InitImage, double Strength, string Output, bool Force, string Device);
+        string? BetaSchedule, string? Prediction, bool? ClipSample, double SChurn, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device);
 
     public static int Run(SampleRequest q)
     {
@@ -69,7 +72,10 @@ public static class SampleCommand
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
-        using var model = DiffusionModel.Open(modelPath, backend, batchSize, new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample));
+        if (q.ClassLabel is null && (q.Guidance is not null || q.NullClass is not null)) throw new ArgumentException("--guidance-scale and --null-class need --class-label");
+        if (q.Guidance is null && q.NullClass is not null) throw new ArgumentException("--null-class applies with --guidance-scale only");
+        var conditioning = q.ClassLabel is { } label ? new ClassConditioning(label, q.Guidance, q.NullClass) : null;
+        using var model = DiffusionModel.Open(modelPath, backend, batchSize, new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample), conditioning);
         if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * model.SampleLength)
             throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(model.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
         if (initImage is not null && initImage.Length != (long)q.Count * model.SampleLength)

@@ -28,6 +28,12 @@ public sealed class UNetDenoiser : IDenoiser, IDisposable
         else if (classLabels is { Length: > 0 }) throw new ArgumentException("class labels were given, but the model is not class-conditional");
     }
 
+    /// <summary>Whether the network takes class labels.</summary>
+    public bool IsClassConditional => _plan.NeedsClassLabels;
+
+    /// <summary>Sets the class labels (one per batch element) the next evaluations use.</summary>
+    public void SetClassLabels(ReadOnlySpan<long> labels) => _plan.SetClassLabels(labels);
+
     public Backend Backend => _plan.Output.Backend;
     public int[] SampleShape { get; }
     public DiscreteSchedule Schedule { get; }

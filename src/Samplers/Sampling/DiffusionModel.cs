@@ -9,6 +9,12 @@ namespace DiffusionKernels.Samplers.Sampling;
 public sealed record ScheduleOverrides(string? BetaSchedule = null, string? PredictionType = null, bool? ClipSample = null);
 
 /// <summary>
+/// The class to sample from a class-conditional model, and optionally classifier-free guidance: scale w and the label
+/// the model was trained with for a dropped condition (default: the last row of its class table).
+/// </summary>
+public sealed record ClassConditioning(long Label, double? GuidanceScale = null, long? NullLabel = null);
+
+/// <summary>
 /// A denoiser ready to sample from, opened from a diffusers U-Net folder (config.json, weights and
 /// scheduler_config.json), a known topology with random weights, or a Gaussian-mixture spec (<c>gmm:spec.json</c>);
 /// the network is compiled for a fixed batch size. Owns what it opened.
@@ -64,12 +70,13 @@ public sealed class DiffusionModel : IDisposable
     }
 
     /// <summary>Opens <paramref name="source"/> on <paramref name="backend"/> for batches of <paramref name="batch"/> samples.</summary>
-    public static DiffusionModel Open(string source, Backend backend, int batch, ScheduleOverrides? overrides = null)
+    public static DiffusionModel Open(string source, Backend backend, int batch, ScheduleOverrides? overrides = null, ClassConditioning? conditioning = null)
     {
         overrides ??= new ScheduleOverrides();
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch size must be ≥ 1, found {batch}");
         if (source.StartsWith("gmm:", StringComparison.Ordinal))
         {
+            if (conditioning is not null) throw new ArgumentException($"{source}: class labels and guidance apply to class-conditional U-Nets only");
             var (gmm, spec) = GaussianMixtureSpec.Load(source[4..], backend);
             return new DiffusionModel(source, gmm, Apply(spec, overrides, source), batch, gmm);
         }
@@ -80,12 +87,19 @@ public sealed class DiffusionModel : IDisposable
         {
             var schedulerFile = Path.Combine(source, "scheduler_config.json");
             var schedule = Apply(File.Exists(schedulerFile) ? SchedulerConfig.Load(schedulerFile) : new SchedulerConfig(), overrides, schedulerFile);
-            if (unet.Config.IsClassConditional)
-                throw new ArgumentException($"{source}: the model is class-conditional; sampling it needs class labels, which this entry point does not take");
+            if (unet.Config.IsClassConditional && conditioning is null)
+                throw new ArgumentException($"{source}: the model is class-conditional; give the class to sample (--class-label)");
+            if (!unet.Config.IsClassConditional && conditioning is not null)
+                throw new ArgumentException($"{source}: the model is not class-conditional; --class-label and --guidance-scale do not apply");
             int size = unet.Config.SampleSize ?? throw new ArgumentException($"{source}: config.json has no sample_size");
             var plan = unet.Compile(batch, size, size);
-            var denoiser = new UNetDenoiser(plan, schedule.CreateSchedule(), schedule.Prediction, [unet.Config.InChannels, size, size]);
-            return new DiffusionModel(source, denoiser, schedule, batch, denoiser, unet);
+            long[]? labels = conditioning is null ? null : Enumerable.Repeat(conditioning.Label, batch).ToArray();
+            var denoiser = new UNetDenoiser(plan, schedule.CreateSchedule(), schedule.Prediction, [unet.Config.InChannels, size, size], labels);
+            if (conditioning?.GuidanceScale is not { } scale) return new DiffusionModel(source, denoiser, schedule, batch, denoiser, unet);
+            long nullLabel = conditioning.NullLabel ?? (unet.Config.NumClassEmbeds is { } n ? n - 1
+                : throw new ArgumentException($"{source}: the model has no class table; give the null condition's label (--null-class)"));
+            var guided = new GuidedDenoiser(denoiser, labels!, Enumerable.Repeat(nullLabel, batch).ToArray(), scale);
+            return new DiffusionModel(source, guided, schedule, batch, guided, denoiser, unet);
         }
         catch
         {
