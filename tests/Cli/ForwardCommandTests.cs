@@ -27,6 +27,28 @@ public class ForwardCommandTests
     }
 
     [Test]
+    public void IdentityClassEmbeddingsComeFromAnNpyFile()
+    {
+        using var io = new FixtureFile("unet", "skip_identity_class", "io.safetensors");
+        var shape = io.ShapeOf("x");
+        Npy.Write(P("x.npy"), io.Floats("x"), shape);
+        Npy.Write(P("t.npy"), io.Floats("t"), [io.Floats("t").Length]);
+        var e = io.Floats("class_embeddings");
+        Npy.Write(P("e.npy"), e, [shape[0], e.Length / shape[0]]);
+        string[] common = ["forward", "--model", Model("skip_identity_class"), "--input", P("x.npy"), "--timesteps", P("t.npy"), "--output", P("y.npy"), "--device", "cpu"];
+        var (code, _, err) = CliRunner.Run(common);
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.Contain("--class-embeddings"));
+        (code, _, err) = CliRunner.Run([.. common, "--class-embeddings", P("e.npy")]);
+        Assert.That(code, Is.Zero, err);
+        Close.Assert(io.Floats("y"), Npy.Read(P("y.npy")).Floats!, 1e-4, "dk forward, identity class embeddings");
+        Npy.Write(P("bad.npy"), new float[7], [7]);
+        (code, _, err) = CliRunner.Run([.. common, "--class-embeddings", P("bad.npy")]);
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.Contain("bad.npy").And.Contain("class embeddings"));
+    }
+
+    [Test]
     public void ForwardWritesThePyTorchOutput()
     {
         WriteInputs("tiny_ddpm");

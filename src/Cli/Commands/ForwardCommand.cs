@@ -13,18 +13,20 @@ public static class ForwardCommand
         var input = new Option<string>("--input") { Description = "Sample x, [B, C, H, W] float .npy", Required = true };
         var timesteps = new Option<string>("--timesteps") { Description = "Timesteps t, [B] or [1] int64 or float .npy", Required = true };
         var labels = new Option<string?>("--class-labels") { Description = "Class labels, [B] int64 .npy (class-conditional models)" };
+        var embeddings = new Option<string?>("--class-embeddings") { Description = "Float class embeddings, [B, T] or [T] .npy (class_embed_type identity)" };
         var output = new Option<string>("--output") { Description = "Where to write the output [B, out_channels, H, W] .npy", Required = true };
         var device = CommonOptions.Device();
-        var command = new Command("forward", "Run one U-Net forward pass") { model, input, timesteps, labels, output, device };
-        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(timesteps)!, r.GetValue(labels), r.GetValue(output)!, r.GetValue(device)!));
+        var command = new Command("forward", "Run one U-Net forward pass") { model, input, timesteps, labels, embeddings, output, device };
+        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(timesteps)!, r.GetValue(labels), r.GetValue(embeddings), r.GetValue(output)!, r.GetValue(device)!));
         return command;
     }
 
-    public static int Run(string modelDir, string inputPath, string timestepsPath, string? labelsPath, string outputPath, string deviceName)
+    public static int Run(string modelDir, string inputPath, string timestepsPath, string? labelsPath, string? embeddingsPath, string outputPath, string deviceName)
     {
         var x = Npy.Read(inputPath);
         var t = Npy.Read(timestepsPath);
         var labels = labelsPath is null ? null : Npy.Read(labelsPath);
+        var embeddings = embeddingsPath is null ? null : Npy.Read(embeddingsPath);
         using var backend = Devices.Create(deviceName);
         using var unet = CommonOptions.LoadModel(modelDir, backend);
         var c = unet.Config;
@@ -43,11 +45,24 @@ public static class ForwardCommand
                 throw new ShapeMismatchException($"{labelsPath}: class labels must be int64 of shape [{batch}], found {labels.DType} {Shape.Format(labels.Shape)}");
             classes = labels.Longs;
         }
-        else if (c.IsClassConditional)
+        else if (c.IsClassConditional && c.ClassEmbedType != "identity")
             throw new ArgumentException($"the model in {modelDir} is class-conditional: pass --class-labels labels.npy");
+        if (c.ClassEmbedType == "identity" && embeddings is null)
+            throw new ArgumentException($"the model in {modelDir} takes float class embeddings (class_embed_type identity): pass --class-embeddings embeddings.npy");
 
         using var plan = unet.Compile(batch, x.Shape[2], x.Shape[3]);
         using var sample = backend.Upload(x.Floats, new Shape(x.Shape));
+        if (embeddings is not null)
+        {
+            try
+            {
+                plan.SetClassEmbeddings(embeddings.AsFloat32());
+            }
+            catch (Exception e) when (e is ArgumentException or ShapeMismatchException)
+            {
+                throw new ArgumentException($"{embeddingsPath}: {e.Message}", e);
+            }
+        }
         var y = plan.Forward(sample, times, classes);
         Npy.Write(outputPath, y.ToArray(), y.Shape.ToArray());
         Console.WriteLine($"wrote {outputPath} {y.Shape} ({backend.Name})");
