@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(StudyCommand.Create());
         root.Subcommands.Add(SamplersCommand.Create());
+        root.Subcommands.Add(ReconstructCommand.Create());
         var parsed = root.Parse(args);
         return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
