@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(StudyCommand.Create());
         root.Subcommands.Add(SamplersCommand.Create());
         root.Subcommands.Add(ReconstructCommand.Create());
+        root.Subcommands.Add(AnomalyCommand.Create());
         var parsed = root.Parse(args);
         return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
