@@ -20,7 +20,9 @@ public static class SdEdit
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), $"SDEdit: steps must be ≥ 1, found {steps}");
         double top = Math.Min(measurementSigma, denoiser.SigmaMax);
         if (top <= denoiser.SigmaMin) return [top, 0];
-        return SigmaGrids.Karras(steps, denoiser.SigmaMin, top);
+        var grid = SigmaGrids.Karras(steps, denoiser.SigmaMin, top);
+        grid[0] = top; // exactly σ_y: the Karras formula can round the endpoint
+        return grid;
     }
 
     /// <summary>Denoises <paramref name="x"/> in place: it enters as the noisy measurement (model units) and leaves as the estimate.</summary>
