@@ -115,7 +115,7 @@ public static class MedicalEvalCommand
                     using var op = new MaskOperator(backend, masks, new Shape(n, 1, h, w));
                     var y = Forward(backend, op, x0, shape);
                     Row(name, "masked", MedicalInputs.FromModel(y), 0);
-                    if (tvIterations > 0) Row(name, "TV", Clamp01(Tv(op, Forward(backend, op, images, shape), 3e-3, 1)), 0);
+                    if (tvIterations > 0) Row(name, "TV", Clamp01(Tv(op, Forward(backend, op, images, shape), 3e-2, 1)), 0);
                     var repaint = new RePaint(10, 2);
                     Row(name, "diffusion (RePaint j=10 r=2)", Diffusion(() => DiffusionPrior.Inpaint(model, y, masks, n, repaint, sigmas, options), out int nfe), nfe);
                     break;
