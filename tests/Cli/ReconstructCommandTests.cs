@@ -86,4 +86,24 @@ public class ReconstructCommandTests
         Assert.That(err, Does.Contain(expected));
         Assert.That(Directory.Exists(P("an")), Is.False);
     }
+
+    [TestCase("--tasks", "mri4,ct", "unknown task 'ct'")]
+    [TestCase("--n", "0", "--n")]
+    [TestCase("--tv-iterations", "-1", "--tv-iterations")]
+    public void BadEvaluationOptionsAreClearErrors(string option, string value, string expected)
+    {
+        var (code, _, err) = CliRunner.Run("medical-eval", option, value, "--device", "cpu");
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain(expected));
+    }
+
+    [Test]
+    public void EvaluationTableOnTwoPhantoms()
+    {
+        var (code, output, err) = CliRunner.Run("medical-eval", "--n", "2", "--steps", "3", "--tv-iterations", "20", "--tasks", "mri4,denoise",
+            "--output", P("table.md"), "--device", "cpu");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("| MRI 4× (random rows) | diffusion (DDNM) |").And.Contain("SDEdit"));
+        Assert.That(File.ReadAllText(P("table.md")), Does.Contain("|---|").And.Contain("Gaussian filter"));
+    }
 }
