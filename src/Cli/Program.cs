@@ -17,6 +17,9 @@ public static class Program
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(StudyCommand.Create());
         root.Subcommands.Add(SamplersCommand.Create());
+        root.Subcommands.Add(ReconstructCommand.Create());
+        root.Subcommands.Add(AnomalyCommand.Create());
+        root.Subcommands.Add(MedicalEvalCommand.Create());
         var parsed = root.Parse(args);
         return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }

@@ -1,0 +1,97 @@
+using System.CommandLine;
+using System.Diagnostics;
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.IO;
+using DiffusionKernels.Samplers;
+using DiffusionKernels.Samplers.Inverse;
+using DiffusionKernels.Samplers.Metrics;
+using DiffusionKernels.Samplers.Sampling;
+using DiffusionKernels.Samplers.Solvers;
+
+namespace DiffusionKernels.Cli.Commands;
+
+/// <summary>
+/// <c>dk anomaly</c>: AnoDDPM anomaly maps (Gaussian noise) of images [N, 1, H, W] in [0, 1]: noise to step t, denoise
+/// back, |x − x̂| smoothed, thresholded at a percentile; with ground-truth masks, pixel AUROC and Dice.
+/// </summary>
+public static class AnomalyCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = $"A diffusers UNet2DModel folder trained on healthy images (default: the bundled {SampleCommand.BundledModel})" };
+        var input = new Option<string>("--input") { Description = "Images [N, 1, H, W] in [0, 1] (.npy)", Required = true };
+        var masks = new Option<string?>("--masks") { Description = "Ground-truth 0/1 anomaly masks [N, 1, H, W] (.npy): prints AUROC and Dice" };
+        var t = new Option<int>("--t") { Description = "Training step to noise to (AnoDDPM's t; σ(t) from the model's schedule)", DefaultValueFactory = _ => 250 };
+        var sampler = new Option<string>("--sampler") { Description = "Solver for the way back (see dk samplers)", DefaultValueFactory = _ => "ddpm" };
+        var steps = new Option<int>("--steps") { Description = "Solver steps from σ(t) to 0", DefaultValueFactory = _ => 20 };
+        var smoothing = new Option<double>("--smoothing") { Description = "Gaussian smoothing of the map, std in pixels (0: none)", DefaultValueFactory = _ => 1.0 };
+        var percentile = new Option<double>("--percentile") { Description = "Segmentation threshold: this percentile of all map values", DefaultValueFactory = _ => 95 };
+        var seed = new Option<ulong>("--seed") { Description = "Noise seed", DefaultValueFactory = _ => 0 };
+        var batch = new Option<int>("--batch-size") { Description = "Images per network call", DefaultValueFactory = _ => 8 };
+        var output = new Option<string>("--output") { Description = "Output folder (map.npy, recon.npy, segmentation.npy, PNGs)", DefaultValueFactory = _ => "anomaly" };
+        var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
+        var device = CommonOptions.Device();
+        var command = new Command("anomaly", "Anomaly maps by noising and denoising with a model of healthy images (AnoDDPM, Gaussian noise)")
+            { model, input, masks, t, sampler, steps, smoothing, percentile, seed, batch, output, force, device };
+        command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(input)!, r.GetValue(masks), r.GetValue(t), r.GetValue(sampler)!, r.GetValue(steps),
+            r.GetValue(smoothing), r.GetValue(percentile), r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
+        return command;
+    }
+
+    public sealed record Request(string? Model, string Input, string? Masks, int T, string Sampler, int Steps, double Smoothing, double Percentile,
+        ulong Seed, int Batch, string Output, bool Force, string Device);
+
+    public static int Run(Request q)
+    {
+        var solver = SamplerRegistry.Get(q.Sampler);
+        CommonOptions.AtLeast("--steps", q.Steps, 1);
+        CommonOptions.AtLeast("--batch-size", q.Batch, 1);
+        if (!(q.Smoothing >= 0)) throw new ArgumentException($"--smoothing must be ≥ 0, found {q.Smoothing}");
+        if (!(q.Percentile > 0 && q.Percentile < 100)) throw new ArgumentException($"--percentile must be in (0, 100), found {q.Percentile}");
+        var output = OutputFolder.Check(q.Output, q.Force);
+        var modelPath = q.Model ?? SampleCommand.FindBundledModel();
+
+        using var backend = Devices.Create(q.Device);
+        using var cancel = ConsoleCancellation.Install();
+        using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, MedicalInputs.Count(q.Input)));
+        var schedule = model.Schedule.CreateSchedule();
+        if (q.T < 1 || q.T >= schedule.TrainTimesteps) throw new ArgumentException($"--t must be in [1, {schedule.TrainTimesteps - 1}], found {q.T}");
+        var (images, count) = MedicalInputs.Images(q.Input, model.SampleShape);
+        int c = model.SampleShape[0], h = model.SampleShape[1], w = model.SampleShape[2];
+        float[]? truth = null;
+        if (q.Masks is not null)
+        {
+            var a = Npy.Read(File.Exists(q.Masks) ? q.Masks : throw new FileNotFoundException($"--masks: {q.Masks} does not exist"));
+            if (!a.Shape.SequenceEqual(new[] { count, 1, h, w }))
+                throw new ShapeMismatchException($"--masks {q.Masks}: expected [{count}, 1, {h}, {w}] (one mask per input image), found {Shape.Format(a.Shape)}");
+            truth = MedicalInputs.Masks(q.Masks, count, h, w, "--masks");
+        }
+        double sigma = AnomalyDetector.SigmaAt(schedule, q.T);
+        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token };
+        var clock = Stopwatch.StartNew();
+        var recon = StepProgress.Run("denoising", (count + model.Batch - 1) / model.Batch * q.Steps,
+            p => DiffusionPrior.AnomalyReconstruct(model, MedicalInputs.ToModel(images), count, sigma, q.Steps, solver, options, p));
+        backend.Synchronize();
+        double seconds = clock.Elapsed.TotalSeconds;
+        recon = MedicalInputs.FromModel(recon);
+        var map = AnomalyDetector.Map(images, recon, count, c, h, w, q.Smoothing);
+        var segmentation = AnomalyDetector.Segment(map, q.Percentile);
+        int[] shape = [count, c, h, w], mapShape = [count, 1, h, w];
+        float top = Math.Max(1e-6f, AnomalyDetector.Percentile(map, 99.9));
+        OutputFolder.Write(output, temp =>
+        {
+            Npy.Write(Path.Combine(temp, "map.npy"), map, mapShape);
+            Npy.Write(Path.Combine(temp, "recon.npy"), recon, shape);
+            Npy.Write(Path.Combine(temp, "segmentation.npy"), segmentation, mapShape);
+            MedicalInputs.SavePanels(temp, "input", images, shape, 0, 1);
+            MedicalInputs.SavePanels(temp, "recon", recon, shape, 0, 1);
+            MedicalInputs.SavePanels(temp, "map", map, mapShape, 0, top);
+            MedicalInputs.SavePanels(temp, "segmentation", segmentation, mapShape, 0, 1);
+        });
+        Console.WriteLine($"device {backend.Name} | t {q.T} (σ {sigma:G4}), sampler {solver.Name}, {q.Steps} steps | {count} images in {seconds:F2} s");
+        if (truth is not null)
+            Console.WriteLine($"pixel AUROC {Auroc.Compute(map, truth):F4} | Dice {Dice.Compute(truth, segmentation):F4} (threshold: {q.Percentile}th percentile of the maps)");
+        Console.WriteLine($"wrote {output}");
+        return 0;
+    }
+}

@@ -1,0 +1,103 @@
+using System.Globalization;
+using DiffusionKernels.Cli.Images;
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.IO;
+using DiffusionKernels.Samplers.Metrics;
+
+namespace DiffusionKernels.Cli.Commands;
+
+/// <summary>Reading and checking the image and mask files of the medical commands, and writing their image panels.</summary>
+public static class MedicalInputs
+{
+    /// <summary>The number of images N in an [N, ...] .npy file (at least 1).</summary>
+    public static int Count(string path, string option = "--input")
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{option}: {path} does not exist");
+        var a = Npy.Read(path);
+        if (a.Shape.Length != 4 || a.Shape[0] < 1) throw new ShapeMismatchException($"{option} {path}: expected images [N, C, H, W] with N ≥ 1, found {Shape.Format(a.Shape)}");
+        return a.Shape[0];
+    }
+
+    /// <summary>Reads [N, C, H, W] images in [0, 1] that must match the model's sample shape.</summary>
+    public static (float[] Images, int Count) Images(string path, int[] sampleShape, string option = "--input")
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{option}: {path} does not exist");
+        var a = Npy.Read(path);
+        if (a.Shape.Length != 4 || !a.Shape[1..].SequenceEqual(sampleShape))
+            throw new ShapeMismatchException($"{option} {path}: expected images [N, {string.Join(", ", sampleShape)}] (the model's sample shape), found {Shape.Format(a.Shape)}");
+        if (a.Shape[0] < 1) throw new ShapeMismatchException($"{option} {path}: holds no images");
+        var v = a.AsFloat32();
+        for (int i = 0; i < v.Length; i++)
+            if (!(v[i] >= -1e-3f && v[i] <= 1.001f))
+                throw new ArgumentException($"{option} {path}: images must be in [0, 1] (found {v[i].ToString(CultureInfo.InvariantCulture)} at flat index {i})");
+        return (v, a.Shape[0]);
+    }
+
+    /// <summary>
+    /// Reads a 0/1 mask of [H, W], [1, 1, H, W] or [N, 1, H, W] and returns it as one [H, W] plane per image ([N, 1, H, W]).
+    /// </summary>
+    public static float[] Masks(string path, int count, int height, int width, string option)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{option}: {path} does not exist");
+        var a = Npy.Read(path);
+        var s = a.Shape;
+        bool shared = (s.Length == 2 && s[0] == height && s[1] == width) || (s.Length == 4 && s[0] == 1 && s[1] == 1 && s[2] == height && s[3] == width);
+        bool perImage = s.Length == 4 && s[0] == count && s[1] == 1 && s[2] == height && s[3] == width;
+        if (!shared && !perImage)
+            throw new ShapeMismatchException($"{option} {path}: expected a mask [{height}, {width}], [1, 1, {height}, {width}] or [{count}, 1, {height}, {width}], found {Shape.Format(s)}");
+        var v = a.AsFloat32();
+        foreach (var x in v)
+            if (x != 0f && x != 1f) throw new ArgumentException($"{option} {path}: mask values must be 0 or 1, found {x.ToString(CultureInfo.InvariantCulture)}");
+        if (perImage && !shared) return v;
+        var all = new float[count * height * width];
+        for (int k = 0; k < count; k++) v.CopyTo(all, k * height * width);
+        return all;
+    }
+
+    /// <summary>Model units (data·2 − 1) from [0, 1].</summary>
+    public static float[] ToModel(ReadOnlySpan<float> x)
+    {
+        var y = new float[x.Length];
+        for (int i = 0; i < y.Length; i++) y[i] = 2 * x[i] - 1;
+        return y;
+    }
+
+    /// <summary>[0, 1] from model units, clamped.</summary>
+    public static float[] FromModel(ReadOnlySpan<float> x)
+    {
+        var y = new float[x.Length];
+        for (int i = 0; i < y.Length; i++) y[i] = Math.Clamp((x[i] + 1) / 2, 0f, 1f);
+        return y;
+    }
+
+    /// <summary>Mean ± std over images of PSNR and SSIM (data range 1) of <paramref name="test"/> against <paramref name="reference"/>.</summary>
+    public static (double Psnr, double PsnrStd, double Ssim, double SsimStd) Quality(float[] reference, float[] test, int count, int channels, int height, int width)
+    {
+        int per = channels * height * width, plane = height * width;
+        var psnr = new double[count];
+        var ssim = new double[count];
+        for (int k = 0; k < count; k++)
+        {
+            var r = reference.AsSpan(k * per, per);
+            var t = test.AsSpan(k * per, per);
+            psnr[k] = Psnr.Compute(r, t, 1.0);
+            double s = 0;
+            for (int c = 0; c < channels; c++) s += Ssim.Compute(r.Slice(c * plane, plane), t.Slice(c * plane, plane), height, width, 1.0);
+            ssim[k] = s / channels;
+        }
+        return (psnr.Average(), Std(psnr), ssim.Average(), Std(ssim));
+    }
+
+    private static double Std(double[] v)
+    {
+        double m = v.Average();
+        return v.Length < 2 ? 0 : Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1));
+    }
+
+    /// <summary>Writes name_NNNN.png for every image of <paramref name="images"/> [N, C, H, W] shown from lo to hi, and name_grid.png.</summary>
+    public static void SavePanels(string folder, string name, float[] images, int[] shape, float lo, float hi)
+    {
+        ImageWriter.SaveGrid(Path.Combine(folder, $"{name}_grid.png"), images, shape, lo, hi);
+        for (int k = 0; k < shape[0]; k++) ImageWriter.SavePng(Path.Combine(folder, $"{name}_{k:D4}.png"), images, shape, k, lo, hi);
+    }
+}
