@@ -143,7 +143,7 @@ public static class StudyCommand
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Sampler} | {r.Steps} | {r.Nfe} | {r.Scores.SlicedWasserstein:F4} | {r.Scores.HistogramW1:F4} | {r.Scores.SpectrumDistance:F4} | {(r.OdeError is { } e ? e.ToString("E2", CultureInfo.InvariantCulture) : "–")} | {r.Seconds:F2} |"));
+                $"| {r.Sampler} | {r.Steps} | {r.Nfe} | {r.Scores.SlicedWasserstein:F4} | {r.Scores.HistogramW1:F4} | {r.Scores.SpectrumDistance:F4} | {(r.OdeError is { } e ? e.ToString("G3", CultureInfo.InvariantCulture) : "–")} | {r.Seconds:F2} |"));
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| *noise baseline* | | | {noise.SlicedWasserstein:F4} | {noise.HistogramW1:F4} | {noise.SpectrumDistance:F4} | | |"));
         sb.Append(string.Create(CultureInfo.InvariantCulture, $"| *real vs real* | | | {real.SlicedWasserstein:F4} | {real.HistogramW1:F4} | {real.SpectrumDistance:F4} | | |"));
         return sb.ToString();
