@@ -3,7 +3,6 @@ using DiffusionKernels.Samplers;
 using DiffusionKernels.Samplers.Denoisers;
 using DiffusionKernels.Samplers.Solvers;
 using DiffusionKernels.Tests.Support;
-using MathNet.Numerics.Distributions;
 using NUnit.Framework;
 
 namespace DiffusionKernels.Tests.Samplers;
@@ -106,31 +105,9 @@ public class MultistepSolverTests
         int n = 4096;
         var xT = TestData.Normal(n * 4, 9, (float)SigmaMax);
         var y = Run(b, d, "dpmpp_3m_sde", xT, SigmaGrids.Karras(200, 0.002, SigmaMax), new SamplerOptions { Seed = 3 });
-        var avg = Enumerable.Range(0, n).Select(i => y.Skip(4 * i).Take(4).Average()).ToArray();
-        var first = Enumerable.Range(0, n).Where(i => avg[i] < -0.25).ToArray();
-        double p = 0.3, sd = Math.Sqrt(p * (1 - p) / n);
-        Assert.That((double)first.Length / n, Is.EqualTo(p).Within(3 * sd + 0.005));
-        var pixels1 = first.SelectMany(i => y.Skip(4 * i).Take(4)).ToArray();
-        var pixels2 = Enumerable.Range(0, n).Except(first).SelectMany(i => y.Skip(4 * i).Take(4)).ToArray();
-        Assert.That(pixels1.Average(), Is.EqualTo(-2).Within(0.05));
-        Assert.That(pixels2.Average(), Is.EqualTo(1.5).Within(0.05));
-        Assert.That(StdOf(pixels1), Is.EqualTo(0.4).Within(0.04));
-        Assert.That(StdOf(pixels2), Is.EqualTo(0.6).Within(0.04));
-        var pix = Enumerable.Range(0, n).Select(i => (double)y[4 * i]).OrderBy(v => v).ToArray();
-        double dmax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            double cdf = 0.3 * Normal.CDF(-2, 0.4, pix[i]) + 0.7 * Normal.CDF(1.5, 0.6, pix[i]);
-            dmax = Math.Max(dmax, Math.Max(Math.Abs(cdf - (double)i / n), Math.Abs(cdf - (i + 1.0) / n)));
-        }
-        Assert.That(dmax * Math.Sqrt(n), Is.LessThan(1.95), "KS statistic beyond the 0.1% critical value");
+        MixtureAssert.MatchesTheMixture(y, n, 4);
     }
 
-    private static double StdOf(float[] v)
-    {
-        double m = v.Average();
-        return Math.Sqrt(v.Sum(a => (a - m) * (a - m)) / v.Length);
-    }
 
     [TestCaseSource(nameof(NewSolvers))]
     public void CpuAndIlgpuAgree(string name)

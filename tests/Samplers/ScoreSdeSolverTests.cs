@@ -5,7 +5,6 @@ using DiffusionKernels.Samplers.Denoisers;
 using DiffusionKernels.Samplers.Schedules;
 using DiffusionKernels.Samplers.Solvers;
 using DiffusionKernels.Tests.Support;
-using MathNet.Numerics.Distributions;
 using NUnit.Framework;
 
 namespace DiffusionKernels.Tests.Samplers;
@@ -49,31 +48,9 @@ public class ScoreSdeSolverTests
         var clock = Stopwatch.StartNew();
         var y = Run(b, d, name, TestData.Normal(n * pixels, 9, 1f), shape, Grid(name, steps), new SamplerOptions { Seed = 3 });
         TestContext.Out.WriteLine($"{name}: {clock.Elapsed.TotalSeconds:F1} s, NFE {d.Evaluations}");
-        var avg = Enumerable.Range(0, n).Select(i => y.Skip(pixels * i).Take(pixels).Average()).ToArray();
-        var first = Enumerable.Range(0, n).Where(i => avg[i] < -0.25).ToArray();
-        double p = 0.3, sd = Math.Sqrt(p * (1 - p) / n);
-        Assert.That((double)first.Length / n, Is.EqualTo(p).Within(3 * sd + 0.005), "weight of the first component");
-        var pixels1 = first.SelectMany(i => y.Skip(pixels * i).Take(pixels)).ToArray();
-        var pixels2 = Enumerable.Range(0, n).Except(first).SelectMany(i => y.Skip(pixels * i).Take(pixels)).ToArray();
-        Assert.That(pixels1.Average(), Is.EqualTo(-2).Within(0.05));
-        Assert.That(pixels2.Average(), Is.EqualTo(1.5).Within(0.05));
-        Assert.That(Std(pixels1), Is.EqualTo(0.4).Within(0.04));
-        Assert.That(Std(pixels2), Is.EqualTo(0.6).Within(0.04));
-        var pix = Enumerable.Range(0, n).Select(i => (double)y[pixels * i]).OrderBy(v => v).ToArray();
-        double dmax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            double cdf = 0.3 * Normal.CDF(-2, 0.4, pix[i]) + 0.7 * Normal.CDF(1.5, 0.6, pix[i]);
-            dmax = Math.Max(dmax, Math.Max(Math.Abs(cdf - (double)i / n), Math.Abs(cdf - (i + 1.0) / n)));
-        }
-        Assert.That(dmax * Math.Sqrt(n), Is.LessThan(1.95), "KS statistic beyond the 0.1% critical value");
+        MixtureAssert.MatchesTheMixture(y, n, pixels);
     }
 
-    private static double Std(float[] v)
-    {
-        double m = v.Average();
-        return Math.Sqrt(v.Sum(a => (a - m) * (a - m)) / v.Length);
-    }
 
     private static readonly string[] Names = ["sde_em_vp", "sde_em_subvp", "sde_em_ve", "pc_ve", "pc_vp", "annealed_langevin"];
 

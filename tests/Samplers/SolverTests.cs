@@ -3,7 +3,6 @@ using DiffusionKernels.Samplers;
 using DiffusionKernels.Samplers.Denoisers;
 using DiffusionKernels.Samplers.Solvers;
 using DiffusionKernels.Tests.Support;
-using MathNet.Numerics.Distributions;
 using NUnit.Framework;
 
 namespace DiffusionKernels.Tests.Samplers;
@@ -61,33 +60,9 @@ public class SolverTests
         int n = 4096;
         var xT = TestData.Normal(n * 4, 9, (float)SigmaMax);
         var y = Run(b, d, SamplerRegistry.Get(name), xT, SigmaGrids.Karras(200, 0.002, SigmaMax), new SamplerOptions { Seed = 3 });
-        // Classify by the nearer mean of the pixel average; check weights (3σ binomial), means and stds per component.
-        var avg = Enumerable.Range(0, n).Select(i => y.Skip(4 * i).Take(4).Average()).ToArray();
-        var first = Enumerable.Range(0, n).Where(i => avg[i] < -0.25).ToArray();
-        double p = 0.3, sd = Math.Sqrt(p * (1 - p) / n);
-        Assert.That((double)first.Length / n, Is.EqualTo(p).Within(3 * sd + 0.005));
-        var pixels1 = first.SelectMany(i => y.Skip(4 * i).Take(4)).ToArray();
-        var pixels2 = Enumerable.Range(0, n).Except(first).SelectMany(i => y.Skip(4 * i).Take(4)).ToArray();
-        Assert.That(pixels1.Average(), Is.EqualTo(-2).Within(0.05));
-        Assert.That(pixels2.Average(), Is.EqualTo(1.5).Within(0.05));
-        Assert.That(Std(pixels1), Is.EqualTo(0.4).Within(0.04));
-        Assert.That(Std(pixels2), Is.EqualTo(0.6).Within(0.04));
-        // KS on one pixel against the mixture's marginal CDF.
-        var pix = Enumerable.Range(0, n).Select(i => (double)y[4 * i]).OrderBy(v => v).ToArray();
-        double dmax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            double cdf = 0.3 * Normal.CDF(-2, 0.4, pix[i]) + 0.7 * Normal.CDF(1.5, 0.6, pix[i]);
-            dmax = Math.Max(dmax, Math.Max(Math.Abs(cdf - (double)i / n), Math.Abs(cdf - (i + 1.0) / n)));
-        }
-        Assert.That(dmax * Math.Sqrt(n), Is.LessThan(1.95), "KS statistic beyond the 0.1% critical value");
+        MixtureAssert.MatchesTheMixture(y, n, 4);
     }
 
-    private static double Std(float[] v)
-    {
-        double m = v.Average();
-        return Math.Sqrt(v.Sum(a => (a - m) * (a - m)) / v.Length);
-    }
 
     [Test]
     public void BatchSplitDoesNotChangeSamples()
