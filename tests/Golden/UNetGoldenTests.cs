@@ -67,9 +67,16 @@ public class UNetGoldenTests
             plan.SetTimesteps([10f]);
             // Warm up until every pool thread that runs a kernel has its per-thread scratch.
             for (int i = 0; i < 4; i++) plan.Run();
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            for (int i = 0; i < 5; i++) plan.Run();
-            return (GC.GetTotalAllocatedBytes(precise: true) - before) / 5;
+            // The counter is process-wide: on a loaded machine the thread pool injects threads and other work
+            // allocates too. That noise only adds, so the least of three rounds is the plan's own figure.
+            long least = long.MaxValue;
+            for (int round = 0; round < 3; round++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < 5; i++) plan.Run();
+                least = Math.Min(least, (GC.GetTotalAllocatedBytes(precise: true) - before) / 5);
+            }
+            return least;
         }
         using var small = unet.Compile(1, 16, 16);
         using var large = unet.Compile(2, 32, 32);
