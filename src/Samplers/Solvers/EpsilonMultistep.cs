@@ -27,9 +27,7 @@ public abstract class EpsilonMultistep : Solver
         for (int i = 0; i < steps; i++)
         {
             double s = sigmas[i], next = sigmas[i + 1];
-            var free = eps[^1];
-            Array.Copy(eps, 0, eps, 1, eps.Length - 1);
-            eps[0] = free;
+            History.Rotate(eps);
             ctx.Denoiser.Denoise(x, s, eps[0]);
             if (next == 0)
                 new Combination().Add(1, eps[0]).WriteTo(b, x);

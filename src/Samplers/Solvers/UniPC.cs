@@ -33,10 +33,9 @@ public sealed class UniPC(bool bh2) : Solver
         for (int i = 0; i < steps; i++)
         {
             double s = sigmas[i], next = sigmas[i + 1];
-            var free = den[^1];
-            Array.Copy(den, 0, den, 1, den.Length - 1);
-            Array.Copy(at, 0, at, 1, at.Length - 1);
-            (den[0], at[0]) = (free, s);
+            History.Rotate(den);
+            History.Rotate(at);
+            at[0] = s;
             ctx.Denoiser.Denoise(x, s, den[0]);
             if (next == 0)
                 new Combination().Add(1, den[0]).WriteTo(b, x);
