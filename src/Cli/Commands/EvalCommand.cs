@@ -32,9 +32,7 @@ public static class EvalCommand
             int n = CommonOptions.AtLeast("--reference-count", r.GetValue(count), 2);
             var real = r.GetValue(reference) is { } path ? Npy.Read(path).AsFloat32() : HeadPhantom.GenerateBatch(n, size, 0, false, ReferenceIndex).Images;
             var second = HeadPhantom.GenerateBatch(n, size, 0, false, ReferenceIndex + n).Images;
-            var rng = new Random(1);
-            var noise = new float[generated.Length];
-            for (int i = 0; i < noise.Length; i++) noise[i] = rng.NextSingle();
+            var noise = SampleQuality.UniformNoise(generated.Length);
             Console.WriteLine($"{s.Shape[0]} samples of {size}×{size} against {real.Length / (size * size)} real images:");
             Console.WriteLine($"  samples         {SampleQuality.Compare(generated, real, size)}");
             Console.WriteLine($"  noise baseline  {SampleQuality.Compare(noise, real, size)}");

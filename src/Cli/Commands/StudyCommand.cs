@@ -65,9 +65,6 @@ public static class StudyCommand
             throw new ArgumentException($"dk study scores single-channel square images; {model.Source} makes {Shape.Format(shape)}");
         int size = shape[1];
         var (toUnit, real, second) = References(model, referenceCount, size);
-        var noise = new float[count * size * size];
-        var rng = new Random(1);
-        for (int i = 0; i < noise.Length; i++) noise[i] = rng.NextSingle();
 
         var baseOptions = new SamplerOptions { Seed = seed, Cancellation = cancel.Token };
         float[]? odeSolution = null;
@@ -94,7 +91,7 @@ public static class StudyCommand
             return 0;
         });
 
-        var noiseScores = SampleQuality.Compare(noise, real, size);
+        var noiseScores = SampleQuality.Compare(SampleQuality.UniformNoise(count * size * size), real, size);
         var realScores = SampleQuality.Compare(second, real, size);
         var table = Table(rows, noiseScores, realScores);
         Console.WriteLine();

@@ -24,6 +24,15 @@ public static class SampleQuality
         Wasserstein1(a, b),
         SpectrumDistance(a, b, size));
 
+    /// <summary>The noise baseline: <paramref name="length"/> uniform values in [0, 1), the same for a given seed.</summary>
+    public static float[] UniformNoise(int length, int seed = 1)
+    {
+        var rng = new Random(seed);
+        var noise = new float[length];
+        for (int i = 0; i < noise.Length; i++) noise[i] = rng.NextSingle();
+        return noise;
+    }
+
     /// <summary>Average box downsampling of [N, size, size] to [N, target, target] (size a multiple of target, else nearest block).</summary>
     public static float[] Downsample(float[] images, int size, int target)
     {
