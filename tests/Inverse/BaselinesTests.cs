@@ -66,13 +66,13 @@ public class BaselinesTests
         x[10 * 21 + 10] = 1;
         var y = GaussianFilter.Apply(x, 1, 21, 21, 1.5);
         for (int i = 0; i < 21; i++)
-        for (int j = 0; j < 21; j++)
-        {
-            int di = i - 10, dj = j - 10;
-            double e = Math.Abs(di) <= 6 && Math.Abs(dj) <= 6 ? Math.Exp(-(di * di + dj * dj) / 4.5) : 0; // radius int(4·1.5 + ½) = 6
-            double norm = Enumerable.Range(-6, 13).Sum(t => Math.Exp(-t * t / 4.5));
-            Assert.That(y[i * 21 + j], Is.EqualTo(e / (norm * norm)).Within(1e-7));
-        }
+            for (int j = 0; j < 21; j++)
+            {
+                int di = i - 10, dj = j - 10;
+                double e = Math.Abs(di) <= 6 && Math.Abs(dj) <= 6 ? Math.Exp(-(di * di + dj * dj) / 4.5) : 0; // radius int(4·1.5 + ½) = 6
+                double norm = Enumerable.Range(-6, 13).Sum(t => Math.Exp(-t * t / 4.5));
+                Assert.That(y[i * 21 + j], Is.EqualTo(e / (norm * norm)).Within(1e-7));
+            }
         // Reflect mode: a constant stays constant, and a corner impulse keeps all its mass folded back in.
         var c = GaussianFilter.Apply(Enumerable.Repeat(2f, 30).ToArray(), 1, 5, 6, 2.0);
         Assert.That(c.All(v => Math.Abs(v - 2f) < 1e-5), Is.True);

@@ -1,6 +1,6 @@
+using DiffusionKernels.Cli.Commands;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Data;
-using DiffusionKernels.Cli.Commands;
 using DiffusionKernels.Samplers;
 using DiffusionKernels.Samplers.Denoisers;
 using DiffusionKernels.Samplers.Inverse;

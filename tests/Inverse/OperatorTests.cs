@@ -162,10 +162,10 @@ public class OperatorTests
         b.CopyChannels(xt, 1, z, 2, 1);
         var za = z.ToArray();
         for (int s = 0; s < n; s++)
-        for (int i = 0; i < h * w; i++)
-        {
-            Assert.That(za[(s * 3 + 2) * h * w + i], Is.EqualTo(x[(s * c + 1) * h * w + i]));
-            Assert.That(za[(s * 3 + 0) * h * w + i], Is.EqualTo(7f));
-        }
+            for (int i = 0; i < h * w; i++)
+            {
+                Assert.That(za[(s * 3 + 2) * h * w + i], Is.EqualTo(x[(s * c + 1) * h * w + i]));
+                Assert.That(za[(s * 3 + 0) * h * w + i], Is.EqualTo(7f));
+            }
     }
 }

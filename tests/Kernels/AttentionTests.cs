@@ -15,26 +15,26 @@ public class AttentionTests
         var o = new float[batch * t * c];
         var scores = new double[s];
         for (int b = 0; b < batch; b++)
-        for (int h = 0; h < heads; h++)
-        for (int i = 0; i < t; i++)
-        {
-            double max = double.NegativeInfinity;
-            for (int j = 0; j < s; j++)
-            {
-                double dot = 0;
-                for (int x = 0; x < d; x++) dot += (double)q[(b * t + i) * c + h * d + x] * k[(b * s + j) * c + h * d + x];
-                scores[j] = dot * scale;
-                max = Math.Max(max, scores[j]);
-            }
-            double sum = 0;
-            for (int j = 0; j < s; j++) sum += scores[j] = Math.Exp(scores[j] - max);
-            for (int x = 0; x < d; x++)
-            {
-                double acc = 0;
-                for (int j = 0; j < s; j++) acc += scores[j] * v[(b * s + j) * c + h * d + x];
-                o[(b * t + i) * c + h * d + x] = (float)(acc / sum);
-            }
-        }
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < t; i++)
+                {
+                    double max = double.NegativeInfinity;
+                    for (int j = 0; j < s; j++)
+                    {
+                        double dot = 0;
+                        for (int x = 0; x < d; x++) dot += (double)q[(b * t + i) * c + h * d + x] * k[(b * s + j) * c + h * d + x];
+                        scores[j] = dot * scale;
+                        max = Math.Max(max, scores[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < s; j++) sum += scores[j] = Math.Exp(scores[j] - max);
+                    for (int x = 0; x < d; x++)
+                    {
+                        double acc = 0;
+                        for (int j = 0; j < s; j++) acc += scores[j] * v[(b * s + j) * c + h * d + x];
+                        o[(b * t + i) * c + h * d + x] = (float)(acc / sum);
+                    }
+                }
         return o;
     }
 
@@ -117,8 +117,8 @@ public class AttentionTests
         var (q, k, v) = Inputs(batch, t, s, c, 31 + s, magnitude);
         // Keys grow along the sequence, so later tiles raise the running max and the rescale is exercised.
         for (int b = 0; b < batch; b++)
-        for (int j = 0; j < s; j++)
-        for (int x = 0; x < c; x++) k[(b * s + j) * c + x] *= 1 + 2f * j / s;
+            for (int j = 0; j < s; j++)
+                for (int x = 0; x < c; x++) k[(b * s + j) * c + x] *= 1 + 2f * j / s;
         float scale = 1 / MathF.Sqrt(c / heads);
         var expected = Run(TestBackends.Cpu, q, k, v, batch, t, s, c, heads, scale);
         var accelerator = TestBackends.IlgpuCpu.Accelerator;

@@ -11,12 +11,12 @@ public class ChannelOpsTests
         int spatial = x.Length / (n * c);
         var y = new float[x.Length];
         for (int b = 0; b < n; b++)
-        for (int ch = 0; ch < c; ch++)
-        for (int i = 0; i < spatial; i++)
-        {
-            int at = (b * c + ch) * spatial + i;
-            y[at] = (float)ActivationTests.Reference((double)x[at] * (1 + (double)ss[b * 2 * c + ch]) + ss[b * 2 * c + c + ch], a);
-        }
+            for (int ch = 0; ch < c; ch++)
+                for (int i = 0; i < spatial; i++)
+                {
+                    int at = (b * c + ch) * spatial + i;
+                    y[at] = (float)ActivationTests.Reference((double)x[at] * (1 + (double)ss[b * 2 * c + ch]) + ss[b * 2 * c + c + ch], a);
+                }
         return y;
     }
 

@@ -153,9 +153,20 @@ public class Conv2dTests
         dy.View.MemSet(backend.Stream, 0xFF); // NaN: every output must be written
         var geometry = new Conv2dGeometry
         {
-            Batch = c.N, InChannels = c.Cin, Height = c.H, Width = c.W, OutChannels = c.Cout, KernelHeight = c.K, KernelWidth = c.K,
-            OutHeight = c.Ho, OutWidth = c.Wo, Stride = c.Stride, Padding = c.Padding,
-            HasBias = c.Bias ? 1 : 0, HasResidual = c.Residual ? 1 : 0, Scale = c.Scale,
+            Batch = c.N,
+            InChannels = c.Cin,
+            Height = c.H,
+            Width = c.W,
+            OutChannels = c.Cout,
+            KernelHeight = c.K,
+            KernelWidth = c.K,
+            OutHeight = c.Ho,
+            OutWidth = c.Wo,
+            Stride = c.Stride,
+            Padding = c.Padding,
+            HasBias = c.Bias ? 1 : 0,
+            HasResidual = c.Residual ? 1 : 0,
+            Scale = c.Scale,
         };
         kernels.Run(backend.Stream, dx.View, dw.View, db.View, dr.View, dy.View, geometry, algorithm);
         backend.Stream.Synchronize();
@@ -187,23 +198,23 @@ public class Conv2dTests
     {
         var y = new float[c.N * c.Cout * c.Ho * c.Wo];
         for (int n = 0; n < c.N; n++)
-        for (int co = 0; co < c.Cout; co++)
-        for (int oy = 0; oy < c.Ho; oy++)
-        for (int ox = 0; ox < c.Wo; ox++)
-        {
-            double s = c.Bias ? bias[co] : 0;
-            for (int ci = 0; ci < c.Cin; ci++)
-            for (int ky = 0; ky < c.K; ky++)
-            for (int kx = 0; kx < c.K; kx++)
-            {
-                int iy = oy * c.Stride - c.Padding + ky, ix = ox * c.Stride - c.Padding + kx;
-                if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
-                s += (double)x[((n * c.Cin + ci) * c.H + iy) * c.W + ix] * w[((co * c.Cin + ci) * c.K + ky) * c.K + kx];
-            }
-            int i = ((n * c.Cout + co) * c.Ho + oy) * c.Wo + ox;
-            if (c.Residual) s += residual[i];
-            y[i] = (float)(s * c.Scale);
-        }
+            for (int co = 0; co < c.Cout; co++)
+                for (int oy = 0; oy < c.Ho; oy++)
+                    for (int ox = 0; ox < c.Wo; ox++)
+                    {
+                        double s = c.Bias ? bias[co] : 0;
+                        for (int ci = 0; ci < c.Cin; ci++)
+                            for (int ky = 0; ky < c.K; ky++)
+                                for (int kx = 0; kx < c.K; kx++)
+                                {
+                                    int iy = oy * c.Stride - c.Padding + ky, ix = ox * c.Stride - c.Padding + kx;
+                                    if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                                    s += (double)x[((n * c.Cin + ci) * c.H + iy) * c.W + ix] * w[((co * c.Cin + ci) * c.K + ky) * c.K + kx];
+                                }
+                        int i = ((n * c.Cout + co) * c.Ho + oy) * c.Wo + ox;
+                        if (c.Residual) s += residual[i];
+                        y[i] = (float)(s * c.Scale);
+                    }
         return y;
     }
 }

@@ -78,8 +78,8 @@ public class ElementwiseTests
     private static IEnumerable<TestCaseData> AxpbyCases()
     {
         foreach (int n in new[] { 7, 1000, 300_001 })
-        foreach (var alias in new[] { Alias.None, Alias.A, Alias.B })
-            yield return new TestCaseData(n, alias);
+            foreach (var alias in new[] { Alias.None, Alias.A, Alias.B })
+                yield return new TestCaseData(n, alias);
     }
 
     [TestCaseSource(nameof(AxpbyCases))]
@@ -205,9 +205,9 @@ public class ElementwiseTests
     private static IEnumerable<TestCaseData> CombinationCases()
     {
         foreach (var dims in new[] { new[] { 3, 5, 7 }, new[] { 4, 3, 130, 131 } })
-        for (int terms = 1; terms <= Backend.MaxLinearCombinationTerms; terms++)
-        foreach (bool perSample in new[] { false, true })
-            yield return new TestCaseData(dims, terms, perSample);
+            for (int terms = 1; terms <= Backend.MaxLinearCombinationTerms; terms++)
+                foreach (bool perSample in new[] { false, true })
+                    yield return new TestCaseData(dims, terms, perSample);
     }
 
     // The float sum of up to 8 products differs from the double reference by a few ulp of the largest term.
@@ -226,8 +226,8 @@ public class ElementwiseTests
     private static IEnumerable<TestCaseData> IlgpuCombinationCases()
     {
         for (int terms = 1; terms <= Backend.MaxLinearCombinationTerms; terms++)
-        foreach (bool perSample in new[] { false, true })
-            yield return new TestCaseData(terms, perSample);
+            foreach (bool perSample in new[] { false, true })
+                yield return new TestCaseData(terms, perSample);
     }
 
     [TestCaseSource(nameof(IlgpuCombinationCases))]

@@ -10,8 +10,8 @@ public class EmbeddingLookupTests
     {
         var y = new float[labels.Length * dim];
         for (int n = 0; n < labels.Length; n++)
-        for (int d = 0; d < dim; d++)
-            y[n * dim + d] = table[labels[n] * dim + d];
+            for (int d = 0; d < dim; d++)
+                y[n * dim + d] = table[labels[n] * dim + d];
         return y;
     }
 

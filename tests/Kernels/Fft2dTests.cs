@@ -15,21 +15,21 @@ public class Fft2dTests
         var outIm = new float[re.Length];
         double sign = inverse ? 1 : -1, scale = 1 / Math.Sqrt(h * w);
         for (int p = 0; p < planes; p++)
-        for (int u = 0; u < h; u++)
-        for (int v = 0; v < w; v++)
-        {
-            double sr = 0, si = 0;
-            for (int i = 0; i < h; i++)
-            for (int j = 0; j < w; j++)
-            {
-                double a = sign * 2 * Math.PI * ((double)u * i / h + (double)v * j / w);
-                double xr = re[(p * h + i) * w + j], xi = im is null ? 0 : im[(p * h + i) * w + j];
-                sr += xr * Math.Cos(a) - xi * Math.Sin(a);
-                si += xr * Math.Sin(a) + xi * Math.Cos(a);
-            }
-            outRe[(p * h + u) * w + v] = (float)(sr * scale);
-            outIm[(p * h + u) * w + v] = (float)(si * scale);
-        }
+            for (int u = 0; u < h; u++)
+                for (int v = 0; v < w; v++)
+                {
+                    double sr = 0, si = 0;
+                    for (int i = 0; i < h; i++)
+                        for (int j = 0; j < w; j++)
+                        {
+                            double a = sign * 2 * Math.PI * ((double)u * i / h + (double)v * j / w);
+                            double xr = re[(p * h + i) * w + j], xi = im is null ? 0 : im[(p * h + i) * w + j];
+                            sr += xr * Math.Cos(a) - xi * Math.Sin(a);
+                            si += xr * Math.Sin(a) + xi * Math.Cos(a);
+                        }
+                    outRe[(p * h + u) * w + v] = (float)(sr * scale);
+                    outIm[(p * h + u) * w + v] = (float)(si * scale);
+                }
         return (outRe, outIm);
     }
 

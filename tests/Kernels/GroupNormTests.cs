@@ -13,21 +13,21 @@ public class GroupNormTests
         int spatial = (int)(x.Length / ((long)n * c)), cpg = c / groups;
         var y = new float[x.Length];
         for (int b = 0; b < n; b++)
-        for (int g = 0; g < groups; g++)
-        {
-            long start = ((long)b * c + g * cpg) * spatial, len = (long)cpg * spatial;
-            double mean = 0, variance = 0;
-            for (long i = 0; i < len; i++) mean += x[start + i];
-            mean /= len;
-            for (long i = 0; i < len; i++) variance += (x[start + i] - mean) * (x[start + i] - mean);
-            variance /= len;
-            double rstd = 1 / Math.Sqrt(variance + eps);
-            for (long i = 0; i < len; i++)
+            for (int g = 0; g < groups; g++)
             {
-                int ch = g * cpg + (int)(i / spatial);
-                y[start + i] = (float)ActivationTests.Reference((x[start + i] - mean) * rstd * gamma[ch] + beta[ch], a);
+                long start = ((long)b * c + g * cpg) * spatial, len = (long)cpg * spatial;
+                double mean = 0, variance = 0;
+                for (long i = 0; i < len; i++) mean += x[start + i];
+                mean /= len;
+                for (long i = 0; i < len; i++) variance += (x[start + i] - mean) * (x[start + i] - mean);
+                variance /= len;
+                double rstd = 1 / Math.Sqrt(variance + eps);
+                for (long i = 0; i < len; i++)
+                {
+                    int ch = g * cpg + (int)(i / spatial);
+                    y[start + i] = (float)ActivationTests.Reference((x[start + i] - mean) * rstd * gamma[ch] + beta[ch], a);
+                }
             }
-        }
         return y;
     }
 

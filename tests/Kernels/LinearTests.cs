@@ -109,8 +109,17 @@ public class LinearTests
                     b.AsSpan(z * k * n, k * n), tb ? k : n, 0f, expected.AsSpan(z * m * n, m * n), n);
             var p = new GemmParams
             {
-                M = m, N = n, K = k, Lda = k, Ldb = tb ? k : n, Ldc = n, StrideA = m * k, StrideB = k * n, StrideC = m * n,
-                TransB = tb ? 1 : 0, Alpha = 0.5f,
+                M = m,
+                N = n,
+                K = k,
+                Lda = k,
+                Ldb = tb ? k : n,
+                Ldc = n,
+                StrideA = m * k,
+                StrideB = k * n,
+                StrideC = m * n,
+                TransB = tb ? 1 : 0,
+                Alpha = 0.5f,
             };
             foreach (var version in new[] { GemmVersion.Naive, GemmVersion.Tiled })
             {

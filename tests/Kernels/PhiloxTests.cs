@@ -3,13 +3,13 @@ using System.Text.RegularExpressions;
 using DiffusionKernels.Kernels;
 using DiffusionKernels.Kernels.Gpu;
 using DiffusionKernels.Runtime;
+using DiffusionKernels.Tests.Support;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
-using DiffusionKernels.Tests.Support;
 using MathNet.Numerics.Distributions;
 using NUnit.Framework;
 
@@ -48,8 +48,8 @@ public class PhiloxTests
         for (int i = 0; i < 20000; i++) words.Add(((uint)rng.NextInt64(1L << 32), (uint)rng.NextInt64(1L << 32)));
         // The ends of the radius range and the quadrant seams of the angle.
         foreach (uint w in new uint[] { 0, 1, 2, 0x7fffffff, 0x80000000, 0xb504f333, 0xfffffffe, 0xffffffff })
-        foreach (uint a in new uint[] { 0, 1, 0x1fffffff, 0x20000000, 0x40000000, 0x5fffffff, 0x60000000, 0xdfffffff, 0xe0000000, 0xffffffff })
-            words.Add((w, a));
+            foreach (uint a in new uint[] { 0, 1, 0x1fffffff, 0x20000000, 0x40000000, 0x5fffffff, 0x60000000, 0xdfffffff, 0xe0000000, 0xffffffff })
+                words.Add((w, a));
         double worst = 0;
         foreach (var (w, a) in words)
         {
@@ -105,8 +105,8 @@ public class PhiloxTests
         int samples = 3, per = 3 * 67 * 61;
         var y = Noise(TestBackends.Cpu, [samples, 3, 67, 61], 99, 11, 4097);
         for (int n = 0; n < samples; n++)
-        for (int i = 0; i < per; i += 7)
-            Assert.That(y[n * per + i], Is.EqualTo(Philox.Normal(99, 11 + (ulong)n, 4097 + (ulong)i)), $"sample {n} element {i}");
+            for (int i = 0; i < per; i += 7)
+                Assert.That(y[n * per + i], Is.EqualTo(Philox.Normal(99, 11 + (ulong)n, 4097 + (ulong)i)), $"sample {n} element {i}");
     }
 
     [TestCaseSource(typeof(PhiloxTests), nameof(Backends))]
@@ -126,8 +126,8 @@ public class PhiloxTests
         var a = Noise(TestBackends.Cpu, [2, 1000], 7, 0, 0);
         var b = Noise(TestBackends.Cpu, [2, 1000], 7, 0, 3);
         for (int n = 0; n < 2; n++)
-        for (int i = 0; i + 3 < 1000; i++)
-            Assert.That(b[n * 1000 + i], Is.EqualTo(a[n * 1000 + i + 3]));
+            for (int i = 0; i + 3 < 1000; i++)
+                Assert.That(b[n * 1000 + i], Is.EqualTo(a[n * 1000 + i + 3]));
         Assert.That(SameFraction(a, b), Is.LessThan(0.01));
     }
 

@@ -10,9 +10,9 @@ public class ResamplingTests
     {
         var y = new float[x.Length * 4];
         for (int p = 0; p < n * c; p++)
-        for (int i = 0; i < 2 * h; i++)
-        for (int j = 0; j < 2 * w; j++)
-            y[(p * 2 * h + i) * 2 * w + j] = x[(p * h + i / 2) * w + j / 2];
+            for (int i = 0; i < 2 * h; i++)
+                for (int j = 0; j < 2 * w; j++)
+                    y[(p * 2 * h + i) * 2 * w + j] = x[(p * h + i / 2) * w + j / 2];
         return y;
     }
 
@@ -22,15 +22,15 @@ public class ResamplingTests
         int oh = h / 2, ow = w / 2;
         var y = new float[n * c * oh * ow];
         for (int p = 0; p < n * c; p++)
-        for (int i = 0; i < oh; i++)
-        for (int j = 0; j < ow; j++)
-        {
-            float sum = 0;
-            for (int u = 0; u < 2; u++)
-            for (int v = 0; v < 2; v++)
-                sum += x[(p * h + 2 * i + u) * w + 2 * j + v];
-            y[(p * oh + i) * ow + j] = sum / 4;
-        }
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++)
+                {
+                    float sum = 0;
+                    for (int u = 0; u < 2; u++)
+                        for (int v = 0; v < 2; v++)
+                            sum += x[(p * h + 2 * i + u) * w + 2 * j + v];
+                    y[(p * oh + i) * ow + j] = sum / 4;
+                }
         return y;
     }
 

@@ -39,12 +39,12 @@ public class TimestepEmbeddingTests
         int half = dim / 2;
         var y = new double[t.Length * dim];
         for (int b = 0; b < t.Length; b++)
-        for (int i = 0; i < half; i++)
-        {
-            double arg = t[b] * Math.Exp(-Math.Log(10000.0) * i / (half - (double)shift));
-            y[b * dim + (flip ? half : 0) + i] = Math.Sin(arg);
-            y[b * dim + (flip ? 0 : half) + i] = Math.Cos(arg);
-        }
+            for (int i = 0; i < half; i++)
+            {
+                double arg = t[b] * Math.Exp(-Math.Log(10000.0) * i / (half - (double)shift));
+                y[b * dim + (flip ? half : 0) + i] = Math.Sin(arg);
+                y[b * dim + (flip ? 0 : half) + i] = Math.Cos(arg);
+            }
         return y;
     }
 
@@ -59,9 +59,9 @@ public class TimestepEmbeddingTests
     private static IEnumerable<TestCaseData> Cases()
     {
         foreach (int dim in new[] { 32, 33, 128 })
-        foreach (bool flip in new[] { false, true })
-        foreach (float shift in new[] { 0f, 1f })
-            yield return new TestCaseData(dim, flip, shift);
+            foreach (bool flip in new[] { false, true })
+                foreach (float shift in new[] { 0f, 1f })
+                    yield return new TestCaseData(dim, flip, shift);
     }
 
     // Values are sines and cosines (max |ref| = 1), so Close's relative bound is an absolute one here.
@@ -103,9 +103,9 @@ public class TimestepEmbeddingTests
     private static IEnumerable<TestCaseData> IlgpuCases()
     {
         foreach (int dim in new[] { 33, 128 })
-        foreach (bool flip in new[] { false, true })
-        foreach (float shift in new[] { 0f, 1f })
-            yield return new TestCaseData(dim, flip, shift);
+            foreach (bool flip in new[] { false, true })
+                foreach (float shift in new[] { 0f, 1f })
+                    yield return new TestCaseData(dim, flip, shift);
     }
 
     // The kernel evaluates exp, sin and cos by its own double polynomials (not XMath's float approximations),

@@ -10,10 +10,10 @@ public class TokenLayoutTests
     {
         var y = new float[x.Length];
         for (int s = 0; s < n; s++)
-        for (int ch = 0; ch < c; ch++)
-        for (int i = 0; i < h; i++)
-        for (int j = 0; j < w; j++)
-            y[(s * h * w + i * w + j) * c + ch] = x[((s * c + ch) * h + i) * w + j];
+            for (int ch = 0; ch < c; ch++)
+                for (int i = 0; i < h; i++)
+                    for (int j = 0; j < w; j++)
+                        y[(s * h * w + i * w + j) * c + ch] = x[((s * c + ch) * h + i) * w + j];
         return y;
     }
 
@@ -21,12 +21,12 @@ public class TokenLayoutTests
     {
         var y = new float[x.Length];
         for (int s = 0; s < n; s++)
-        for (int ch = 0; ch < c; ch++)
-        for (int p = 0; p < h * w; p++)
-        {
-            int at = (s * c + ch) * h * w + p;
-            y[at] = (x[(s * h * w + p) * c + ch] + (residual?[at] ?? 0f)) * scale;
-        }
+            for (int ch = 0; ch < c; ch++)
+                for (int p = 0; p < h * w; p++)
+                {
+                    int at = (s * c + ch) * h * w + p;
+                    y[at] = (x[(s * h * w + p) * c + ch] + (residual?[at] ?? 0f)) * scale;
+                }
         return y;
     }
 

@@ -23,20 +23,20 @@ public class UpFirDn2dTests
         {
             Array.Clear(z);
             for (int i = 0; i < h; i++)
-            for (int j = 0; j < w; j++)
-            {
-                int a = i * up + p0, b = j * up + p0;
-                if (a >= 0 && a < zh && b >= 0 && b < zw) z[a * zw + b] = x[(p * h + i) * w + j];
-            }
+                for (int j = 0; j < w; j++)
+                {
+                    int a = i * up + p0, b = j * up + p0;
+                    if (a >= 0 && a < zh && b >= 0 && b < zw) z[a * zw + b] = x[(p * h + i) * w + j];
+                }
             for (int i = 0; i < oh; i++)
-            for (int j = 0; j < ow; j++)
-            {
-                double sum = 0;
-                for (int u = 0; u < kh; u++)
-                for (int v = 0; v < kw; v++)
-                    sum += k[(kh - 1 - u) * kw + kw - 1 - v] * z[(i * down + u) * zw + j * down + v];
-                y[(p * oh + i) * ow + j] = (float)sum;
-            }
+                for (int j = 0; j < ow; j++)
+                {
+                    double sum = 0;
+                    for (int u = 0; u < kh; u++)
+                        for (int v = 0; v < kw; v++)
+                            sum += k[(kh - 1 - u) * kw + kw - 1 - v] * z[(i * down + u) * zw + j * down + v];
+                    y[(p * oh + i) * ow + j] = (float)sum;
+                }
         }
         return y;
     }

@@ -40,12 +40,12 @@ public class MetricsTests
         var y = x.Select(v => v + c).ToArray();
         double wsum = 0, mu = 0;
         for (int i = 0; i < 11; i++)
-        for (int j = 0; j < 11; j++)
-        {
-            double wgt = Math.Exp(-((i - 5) * (i - 5) + (j - 5) * (j - 5)) / (2 * 1.5 * 1.5));
-            wsum += wgt;
-            mu += wgt * x[i * 11 + j];
-        }
+            for (int j = 0; j < 11; j++)
+            {
+                double wgt = Math.Exp(-((i - 5) * (i - 5) + (j - 5) * (j - 5)) / (2 * 1.5 * 1.5));
+                wsum += wgt;
+                mu += wgt * x[i * 11 + j];
+            }
         mu /= wsum;
         double muY = mu + (double)c, c1 = 0.01 * 0.01;
         double expected = (2 * mu * muY + c1) / (mu * mu + muY * muY + c1);

@@ -11,7 +11,10 @@ public class ScheduleTableTests
 {
     private static readonly Dictionary<string, (double Start, double End)> Ranges = new()
     {
-        ["linear"] = (0.0001, 0.02), ["scaled_linear"] = (0.00085, 0.012), ["squaredcos_cap_v2"] = (0.0001, 0.02), ["sigmoid"] = (0.0001, 0.02),
+        ["linear"] = (0.0001, 0.02),
+        ["scaled_linear"] = (0.00085, 0.012),
+        ["squaredcos_cap_v2"] = (0.0001, 0.02),
+        ["sigmoid"] = (0.0001, 0.02),
     };
 
     private static JsonElement Tables(string name)

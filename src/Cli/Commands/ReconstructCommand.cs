@@ -191,9 +191,9 @@ public static class ReconstructCommand
         var m = new float[count * h * w];
         Array.Fill(m, 1f);
         for (int k = 0; k < count; k++)
-        for (int y = top; y < top + bh; y++)
-        for (int x = left; x < left + bw; x++)
-            m[(k * h + y) * w + x] = 0f;
+            for (int y = top; y < top + bh; y++)
+                for (int x = left; x < left + bw; x++)
+                    m[(k * h + y) * w + x] = 0f;
         return m;
     }
 

@@ -78,16 +78,16 @@ public static class StudyCommand
         StepProgress.Run("study", totalSteps, report =>
         {
             foreach (var solver in solvers)
-            foreach (var steps in stepCounts)
-            {
-                int nfe0 = model.Denoiser.Evaluations;
-                var clock = Stopwatch.StartNew();
-                var samples = SampleRunner.Draw(model, solver, model.Sigmas(grid, steps), count, baseOptions, progress: report);
-                double seconds = clock.Elapsed.TotalSeconds;
-                int nfe = (model.Denoiser.Evaluations - nfe0) / ((count + model.Batch - 1) / model.Batch);
-                double? odeError = odeSolution is not null && !solver.Stochastic ? Rms(samples, odeSolution) : null;
-                rows.Add(new Row(solver.Name, steps, nfe, SampleQuality.Compare(samples.Select(toUnit).ToArray(), real, size), odeError, seconds));
-            }
+                foreach (var steps in stepCounts)
+                {
+                    int nfe0 = model.Denoiser.Evaluations;
+                    var clock = Stopwatch.StartNew();
+                    var samples = SampleRunner.Draw(model, solver, model.Sigmas(grid, steps), count, baseOptions, progress: report);
+                    double seconds = clock.Elapsed.TotalSeconds;
+                    int nfe = (model.Denoiser.Evaluations - nfe0) / ((count + model.Batch - 1) / model.Batch);
+                    double? odeError = odeSolution is not null && !solver.Stochastic ? Rms(samples, odeSolution) : null;
+                    rows.Add(new Row(solver.Name, steps, nfe, SampleQuality.Compare(samples.Select(toUnit).ToArray(), real, size), odeError, seconds));
+                }
             return 0;
         });
 

@@ -29,7 +29,7 @@ public sealed class Canvas
     public void FillRect(int x, int y, int w, int h, (byte R, byte G, byte B) c)
     {
         for (int j = y; j < y + h; j++)
-        for (int i = x; i < x + w; i++) Set(i, j, c);
+            for (int i = x; i < x + w; i++) Set(i, j, c);
     }
 
     /// <summary>A line <paramref name="thickness"/> pixels wide; <paramref name="dash"/> &gt; 0 draws dashes of that length.</summary>
@@ -50,10 +50,10 @@ public sealed class Canvas
     public void Text(int x, int y, string text, (byte R, byte G, byte B) c, int scale = 1)
     {
         for (int k = 0; k < text.Length; k++)
-        for (int gy = 0; gy < PixelFont.Height; gy++)
-        for (int gx = 0; gx < PixelFont.Width; gx++)
-            if (PixelFont.Ink(text[k], gx, gy))
-                FillRect(x + (k * PixelFont.Advance + gx) * scale, y + gy * scale, scale, scale, c);
+            for (int gy = 0; gy < PixelFont.Height; gy++)
+                for (int gx = 0; gx < PixelFont.Width; gx++)
+                    if (PixelFont.Ink(text[k], gx, gy))
+                        FillRect(x + (k * PixelFont.Advance + gx) * scale, y + gy * scale, scale, scale, c);
     }
 
     public void SavePng(string path) =>

@@ -29,8 +29,8 @@ public static class ImageWriter
             int ox = gap + k % cols * (w + gap), oy = gap + k / cols * (h + gap);
             var src = images.Slice(k * shape[1] * h * w, h * w);
             for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-                pixels[(oy + y) * width + ox + x] = ToByte(src[y * w + x], lo, hi);
+                for (int x = 0; x < w; x++)
+                    pixels[(oy + y) * width + ox + x] = ToByte(src[y * w + x], lo, hi);
         }
         Save(path, pixels, width, height);
     }

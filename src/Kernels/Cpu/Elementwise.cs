@@ -34,7 +34,14 @@ public ref struct LinearTerms
     /// <summary>Term <paramref name="i"/>.</summary>
     public readonly ReadOnlySpan<float> this[int i] => i switch
     {
-        0 => _x0, 1 => _x1, 2 => _x2, 3 => _x3, 4 => _x4, 5 => _x5, 6 => _x6, 7 => _x7,
+        0 => _x0,
+        1 => _x1,
+        2 => _x2,
+        3 => _x3,
+        4 => _x4,
+        5 => _x5,
+        6 => _x6,
+        7 => _x7,
         _ => throw new ArgumentOutOfRangeException(nameof(i)),
     };
 }

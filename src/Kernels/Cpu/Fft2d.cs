@@ -128,16 +128,16 @@ public static class Fft2d
                 {
                     int half = len >> 1, step = n / len;
                     for (int start = 0; start < n; start += len)
-                    for (int k = 0; k < half; k++)
-                    {
-                        float wr = t.Cos[k * step], wi = sign * t.Sin[k * step];
-                        int a = start + k, b = a + half;
-                        float br = bufRe[b] * wr - bufIm[b] * wi, bi = bufRe[b] * wi + bufIm[b] * wr;
-                        bufRe[b] = bufRe[a] - br;
-                        bufIm[b] = bufIm[a] - bi;
-                        bufRe[a] += br;
-                        bufIm[a] += bi;
-                    }
+                        for (int k = 0; k < half; k++)
+                        {
+                            float wr = t.Cos[k * step], wi = sign * t.Sin[k * step];
+                            int a = start + k, b = a + half;
+                            float br = bufRe[b] * wr - bufIm[b] * wi, bi = bufRe[b] * wi + bufIm[b] * wr;
+                            bufRe[b] = bufRe[a] - br;
+                            bufIm[b] = bufIm[a] - bi;
+                            bufRe[a] += br;
+                            bufIm[a] += bi;
+                        }
                 }
             }
             else
@@ -210,9 +210,9 @@ public static class Fft2d
                     {
                         int half = len >> 1, step = n / len;
                         for (int start = 0; start < n; start += len)
-                        for (int k = 0; k < half; k++)
-                            Butterfly(br + (start + k) * cols, bi + (start + k) * cols, br + (start + k + half) * cols, bi + (start + k + half) * cols,
-                                cols, t.Cos[k * step], sign * t.Sin[k * step]);
+                            for (int k = 0; k < half; k++)
+                                Butterfly(br + (start + k) * cols, bi + (start + k) * cols, br + (start + k + half) * cols, bi + (start + k + half) * cols,
+                                    cols, t.Cos[k * step], sign * t.Sin[k * step]);
                     }
                     for (int i = 0; i < n; i++)
                     {

@@ -86,13 +86,13 @@ public static class TokenLayout
     private static unsafe void Scalar(float* src, float* dst, float* res, int rows, int cols, int r0, int r1, int c0, int c1, float scale, bool scaled)
     {
         for (int c = c0; c < c1; c++)
-        for (int r = r0; r < r1; r++)
-        {
-            float v = src[(long)r * cols + c];
-            long at = (long)c * rows + r;
-            if (res != null) v += res[at];
-            dst[at] = scaled ? v * scale : v;
-        }
+            for (int r = r0; r < r1; r++)
+            {
+                float v = src[(long)r * cols + c];
+                long at = (long)c * rows + r;
+                if (res != null) v += res[at];
+                dst[at] = scaled ? v * scale : v;
+            }
     }
 
     /// <summary>An 8×8 block transposed in registers (unpack, shuffle, lane permute), with the fused epilogue.</summary>

@@ -84,18 +84,18 @@ public sealed class Conv2dKernels
         int image = rest / g.OutChannels;
         float acc = 0f;
         for (int ci = 0; ci < g.InChannels; ci++)
-        for (int ky = 0; ky < g.KernelHeight; ky++)
-        {
-            int iy = oy * g.Stride - g.Padding + ky;
-            if (iy < 0 || iy >= g.Height) continue;
-            int xRow = ((image * g.InChannels + ci) * g.Height + iy) * g.Width;
-            int wRow = ((co * g.InChannels + ci) * g.KernelHeight + ky) * g.KernelWidth;
-            for (int kx = 0; kx < g.KernelWidth; kx++)
+            for (int ky = 0; ky < g.KernelHeight; ky++)
             {
-                int ix = ox * g.Stride - g.Padding + kx;
-                if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * x[xRow + ix];
+                int iy = oy * g.Stride - g.Padding + ky;
+                if (iy < 0 || iy >= g.Height) continue;
+                int xRow = ((image * g.InChannels + ci) * g.Height + iy) * g.Width;
+                int wRow = ((co * g.InChannels + ci) * g.KernelHeight + ky) * g.KernelWidth;
+                for (int kx = 0; kx < g.KernelWidth; kx++)
+                {
+                    int ix = ox * g.Stride - g.Padding + kx;
+                    if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * x[xRow + ix];
+                }
             }
-        }
         if (g.HasBias != 0) acc += bias[co];
         if (g.HasResidual != 0) acc += residual[i];
         y[i] = acc * g.Scale;

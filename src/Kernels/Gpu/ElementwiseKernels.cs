@@ -37,7 +37,14 @@ public struct TermViews
     /// <summary>Term <paramref name="i"/> (host side).</summary>
     public readonly ArrayView<float> this[int i] => i switch
     {
-        0 => X0, 1 => X1, 2 => X2, 3 => X3, 4 => X4, 5 => X5, 6 => X6, 7 => X7,
+        0 => X0,
+        1 => X1,
+        2 => X2,
+        3 => X3,
+        4 => X4,
+        5 => X5,
+        6 => X6,
+        7 => X7,
         _ => throw new ArgumentOutOfRangeException(nameof(i)),
     };
 }

@@ -71,12 +71,20 @@ public sealed class Fft2dKernels
         bool pow2 = IsPowerOfTwo(n);
         return new FftLinePass
         {
-            Length = n, ElementStride = elementStride, LineStride = lineStride, LinesPerPlane = lines,
-            Channels = l.Channels, PlaneSize = l.Height * l.Width,
-            OutRe = l.OutRe, OutIm = l.OutIm, OutBatchStride = l.OutBatchStride,
-            PowerOfTwo = pow2 ? 1 : 0, Bits = pow2 ? System.Numerics.BitOperations.Log2((uint)n) : 0,
+            Length = n,
+            ElementStride = elementStride,
+            LineStride = lineStride,
+            LinesPerPlane = lines,
+            Channels = l.Channels,
+            PlaneSize = l.Height * l.Width,
+            OutRe = l.OutRe,
+            OutIm = l.OutIm,
+            OutBatchStride = l.OutBatchStride,
+            PowerOfTwo = pow2 ? 1 : 0,
+            Bits = pow2 ? System.Numerics.BitOperations.Log2((uint)n) : 0,
             TableSize = pow2 ? Math.Max(n / 2, 1) : n,
-            Sign = inverse ? 1f : -1f, Scale = scale,
+            Sign = inverse ? 1f : -1f,
+            Scale = scale,
         };
     }
 

@@ -1,5 +1,5 @@
-using Cpu = DiffusionKernels.Kernels.Cpu;
 using DiffusionKernels.Kernels.Gpu;
+using Cpu = DiffusionKernels.Kernels.Cpu;
 
 namespace DiffusionKernels.Runtime;
 

@@ -1,6 +1,6 @@
 using ILGPU;
-using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
 
 namespace DiffusionKernels.Runtime;
 

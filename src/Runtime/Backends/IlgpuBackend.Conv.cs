@@ -10,10 +10,20 @@ public sealed partial class IlgpuBackend
     {
         var geometry = new Conv2dGeometry
         {
-            Batch = x.Shape[0], InChannels = x.Shape[1], Height = x.Shape[2], Width = x.Shape[3],
-            OutChannels = w.Shape[0], KernelHeight = w.Shape[2], KernelWidth = w.Shape[3],
-            OutHeight = y.Shape[2], OutWidth = y.Shape[3], Stride = stride, Padding = padding,
-            HasBias = bias is null ? 0 : 1, HasResidual = residual is null ? 0 : 1, Scale = outputScale,
+            Batch = x.Shape[0],
+            InChannels = x.Shape[1],
+            Height = x.Shape[2],
+            Width = x.Shape[3],
+            OutChannels = w.Shape[0],
+            KernelHeight = w.Shape[2],
+            KernelWidth = w.Shape[3],
+            OutHeight = y.Shape[2],
+            OutWidth = y.Shape[3],
+            Stride = stride,
+            Padding = padding,
+            HasBias = bias is null ? 0 : 1,
+            HasResidual = residual is null ? 0 : 1,
+            Scale = outputScale,
         };
         var yView = F(y);
         // Absent bias/residual: the kernels never read the view, any valid one will do.

@@ -1,5 +1,5 @@
-using ILGPU;
 using DiffusionKernels.Kernels.Gpu;
+using ILGPU;
 
 namespace DiffusionKernels.Runtime;
 
@@ -19,9 +19,17 @@ public sealed partial class IlgpuBackend
     {
         var p = new GemmParams
         {
-            M = m, N = n, K = k, Lda = k, Ldb = transposeB ? k : n, Ldc = n,
-            StrideA = (long)m * k, StrideB = (long)k * n, StrideC = (long)m * n,
-            TransB = transposeB ? 1 : 0, Alpha = alpha,
+            M = m,
+            N = n,
+            K = k,
+            Lda = k,
+            Ldb = transposeB ? k : n,
+            Ldc = n,
+            StrideA = (long)m * k,
+            StrideB = (long)k * n,
+            StrideC = (long)m * n,
+            TransB = transposeB ? 1 : 0,
+            Alpha = alpha,
         };
         Gemm.Run(Stream, F(a), F(b), F(c), ArrayView<float>.Empty, p, batch);
     }

@@ -1,8 +1,8 @@
+using DiffusionKernels.Kernels.Gpu;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
-using DiffusionKernels.Kernels.Gpu;
 
 namespace DiffusionKernels.Runtime;
 

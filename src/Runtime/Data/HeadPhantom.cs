@@ -28,29 +28,29 @@ public static class HeadPhantom
         var mask = lesions ? new float[size * size] : null;
         const int ss = 3;
         for (int i = 0; i < size; i++)
-        for (int j = 0; j < size; j++)
-        {
-            double sum = 0, lesionHits = 0;
-            for (int si = 0; si < ss; si++)
-            for (int sj = 0; sj < ss; sj++)
+            for (int j = 0; j < size; j++)
             {
-                // Pixel centres in [-1, 1]; y grows downwards like an image row index.
-                double x = -1 + (2 * j + (2 * sj + 1.0) / ss) / size;
-                double y = -1 + (2 * i + (2 * si + 1.0) / ss) / size;
-                double v = 0;
-                if (head[0].Contains(x, y)) v = head[0].Value;
-                if (head[1].Contains(x, y)) v = head[1].Value;
-                if (head[1].Contains(x, y))
-                    foreach (var e in additive) if (e.Contains(x, y)) v += e.Value;
-                bool inLesion = false;
-                if (head[1].Contains(x, y))
-                    foreach (var e in lesionShapes) if (e.Contains(x, y)) { v += e.Value; inLesion = true; }
-                sum += v;
-                if (inLesion) lesionHits++;
+                double sum = 0, lesionHits = 0;
+                for (int si = 0; si < ss; si++)
+                    for (int sj = 0; sj < ss; sj++)
+                    {
+                        // Pixel centres in [-1, 1]; y grows downwards like an image row index.
+                        double x = -1 + (2 * j + (2 * sj + 1.0) / ss) / size;
+                        double y = -1 + (2 * i + (2 * si + 1.0) / ss) / size;
+                        double v = 0;
+                        if (head[0].Contains(x, y)) v = head[0].Value;
+                        if (head[1].Contains(x, y)) v = head[1].Value;
+                        if (head[1].Contains(x, y))
+                            foreach (var e in additive) if (e.Contains(x, y)) v += e.Value;
+                        bool inLesion = false;
+                        if (head[1].Contains(x, y))
+                            foreach (var e in lesionShapes) if (e.Contains(x, y)) { v += e.Value; inLesion = true; }
+                        sum += v;
+                        if (inLesion) lesionHits++;
+                    }
+                image[i * size + j] = (float)Math.Clamp(sum / (ss * ss), 0, 1);
+                if (mask is not null) mask[i * size + j] = lesionHits * 2 >= ss * ss ? 1f : 0f;
             }
-            image[i * size + j] = (float)Math.Clamp(sum / (ss * ss), 0, 1);
-            if (mask is not null) mask[i * size + j] = lesionHits * 2 >= ss * ss ? 1f : 0f;
-        }
         return (image, mask);
     }
 

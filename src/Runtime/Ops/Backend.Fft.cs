@@ -24,15 +24,20 @@ public abstract partial class Backend
         Check.Same(op, re, "real input", outIm, "imaginary output");
         if (ElementsOverlap(outRe, outIm)) throw new ArgumentException($"{op}: the real and imaginary outputs {outRe.Shape} share elements");
         foreach (var input in new[] { re, im })
-        foreach (var output in new[] { outRe, outIm })
-            if (input is not null && ElementsOverlap(input, output) && !SameTensorElements(input, output))
-                throw new ArgumentException($"{op}: an output {output.Shape} partly overlaps an input; outputs must be the inputs or separate");
+            foreach (var output in new[] { outRe, outIm })
+                if (input is not null && ElementsOverlap(input, output) && !SameTensorElements(input, output))
+                    throw new ArgumentException($"{op}: an output {output.Shape} partly overlaps an input; outputs must be the inputs or separate");
         int b = re.Shape[0], c = re.Shape[1], h = re.Shape[2], w = re.Shape[3];
         long sample = (long)c * h * w;
         var layout = new Fft2dLayout
         {
-            Batch = b, Channels = c, Height = h, Width = w,
-            InBatchStride = sample, OutBatchStride = sample, RealInput = im is null ? 1 : 0,
+            Batch = b,
+            Channels = c,
+            Height = h,
+            Width = w,
+            InBatchStride = sample,
+            OutBatchStride = sample,
+            RealInput = im is null ? 1 : 0,
         };
         Fft2dCore(re, im, outRe, outIm, layout, inverse);
     }
@@ -58,9 +63,17 @@ public abstract partial class Backend
         bool real = x.Shape[1] == 1;
         var layout = new Fft2dLayout
         {
-            Batch = b, Channels = 1, Height = h, Width = w,
-            InRe = 0, InIm = real ? 0 : plane, InBatchStride = x.Shape[1] * plane,
-            OutRe = 0, OutIm = plane, OutBatchStride = 2 * plane, RealInput = real ? 1 : 0,
+            Batch = b,
+            Channels = 1,
+            Height = h,
+            Width = w,
+            InRe = 0,
+            InIm = real ? 0 : plane,
+            InBatchStride = x.Shape[1] * plane,
+            OutRe = 0,
+            OutIm = plane,
+            OutBatchStride = 2 * plane,
+            RealInput = real ? 1 : 0,
         };
         Fft2dCore(x, real ? null : x, y, y, layout, inverse);
     }

@@ -52,12 +52,12 @@ public static class AnomalyDetector
             throw new ShapeMismatchException($"anomaly map: images ({images.Length} values) and reconstructions ({reconstructions.Length}) must both hold [{n}, {channels}, {height}, {width}]");
         var map = new float[n * plane];
         for (int k = 0; k < n; k++)
-        for (int c = 0; c < channels; c++)
-        for (long p = 0; p < plane; p++)
-        {
-            long i = (k * channels + c) * plane + p;
-            map[k * plane + p] += Math.Abs(images[(int)i] - reconstructions[(int)i]) / channels;
-        }
+            for (int c = 0; c < channels; c++)
+                for (long p = 0; p < plane; p++)
+                {
+                    long i = (k * channels + c) * plane + p;
+                    map[k * plane + p] += Math.Abs(images[(int)i] - reconstructions[(int)i]) / channels;
+                }
         return smoothing > 0 ? GaussianFilter.Apply(map, n, height, width, smoothing) : map;
     }
 

@@ -56,12 +56,12 @@ public sealed class CartesianMri : ILinearOperator
     {
         var weights = new float[mask.Length];
         for (int p = 0; p < mask.Length / (h * w); p++)
-        for (int u = 0; u < h; u++)
-        for (int v = 0; v < w; v++)
-        {
-            int at = p * h * w + u * w + v, mirror = p * h * w + (h - u) % h * w + (w - v) % w;
-            if (mask[at] != 0f) weights[at] = mask[mirror] != 0f ? 1f : 2f;
-        }
+            for (int u = 0; u < h; u++)
+                for (int v = 0; v < w; v++)
+                {
+                    int at = p * h * w + u * w + v, mirror = p * h * w + (h - u) % h * w + (w - v) % w;
+                    if (mask[at] != 0f) weights[at] = mask[mirror] != 0f ? 1f : 2f;
+                }
         return weights;
     }
 

@@ -36,31 +36,31 @@ public static class Ssim
             var x = reference.Slice(p * height * width, height * width);
             var y = test.Slice(p * height * width, height * width);
             for (int i = 0; i < height; i++)
-            for (int j = 0; j < vw; j++)
-            {
-                double mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
-                for (int t = 0; t < win; t++)
+                for (int j = 0; j < vw; j++)
                 {
-                    double a = x[i * width + j + t], b = y[i * width + j + t], wt = g[t];
-                    mx += wt * a; my += wt * b; xx += wt * a * a; yy += wt * b * b; xy += wt * a * b;
+                    double mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
+                    for (int t = 0; t < win; t++)
+                    {
+                        double a = x[i * width + j + t], b = y[i * width + j + t], wt = g[t];
+                        mx += wt * a; my += wt * b; xx += wt * a * a; yy += wt * b * b; xy += wt * a * b;
+                    }
+                    int at = i * vw + j;
+                    rows[0][at] = mx; rows[1][at] = my; rows[2][at] = xx; rows[3][at] = yy; rows[4][at] = xy;
                 }
-                int at = i * vw + j;
-                rows[0][at] = mx; rows[1][at] = my; rows[2][at] = xx; rows[3][at] = yy; rows[4][at] = xy;
-            }
             double sum = 0;
             for (int i = 0; i < vh; i++)
-            for (int j = 0; j < vw; j++)
-            {
-                double mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
-                for (int t = 0; t < win; t++)
+                for (int j = 0; j < vw; j++)
                 {
-                    int at = (i + t) * vw + j;
-                    double wt = g[t];
-                    mx += wt * rows[0][at]; my += wt * rows[1][at]; xx += wt * rows[2][at]; yy += wt * rows[3][at]; xy += wt * rows[4][at];
+                    double mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
+                    for (int t = 0; t < win; t++)
+                    {
+                        int at = (i + t) * vw + j;
+                        double wt = g[t];
+                        mx += wt * rows[0][at]; my += wt * rows[1][at]; xx += wt * rows[2][at]; yy += wt * rows[3][at]; xy += wt * rows[4][at];
+                    }
+                    double vx = xx - mx * mx, vy = yy - my * my, cov = xy - mx * my;
+                    sum += (2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2));
                 }
-                double vx = xx - mx * mx, vy = yy - my * my, cov = xy - mx * my;
-                sum += (2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2));
-            }
             total += sum / ((double)vh * vw);
         }
         return total / planes;

@@ -39,15 +39,15 @@ public static class SampleQuality
         int n = images.Length / (size * size);
         var result = new float[n * target * target];
         for (int k = 0; k < n; k++)
-        for (int i = 0; i < target; i++)
-        for (int j = 0; j < target; j++)
-        {
-            int y0 = i * size / target, y1 = (i + 1) * size / target, x0 = j * size / target, x1 = (j + 1) * size / target;
-            double s = 0;
-            for (int y = y0; y < y1; y++)
-            for (int x = x0; x < x1; x++) s += images[k * size * size + y * size + x];
-            result[k * target * target + i * target + j] = (float)(s / ((y1 - y0) * (x1 - x0)));
-        }
+            for (int i = 0; i < target; i++)
+                for (int j = 0; j < target; j++)
+                {
+                    int y0 = i * size / target, y1 = (i + 1) * size / target, x0 = j * size / target, x1 = (j + 1) * size / target;
+                    double s = 0;
+                    for (int y = y0; y < y1; y++)
+                        for (int x = x0; x < x1; x++) s += images[k * size * size + y * size + x];
+                    result[k * target * target + i * target + j] = (float)(s / ((y1 - y0) * (x1 - x0)));
+                }
         return result;
     }
 
@@ -112,14 +112,14 @@ public static class SampleQuality
             for (int p = 0; p < size * size; p++) buffer[p] = images[k * size * size + p];
             Fft2D.Forward(buffer, size, size);
             for (int y = 0; y < size; y++)
-            for (int x = 0; x < size; x++)
-            {
-                int fy = y <= size / 2 ? y : y - size, fx = x <= size / 2 ? x : x - size;
-                int r = (int)Math.Round(Math.Sqrt(fy * fy + fx * fx));
-                if (r >= radii) continue;
-                sums[r] += buffer[y * size + x].Magnitude * buffer[y * size + x].Magnitude;
-                counts[r]++;
-            }
+                for (int x = 0; x < size; x++)
+                {
+                    int fy = y <= size / 2 ? y : y - size, fx = x <= size / 2 ? x : x - size;
+                    int r = (int)Math.Round(Math.Sqrt(fy * fy + fx * fx));
+                    if (r >= radii) continue;
+                    sums[r] += buffer[y * size + x].Magnitude * buffer[y * size + x].Magnitude;
+                    counts[r]++;
+                }
         }
         return sums.Select((s, r) => Math.Log10(s / Math.Max(1, counts[r]) + 1e-12)).ToArray();
     }

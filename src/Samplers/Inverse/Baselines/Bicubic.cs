@@ -32,22 +32,22 @@ public static class Bicubic
         var (rowIdx, rowW) = Taps(height, outHeight);
         var mid = new float[planes * height * outWidth];
         for (int p = 0; p < planes; p++)
-        for (int r = 0; r < height; r++)
-        for (int c = 0; c < outWidth; c++)
-        {
-            double s = 0;
-            for (int k = 0; k < 4; k++) s += colW[c * 4 + k] * x[(p * height + r) * width + colIdx[c * 4 + k]];
-            mid[(p * height + r) * outWidth + c] = (float)s;
-        }
+            for (int r = 0; r < height; r++)
+                for (int c = 0; c < outWidth; c++)
+                {
+                    double s = 0;
+                    for (int k = 0; k < 4; k++) s += colW[c * 4 + k] * x[(p * height + r) * width + colIdx[c * 4 + k]];
+                    mid[(p * height + r) * outWidth + c] = (float)s;
+                }
         var y = new float[planes * outHeight * outWidth];
         for (int p = 0; p < planes; p++)
-        for (int r = 0; r < outHeight; r++)
-        for (int c = 0; c < outWidth; c++)
-        {
-            double s = 0;
-            for (int k = 0; k < 4; k++) s += rowW[r * 4 + k] * mid[(p * height + rowIdx[r * 4 + k]) * outWidth + c];
-            y[(p * outHeight + r) * outWidth + c] = (float)s;
-        }
+            for (int r = 0; r < outHeight; r++)
+                for (int c = 0; c < outWidth; c++)
+                {
+                    double s = 0;
+                    for (int k = 0; k < 4; k++) s += rowW[r * 4 + k] * mid[(p * height + rowIdx[r * 4 + k]) * outWidth + c];
+                    y[(p * outHeight + r) * outWidth + c] = (float)s;
+                }
         return y;
     }
 

@@ -17,22 +17,22 @@ public static class GaussianFilter
         int radius = g.Length / 2;
         var mid = new float[x.Length];
         for (int p = 0; p < planes; p++)
-        for (int r = 0; r < height; r++)
-        for (int c = 0; c < width; c++)
-        {
-            double s = 0;
-            for (int t = -radius; t <= radius; t++) s += g[t + radius] * x[(p * height + r) * width + Reflect(c + t, width)];
-            mid[(p * height + r) * width + c] = (float)s;
-        }
+            for (int r = 0; r < height; r++)
+                for (int c = 0; c < width; c++)
+                {
+                    double s = 0;
+                    for (int t = -radius; t <= radius; t++) s += g[t + radius] * x[(p * height + r) * width + Reflect(c + t, width)];
+                    mid[(p * height + r) * width + c] = (float)s;
+                }
         var y = new float[x.Length];
         for (int p = 0; p < planes; p++)
-        for (int r = 0; r < height; r++)
-        for (int c = 0; c < width; c++)
-        {
-            double s = 0;
-            for (int t = -radius; t <= radius; t++) s += g[t + radius] * mid[(p * height + Reflect(r + t, height)) * width + c];
-            y[(p * height + r) * width + c] = (float)s;
-        }
+            for (int r = 0; r < height; r++)
+                for (int c = 0; c < width; c++)
+                {
+                    double s = 0;
+                    for (int t = -radius; t <= radius; t++) s += g[t + radius] * mid[(p * height + Reflect(r + t, height)) * width + c];
+                    y[(p * height + r) * width + c] = (float)s;
+                }
         return y;
     }
 

@@ -48,31 +48,31 @@ public static class TotalVariation
             for (int i = 0; i < m; i++) p[i] = (p[i] + sigma * (ax[i] - y[i])) / (1 + sigma);
             // Dual step for TV: project q + σ∇x̄ onto the λ-ball pointwise.
             for (int pl = 0; pl < planes; pl++)
-            for (int r = 0; r < height; r++)
-            for (int c = 0; c < width; c++)
-            {
-                int at = (pl * height + r) * width + c;
-                float gx = c + 1 < width ? xBar[at + 1] - xBar[at] : 0f;
-                float gy = r + 1 < height ? xBar[at + width] - xBar[at] : 0f;
-                float ux = qx[at] + sigma * gx, uy = qy[at] + sigma * gy;
-                float norm = MathF.Sqrt(ux * ux + uy * uy);
-                float shrink = norm > lambda ? lambda / norm : 1f;
-                qx[at] = ux * shrink;
-                qy[at] = uy * shrink;
-            }
+                for (int r = 0; r < height; r++)
+                    for (int c = 0; c < width; c++)
+                    {
+                        int at = (pl * height + r) * width + c;
+                        float gx = c + 1 < width ? xBar[at + 1] - xBar[at] : 0f;
+                        float gy = r + 1 < height ? xBar[at + width] - xBar[at] : 0f;
+                        float ux = qx[at] + sigma * gx, uy = qy[at] + sigma * gy;
+                        float norm = MathF.Sqrt(ux * ux + uy * uy);
+                        float shrink = norm > lambda ? lambda / norm : 1f;
+                        qx[at] = ux * shrink;
+                        qy[at] = uy * shrink;
+                    }
             // Primal step: x ← x − τ(Aᵀp + ∇ᵀq), then over-relaxation.
             adjoint(p, grad);
             for (int pl = 0; pl < planes; pl++)
-            for (int r = 0; r < height; r++)
-            for (int c = 0; c < width; c++)
-            {
-                int at = (pl * height + r) * width + c;
-                float gtq = -((c + 1 < width ? qx[at] : 0f) - (c > 0 ? qx[at - 1] : 0f))
-                            - ((r + 1 < height ? qy[at] : 0f) - (r > 0 ? qy[at - width] : 0f));
-                float next = x[at] - tau * (grad[at] + gtq);
-                xBar[at] = 2 * next - x[at];
-                x[at] = next;
-            }
+                for (int r = 0; r < height; r++)
+                    for (int c = 0; c < width; c++)
+                    {
+                        int at = (pl * height + r) * width + c;
+                        float gtq = -((c + 1 < width ? qx[at] : 0f) - (c > 0 ? qx[at - 1] : 0f))
+                                    - ((r + 1 < height ? qy[at] : 0f) - (r > 0 ? qy[at - width] : 0f));
+                        float next = x[at] - tau * (grad[at] + gtq);
+                        xBar[at] = 2 * next - x[at];
+                        x[at] = next;
+                    }
         }
         return x;
     }

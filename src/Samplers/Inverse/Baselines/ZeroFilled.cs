@@ -31,11 +31,11 @@ public static class ZeroFilled
         int b = kspace.Shape[0], plane = kspace.Shape[2] * kspace.Shape[3];
         var m = new float[b * plane];
         for (int s = 0; s < b; s++)
-        for (int i = 0; i < plane; i++)
-        {
-            float re = c[2 * s * plane + i], im = c[(2 * s + 1) * plane + i];
-            m[s * plane + i] = MathF.Sqrt(re * re + im * im);
-        }
+            for (int i = 0; i < plane; i++)
+            {
+                float re = c[2 * s * plane + i], im = c[(2 * s + 1) * plane + i];
+                m[s * plane + i] = MathF.Sqrt(re * re + im * im);
+            }
         return m;
     }
 }
