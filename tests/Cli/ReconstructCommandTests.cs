@@ -1,4 +1,4 @@
-using DiffusionKernels.Runtime.Data;
+using DiffusionKernels.Medical.Phantoms;
 using DiffusionKernels.Runtime.IO;
 using NUnit.Framework;
 

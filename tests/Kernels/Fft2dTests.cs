@@ -79,7 +79,7 @@ public class Fft2dTests
         // MathNet, rows then columns, with its orthonormal (Matlab sign) convention.
         var data = new Complex[32 * 16];
         for (int i = 0; i < data.Length; i++) data[i] = re[i];
-        DiffusionKernels.Samplers.Quality.Fft2D.Forward(data, 32, 16, FourierOptions.Matlab);
+        DiffusionKernels.Medical.Quality.Fft2D.Forward(data, 32, 16, FourierOptions.Matlab);
         var mr = data.Select(c => (float)(c.Real / Math.Sqrt(32 * 16))).ToArray();
         var mi = data.Select(c => (float)(c.Imaginary / Math.Sqrt(32 * 16))).ToArray();
         Close.Assert(mr, ar.AsSpan(0, 512), 2e-5, "mathnet re");

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using DiffusionKernels.Runtime.Data;
+using DiffusionKernels.Medical.Phantoms;
+using DiffusionKernels.Medical.Quality;
 using DiffusionKernels.Runtime.IO;
-using DiffusionKernels.Samplers.Quality;
 
 namespace DiffusionKernels.Cli.Commands;
 

@@ -2,12 +2,13 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using DiffusionKernels.Medical.Baselines;
+using DiffusionKernels.Medical.Inverse;
+using DiffusionKernels.Medical.Metrics;
+using DiffusionKernels.Medical.Operators;
+using DiffusionKernels.Medical.Phantoms;
 using DiffusionKernels.Runtime;
-using DiffusionKernels.Runtime.Data;
 using DiffusionKernels.Samplers;
-using DiffusionKernels.Samplers.Inverse;
-using DiffusionKernels.Samplers.Inverse.Baselines;
-using DiffusionKernels.Samplers.Metrics;
 using DiffusionKernels.Samplers.Sampling;
 using DiffusionKernels.Samplers.Solvers;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using DiffusionKernels.Cli.Images;
+using DiffusionKernels.Medical.Metrics;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.IO;
-using DiffusionKernels.Samplers.Metrics;
 
 namespace DiffusionKernels.Cli.Commands;
 

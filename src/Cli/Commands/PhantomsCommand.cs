@@ -1,6 +1,6 @@
 using System.CommandLine;
 using DiffusionKernels.Cli.Images;
-using DiffusionKernels.Runtime.Data;
+using DiffusionKernels.Medical.Phantoms;
 using DiffusionKernels.Runtime.IO;
 
 namespace DiffusionKernels.Cli.Commands;

@@ -1,10 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using DiffusionKernels.Medical.Baselines;
+using DiffusionKernels.Medical.Inverse;
+using DiffusionKernels.Medical.Operators;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.IO;
 using DiffusionKernels.Samplers;
-using DiffusionKernels.Samplers.Inverse;
-using DiffusionKernels.Samplers.Inverse.Baselines;
 using DiffusionKernels.Samplers.Sampling;
 using DiffusionKernels.Samplers.Solvers;
 

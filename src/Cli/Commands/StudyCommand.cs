@@ -3,11 +3,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using DiffusionKernels.Cli.Images;
+using DiffusionKernels.Medical.Phantoms;
+using DiffusionKernels.Medical.Quality;
 using DiffusionKernels.Runtime;
-using DiffusionKernels.Runtime.Data;
 using DiffusionKernels.Samplers;
 using DiffusionKernels.Samplers.Denoisers;
-using DiffusionKernels.Samplers.Quality;
 using DiffusionKernels.Samplers.Sampling;
 using DiffusionKernels.Samplers.Solvers;
 

@@ -1,0 +1,143 @@
+using System.Numerics;
+using MathNet.Numerics.IntegralTransforms;
+
+namespace DiffusionKernels.Medical.Quality;
+
+/// <summary>Distances between two sets of single-channel images (values in [0, 1]); smaller is closer.</summary>
+public sealed record QualityScores(double SlicedWasserstein, double HistogramW1, double SpectrumDistance)
+{
+    public override string ToString() => $"sliced W {SlicedWasserstein:F4} | histogram W1 {HistogramW1:F4} | power spectrum {SpectrumDistance:F4}";
+}
+
+/// <summary>
+/// Sample-quality metrics that need no pretrained network: sliced Wasserstein distance between images downsampled to
+/// 16×16, the 1-Wasserstein distance between pixel-intensity distributions, and the RMS difference of mean
+/// radially averaged log power spectra. Each compares a generated set with a reference set.
+/// </summary>
+public static class SampleQuality
+{
+    /// <summary>Side of the downsampled images the sliced Wasserstein distance compares.</summary>
+    public const int SlicedSize = 16;
+
+    public static QualityScores Compare(float[] a, float[] b, int size, int projections = 256, int seed = 0) => new(
+        SlicedWasserstein(Downsample(a, size, SlicedSize), Downsample(b, size, SlicedSize), SlicedSize * SlicedSize, projections, seed),
+        Wasserstein1(a, b),
+        SpectrumDistance(a, b, size));
+
+    /// <summary>The noise baseline: <paramref name="length"/> uniform values in [0, 1), the same for a given seed.</summary>
+    public static float[] UniformNoise(int length, int seed = 1)
+    {
+        var rng = new Random(seed);
+        var noise = new float[length];
+        for (int i = 0; i < noise.Length; i++) noise[i] = rng.NextSingle();
+        return noise;
+    }
+
+    /// <summary>Average box downsampling of [N, size, size] to [N, target, target] (size a multiple of target, else nearest block).</summary>
+    public static float[] Downsample(float[] images, int size, int target)
+    {
+        int n = images.Length / (size * size);
+        var result = new float[n * target * target];
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < target; i++)
+                for (int j = 0; j < target; j++)
+                {
+                    int y0 = i * size / target, y1 = (i + 1) * size / target, x0 = j * size / target, x1 = (j + 1) * size / target;
+                    double s = 0;
+                    for (int y = y0; y < y1; y++)
+                        for (int x = x0; x < x1; x++) s += images[k * size * size + y * size + x];
+                    result[k * target * target + i * target + j] = (float)(s / ((y1 - y0) * (x1 - x0)));
+                }
+        return result;
+    }
+
+    /// <summary>Mean over random unit directions of the 1-D Wasserstein-1 distance between the projected sets.</summary>
+    public static double SlicedWasserstein(float[] a, float[] b, int dim, int projections, int seed)
+    {
+        var rng = new Random(seed);
+        int na = a.Length / dim, nb = b.Length / dim;
+        double total = 0;
+        var pa = new double[na];
+        var pb = new double[nb];
+        var dir = new double[dim];
+        for (int p = 0; p < projections; p++)
+        {
+            double norm = 0;
+            for (int d = 0; d < dim; d++)
+            {
+                double u1 = 1 - rng.NextDouble(), u2 = rng.NextDouble();
+                dir[d] = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+                norm += dir[d] * dir[d];
+            }
+            norm = Math.Sqrt(norm);
+            for (int k = 0; k < na; k++) pa[k] = Dot(a, k * dim, dir, dim) / norm;
+            for (int k = 0; k < nb; k++) pb[k] = Dot(b, k * dim, dir, dim) / norm;
+            total += Wasserstein1(pa, pb);
+        }
+        return total / projections;
+    }
+
+    /// <summary>W1 between two empirical 1-D distributions: the integral of |F_a − F_b|.</summary>
+    public static double Wasserstein1(float[] a, float[] b) => Wasserstein1(a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray());
+
+    public static double Wasserstein1(double[] a, double[] b)
+    {
+        var sa = (double[])a.Clone();
+        var sb = (double[])b.Clone();
+        Array.Sort(sa);
+        Array.Sort(sb);
+        // Walk both sorted samples, integrating |F_a(x) − F_b(x)| between consecutive breakpoints.
+        int i = 0, j = 0;
+        double w = 0, x = Math.Min(sa[0], sb[0]);
+        while (i < sa.Length || j < sb.Length)
+        {
+            double next = j >= sb.Length || (i < sa.Length && sa[i] <= sb[j]) ? sa[i] : sb[j];
+            w += Math.Abs((double)i / sa.Length - (double)j / sb.Length) * (next - x);
+            x = next;
+            if (i < sa.Length && sa[i] == next) i++;
+            else j++;
+        }
+        return w;
+    }
+
+    /// <summary>Mean radially averaged power spectrum of [N, size, size] images, log10, one value per integer radius.</summary>
+    public static double[] RadialLogSpectrum(float[] images, int size)
+    {
+        int n = images.Length / (size * size), radii = size / 2;
+        var sums = new double[radii];
+        var counts = new int[radii];
+        var buffer = new Complex[size * size];
+        for (int k = 0; k < n; k++)
+        {
+            for (int p = 0; p < size * size; p++) buffer[p] = images[k * size * size + p];
+            Fft2D.Forward(buffer, size, size);
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++)
+                {
+                    int fy = y <= size / 2 ? y : y - size, fx = x <= size / 2 ? x : x - size;
+                    int r = (int)Math.Round(Math.Sqrt(fy * fy + fx * fx));
+                    if (r >= radii) continue;
+                    sums[r] += buffer[y * size + x].Magnitude * buffer[y * size + x].Magnitude;
+                    counts[r]++;
+                }
+        }
+        return sums.Select((s, r) => Math.Log10(s / Math.Max(1, counts[r]) + 1e-12)).ToArray();
+    }
+
+    /// <summary>RMS difference of the two sets' mean log power spectra over radii 1 … size/2 − 1.</summary>
+    public static double SpectrumDistance(float[] a, float[] b, int size)
+    {
+        var sa = RadialLogSpectrum(a, size);
+        var sb = RadialLogSpectrum(b, size);
+        double s = 0;
+        for (int r = 1; r < sa.Length; r++) s += (sa[r] - sb[r]) * (sa[r] - sb[r]);
+        return Math.Sqrt(s / (sa.Length - 1));
+    }
+
+    private static double Dot(float[] x, int offset, double[] dir, int dim)
+    {
+        double s = 0;
+        for (int d = 0; d < dim; d++) s += x[offset + d] * dir[d];
+        return s;
+    }
+}
