@@ -23,7 +23,7 @@ public static class Npy
     /// <exception cref="ModelFormatException">The file is malformed or holds a layout or dtype this reader does not take.</exception>
     public static NpyArray Read(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"file not found: {path}", path);
+        RegularFile.Require(path, ".npy file");
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         ModelFormatException Bad(string message, Exception? inner = null) => new($"{path}: not a valid .npy file: {message}", inner);
         long length = RandomAccess.GetLength(file);

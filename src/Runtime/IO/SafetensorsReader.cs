@@ -44,7 +44,7 @@ public sealed class SafetensorsReader : IDisposable
     /// <exception cref="ModelFormatException">The file is not a valid safetensors file.</exception>
     public static SafetensorsReader Open(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"safetensors file not found: {path}", path);
+        RegularFile.Require(path, "safetensors file");
         var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         try
         {

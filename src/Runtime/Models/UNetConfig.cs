@@ -1,4 +1,4 @@
-using System.Text.Json;
+using DiffusionKernels.Runtime.IO;
 
 namespace DiffusionKernels.Runtime.Models;
 
@@ -65,25 +65,14 @@ public sealed class UNetConfig
     private static readonly HashSet<string> UpTypes = ["UpBlock2D", "AttnUpBlock2D", "ResnetUpsampleBlock2D", "SkipUpBlock2D", "AttnSkipUpBlock2D"];
 
     /// <summary>Reads and validates <paramref name="path"/>.</summary>
-    public static UNetConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"model config not found: {path}", path);
-        try
-        {
-            return Parse(File.ReadAllText(path), path);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException($"{path}: invalid JSON: {e.Message}", e);
-        }
-    }
+    public static UNetConfig Load(string path) => Read(ConfigReader.Load(path, "model config"));
 
     /// <summary>Parses config JSON; <paramref name="source"/> names the file in errors.</summary>
-    public static UNetConfig Parse(string json, string source = "config.json")
+    public static UNetConfig Parse(string json, string source = "config.json") => Read(ConfigReader.Parse(json, source));
+
+    private static UNetConfig Read(ConfigReader p)
     {
-        using var doc = JsonDocument.Parse(json);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException($"{source}: expected a JSON object");
-        var p = new ConfigReader(doc.RootElement, source);
+        string source = p.Source;
         if (p.String("_class_name", "UNet2DModel") is { } cls && cls != "UNet2DModel")
             throw new ModelFormatException($"{source}: _class_name '{cls}' is not supported (only UNet2DModel)");
         var defaults = new UNetConfig();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.IO;
 using DiffusionKernels.Samplers.Schedules;
 
 namespace DiffusionKernels.Samplers.Denoisers;
@@ -13,16 +14,20 @@ public static class GaussianMixtureSpec
 {
     public static (GaussianMixtureDenoiser Denoiser, SchedulerConfig Schedule) Load(string path, Backend backend)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"gaussian mixture spec not found: {path}", path);
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        var root = doc.RootElement;
-        ArgumentException Bad(string m) => new($"{path}: {m}");
-        int[] shape = root.TryGetProperty("shape", out var s) ? s.EnumerateArray().Select(v => v.GetInt32()).ToArray() : throw Bad("missing 'shape'");
-        double[] weights = root.TryGetProperty("weights", out var w) ? w.EnumerateArray().Select(v => v.GetDouble()).ToArray() : throw Bad("missing 'weights'");
-        double[] stds = root.TryGetProperty("stds", out var sd) ? sd.EnumerateArray().Select(v => v.GetDouble()).ToArray() : throw Bad("missing 'stds'");
-        if (!root.TryGetProperty("means", out var m)) throw Bad("missing 'means'");
-        var means = m.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => (float)x.GetDouble()).ToArray() : [(float)v.GetDouble()]).ToArray();
-        var schedule = SchedulerConfig.FromJson(root, path);
+        var p = ConfigReader.Load(path, "gaussian mixture spec");
+        var root = p.Root;
+        ModelFormatException Bad(string m) => new($"{path}: {m}");
+        int[] shape = p.Has("shape") ? p.Ints("shape", [], 1, int.MaxValue) : throw Bad("missing 'shape'");
+        double[] weights = p.Doubles("weights") ?? throw Bad("missing 'weights'");
+        double[] stds = p.Doubles("stds") ?? throw Bad("missing 'stds'");
+        if (!root.TryGetProperty("means", out var m) || m.ValueKind != JsonValueKind.Array) throw Bad("missing 'means' (a list with one number or one per-element list per component)");
+        var means = m.EnumerateArray().Select(v => v.ValueKind switch
+        {
+            JsonValueKind.Array => v.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number ? (float)x.GetDouble() : throw Bad($"'means' holds {x.GetRawText()}, not a number")).ToArray(),
+            JsonValueKind.Number => [(float)v.GetDouble()],
+            _ => throw Bad($"'means' holds {v.GetRawText()}, not a number or a list of numbers"),
+        }).ToArray();
+        var schedule = SchedulerConfig.From(p);
         var discrete = schedule.CreateSchedule();
         return (new GaussianMixtureDenoiser(backend, shape, weights, means, stds, discrete.SigmaMin, discrete.SigmaMax), schedule);
     }

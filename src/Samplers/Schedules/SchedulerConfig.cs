@@ -1,4 +1,5 @@
-using System.Text.Json;
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.IO;
 
 namespace DiffusionKernels.Samplers.Schedules;
 
@@ -29,44 +30,40 @@ public sealed record SchedulerConfig
     public double DynamicThresholdingRatio { get; init; } = 0.995;
     public double SampleMaxValue { get; init; } = 1.0;
 
-    public static SchedulerConfig Load(string path) => Parse(File.ReadAllText(path), path);
+    /// <summary>Reads and validates a <c>scheduler_config.json</c>.</summary>
+    public static SchedulerConfig Load(string path) => From(ConfigReader.Load(path, "scheduler config"));
 
-    public static SchedulerConfig Parse(string json, string source)
-    {
-        using var doc = JsonDocument.Parse(json);
-        return FromJson(doc.RootElement, source);
-    }
+    /// <summary>Parses scheduler-config JSON; <paramref name="source"/> names the file in errors.</summary>
+    public static SchedulerConfig Parse(string json, string source) => From(ConfigReader.Parse(json, source));
 
-    /// <summary>Reads the keys from a JSON object (a scheduler config, or a GMM spec that embeds them).</summary>
-    public static SchedulerConfig FromJson(JsonElement e, string source)
+    /// <summary>The largest num_train_timesteps accepted: the schedule tables are built on the host, and real models use 1,000–4,000.</summary>
+    public const int MaxTrainTimesteps = 100_000;
+
+    /// <summary>Reads the keys from a config object (a scheduler config, or a GMM spec that embeds them).</summary>
+    public static SchedulerConfig From(ConfigReader p)
     {
         var c = new SchedulerConfig();
-        T Get<T>(string key, T fallback, Func<JsonElement, T> read)
-        {
-            if (!e.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return fallback;
-            try { return read(v); }
-            catch (InvalidOperationException) { throw new ArgumentException($"{source}: key '{key}' has an invalid value {v.GetRawText()}"); }
-        }
+        int timesteps = p.Int("num_train_timesteps", c.NumTrainTimesteps, 2, MaxTrainTimesteps);
         c = c with
         {
-            NumTrainTimesteps = Get("num_train_timesteps", c.NumTrainTimesteps, v => v.GetInt32()),
-            BetaSchedule = Get("beta_schedule", c.BetaSchedule, v => v.GetString()!),
-            BetaStart = Get("beta_start", c.BetaStart, v => v.GetDouble()),
-            BetaEnd = Get("beta_end", c.BetaEnd, v => v.GetDouble()),
-            PredictionType = Get("prediction_type", c.PredictionType, v => v.GetString()!),
-            TimestepSpacing = Get("timestep_spacing", c.TimestepSpacing, v => v.GetString()!),
-            StepsOffset = Get("steps_offset", c.StepsOffset, v => v.GetInt32()),
-            ClipSample = Get("clip_sample", c.ClipSample, v => v.GetBoolean()),
-            ClipSampleRange = Get("clip_sample_range", c.ClipSampleRange, v => v.GetDouble()),
-            RescaleBetasZeroSnr = Get("rescale_betas_zero_snr", c.RescaleBetasZeroSnr, v => v.GetBoolean()),
-            FinalSigmasType = Get("final_sigmas_type", c.FinalSigmasType, v => v.GetString()!),
-            Thresholding = Get("thresholding", c.Thresholding, v => v.GetBoolean()),
-            DynamicThresholdingRatio = Get("dynamic_thresholding_ratio", c.DynamicThresholdingRatio, v => v.GetDouble()),
-            SampleMaxValue = Get("sample_max_value", c.SampleMaxValue, v => v.GetDouble()),
+            NumTrainTimesteps = timesteps,
+            BetaSchedule = p.String("beta_schedule", c.BetaSchedule)!,
+            BetaStart = p.Double("beta_start", c.BetaStart, 0, 1),
+            BetaEnd = p.Double("beta_end", c.BetaEnd, 0, 1),
+            PredictionType = p.String("prediction_type", c.PredictionType)!,
+            TimestepSpacing = p.String("timestep_spacing", c.TimestepSpacing)!,
+            StepsOffset = p.Int("steps_offset", c.StepsOffset, 0, timesteps - 1),
+            ClipSample = p.Bool("clip_sample", c.ClipSample),
+            ClipSampleRange = p.Double("clip_sample_range", c.ClipSampleRange, double.Epsilon, double.MaxValue),
+            RescaleBetasZeroSnr = p.Bool("rescale_betas_zero_snr", c.RescaleBetasZeroSnr),
+            FinalSigmasType = p.String("final_sigmas_type", c.FinalSigmasType)!,
+            Thresholding = p.Bool("thresholding", c.Thresholding),
+            DynamicThresholdingRatio = p.Double("dynamic_thresholding_ratio", c.DynamicThresholdingRatio, 0, 1),
+            SampleMaxValue = p.Double("sample_max_value", c.SampleMaxValue, 0, double.MaxValue),
         };
-        if (e.TryGetProperty("trained_betas", out var tb) && tb.ValueKind != JsonValueKind.Null)
-            throw new ArgumentException($"{source}: trained_betas is not supported yet");
-        c.Validate(source);
+        if (p.Doubles("trained_betas") is not null)
+            throw new ModelFormatException($"{p.Source}: trained_betas is not supported yet");
+        c.Validate(p.Source);
         return c;
     }
 
