@@ -38,16 +38,18 @@ public sealed record DpmSolverPP2M : Solver
             History.Rotate(den);
             ctx.Denoiser.Denoise(x, s, den[0]);
             if (next == 0)
-                new Combination().Add(1, den[0]).WriteTo(b, x);
+                b.Copy(den[0], x); // a step to σ = 0 is x̂₀
             else
             {
                 double h = Math.Log(s) - Math.Log(next), etaH = eta * h;
+                // D = (1 + 1/(2r))x̂₀ − (1/(2r))x̂₀_prev, r = h_prev/h (DPM-Solver++ Alg. 2); x̂₀ on the first step.
                 var d = new Combination().Add(1, den[0]);
                 if (hPrev is { } last)
                 {
                     double r = last / h;
                     d = new Combination().Add(1 + 1 / (2 * r), den[0]).Add(-1 / (2 * r), den[1]);
                 }
+                // x′ = (σ′/σ)e^{−ηh}x + (1 − e^{−(1+η)h})D + σ′√(1 − e^{−2ηh})·z
                 var update = new Combination().Add(next / s * Math.Exp(-etaH), x).Add(-ExponentialIntegrator.Expm1(-h - etaH), d);
                 if (noise is not null)
                 {

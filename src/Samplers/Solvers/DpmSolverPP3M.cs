@@ -50,10 +50,11 @@ public sealed record DpmSolverPP3M : Solver
             History.Rotate(den);
             ctx.Denoiser.Denoise(x, s, den[0]);
             if (next == 0)
-                new Combination().Add(1, den[0]).WriteTo(b, x);
+                b.Copy(den[0], x); // a step to σ = 0 is x̂₀
             else
             {
                 double h = Math.Log(s / next), hEta = (1 + eta) * h;
+                // x' = (σ'/σ)e^{−ηh}x + (1 − e^{−ĥ})x̂₀ + φ₂D₁ − φ₃D₂ (+ noise), φ₂ = −g₁(−ĥ), φ₃ = g₂(−ĥ)
                 var update = new Combination().Add(next / s * Math.Exp(-eta * h), x).Add(-ExponentialIntegrator.Expm1(-hEta), den[0]);
                 int order = MultistepOrder.Limit(3, i, steps, LowerOrderFinal);
                 double phi2 = -ExponentialIntegrator.G(1, -hEta), phi3 = ExponentialIntegrator.G(2, -hEta);

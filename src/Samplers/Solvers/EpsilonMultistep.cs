@@ -30,7 +30,7 @@ public abstract record EpsilonMultistep : Solver
             History.Rotate(eps);
             ctx.Denoiser.Denoise(x, s, eps[0]);
             if (next == 0)
-                new Combination().Add(1, eps[0]).WriteTo(b, x);
+                b.Copy(eps[0], x); // a step to σ = 0 is x̂₀ (the slot holds x̂₀ until it becomes ε̂)
             else
             {
                 Combination.Epsilon(x, eps[0], s).WriteTo(b, eps[0]);

@@ -52,7 +52,7 @@ public sealed record Heun : Solver
             }
             ctx.Denoiser.Denoise(x, s, den);
             if (next == 0)
-                new Combination().Add(1, den).WriteTo(b, x); // Euler to σ = 0 is x̂₀
+                b.Copy(den, x); // Euler to σ = 0 is x̂₀
             else
             {
                 // Euler predictor x̃ = x + (σ′ − σ)d, d = (x − x̂₀)/σ; then x′ = x + (σ′ − σ)(d + d̃)/2 (Alg. 1, lines 5-8).

@@ -47,7 +47,7 @@ public sealed record UniPC : Solver
             at[0] = s;
             ctx.Denoiser.Denoise(x, s, den[0]);
             if (next == 0)
-                new Combination().Add(1, den[0]).WriteTo(b, x);
+                b.Copy(den[0], x); // a step to σ = 0 is x̂₀
             else
             {
                 if (i > 0)
