@@ -6,23 +6,14 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Alg. 2), multistep in λ = −log σ, and its SDE variant (k-diffusion
 /// sample_dpmpp_2m_sde, midpoint) with η: h = λ′ − λ, r = h_prev/h, D = (1 + 1/(2r))·x̂₀ − 1/(2r)·x̂₀_prev (x̂₀ on the
 /// first step), x′ = (σ′/σ)e^{−ηh}·x + (1 − e^{−(1+η)h})·D + σ′√(1 − e^{−2ηh})·z. η = 0 is the ODE solver:
-/// <see cref="Eta"/> null is that solver without an η setting (<c>dpmpp_2m</c>); a value makes it
+/// <see cref="EtaSolver.Eta"/> null is that solver without an η setting (<c>dpmpp_2m</c>); a value makes it
 /// <c>dpmpp_2m_sde</c> (k-diffusion's default η = 1). A step to σ = 0 is x̂₀.
 /// </summary>
-public sealed record DpmSolverPP2M : Solver
+public sealed record DpmSolverPP2M : EtaSolver
 {
-    /// <summary>η ≥ 0; null: the ODE solver, which takes no η.</summary>
-    public double? Eta
-    {
-        get;
-        init => field = value is { } eta ? SolverSettingException.AtLeast(eta, 0, Name, "eta") : null;
-    }
-
     public override string Name => Eta is null ? "dpmpp_2m" : "dpmpp_2m_sde";
     public override int Order => 2;
-    public override bool Stochastic => Eta > 0;
     public override int EvaluationsPerStep => 1;
-    public override IReadOnlyList<SolverSetting> Settings => Eta is { } eta ? [SolverSetting.Eta(this, eta, v => this with { Eta = v })] : [];
 
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {

@@ -9,30 +9,22 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// D₁₁ = (x̂₀₋₁ − x̂₀₋₂)/r₁, D₁ = D₁₀ + r₀/(r₀ + r₁)(D₁₀ − D₁₁), D₂ = (D₁₀ − D₁₁)/(r₀ + r₁),
 /// φ₂ = 1 − (1 − e^{−ĥ})/ĥ, φ₃ = φ₂/ĥ − ½: x' = (σ'/σ)e^{−ηh}x + (1 − e^{−ĥ})x̂₀ + φ₂D₁ − φ₃D₂ + σ'√(1 − e^{−2ηh})·z;
 /// the second step uses x' = … + φ₂(x̂₀ − x̂₀₋₁)/r₀, the first is first order, and lower_order_final applies
-/// diffusers' rule. <see cref="Eta"/> null is the ODE solver without an η setting (<c>dpmpp_3m</c>); a value makes it
+/// diffusers' rule. <see cref="EtaSolver.Eta"/> null is the ODE solver without an η setting (<c>dpmpp_3m</c>); a value makes it
 /// <c>dpmpp_3m_sde</c> (k-diffusion's default η = 1). A step to σ = 0 is x̂₀. This is the reference update; its φ₃D₂
 /// is half the Taylor term (2φ₃D₂ would be), so it converges with order 2, not 3 (measured in the tests).
 /// </summary>
-public sealed record DpmSolverPP3M : Solver
+public sealed record DpmSolverPP3M : EtaSolver
 {
-    /// <summary>η ≥ 0; null: the ODE solver, which takes no η.</summary>
-    public double? Eta
-    {
-        get;
-        init => field = value is { } eta ? SolverSettingException.AtLeast(eta, 0, Name, "eta") : null;
-    }
-
     /// <summary>diffusers' lower_order_final: below 15 steps, first order on the last step and at most second on the one before.</summary>
     public bool LowerOrderFinal { get; init; } = true;
 
     public override string Name => Eta is null ? "dpmpp_3m" : "dpmpp_3m_sde";
     public override int Order => 3;
-    public override bool Stochastic => Eta > 0;
     public override int EvaluationsPerStep => 1;
 
     public override IReadOnlyList<SolverSetting> Settings =>
     [
-        .. Eta is { } eta ? [SolverSetting.Eta(this, eta, v => this with { Eta = v })] : Array.Empty<SolverSetting>(),
+        .. base.Settings,
         SolverSetting.LowerOrderFinal(this, LowerOrderFinal, v => this with { LowerOrderFinal = v }),
     ];
 

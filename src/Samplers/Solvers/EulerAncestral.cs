@@ -6,23 +6,17 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// Euler steps with ancestral noise (k-diffusion sample_euler_ancestral; DDIM's η family in σ-space, Song et al. 2021,
 /// Eq. 12): each step goes down to σ_down by Euler on dx/dσ = ε̂ and adds fresh noise of size σ_up, with
 /// σ_up = min(σ′, η·√(σ′²(σ² − σ′²)/σ²)) and σ_down = √(σ′² − σ_up²). η = 0 is Euler on the probability-flow ODE
-/// (Karras et al. 2022, Alg. 1 without churn): <see cref="Eta"/> null is that solver without an η setting
+/// (Karras et al. 2022, Alg. 1 without churn): <see cref="EtaSolver.Eta"/> null is that solver without an η setting
 /// (<c>euler</c>); a value makes it <c>euler_ancestral</c> (default η = 1).
 /// </summary>
-public record EulerAncestral : Solver
+public record EulerAncestral : EtaSolver
 {
-    /// <summary>η ≥ 0; null: plain Euler, which takes no η.</summary>
-    public double? Eta
-    {
-        get;
-        init => field = value is { } eta ? SolverSettingException.AtLeast(eta, 0, Name, "eta") : null;
-    } = 1;
+    /// <summary>k-diffusion's default η = 1 (<c>Eta = null</c> for plain Euler).</summary>
+    public EulerAncestral() => Eta = 1;
 
     public override string Name => Eta is null ? "euler" : "euler_ancestral";
     public override int Order => 1;
-    public override bool Stochastic => Eta > 0;
     public override int EvaluationsPerStep => 1;
-    public override IReadOnlyList<SolverSetting> Settings => Eta is { } eta ? [SolverSetting.Eta(this, eta, v => this with { Eta = v })] : [];
 
     /// <summary>k-diffusion's get_ancestral_step: (σ_down, σ_up) of the step σ → σ′.</summary>
     public static (double Down, double Up) AncestralStep(double from, double to, double eta)
