@@ -4,7 +4,7 @@ namespace DiffusionKernels.Samplers.Solvers;
 
 /// <summary>
 /// Euler steps with ancestral noise (k-diffusion sample_euler_ancestral; DDIM's η family in σ-space, Song et al. 2021,
-/// Eq. 12): each step goes down to σ_down by Euler on dx/dσ = ε̂ and adds fresh noise of size σ_up, with
+/// Eq. 12 with σ_η of Eq. 16): each step goes down to σ_down by Euler on dx/dσ = ε̂ and adds fresh noise of size σ_up, with
 /// σ_up = min(σ′, η·√(σ′²(σ² − σ′²)/σ²)) and σ_down = √(σ′² − σ_up²). η = 0 is Euler on the probability-flow ODE
 /// (Karras et al. 2022, Alg. 1 without churn): <see cref="EtaSolver.Eta"/> null is that solver without an η setting
 /// (<c>euler</c>); a value makes it <c>euler_ancestral</c> (default η = 1).
