@@ -6,34 +6,19 @@ namespace DiffusionKernels.Samplers;
 /// <summary>What a step reports to a progress callback.</summary>
 public readonly record struct StepInfo(int Step, int Steps, double Sigma, double NextSigma, int Evaluations);
 
-/// <summary>Options every solver understands.</summary>
+/// <summary>
+/// What every solver shares: the noise keys, progress, cancellation and the finite check. A solver's own settings
+/// (η, S_churn, tolerances, …) are properties of the solver (see <see cref="Solvers.Solver.Settings"/>).
+/// </summary>
 public sealed record SamplerOptions
 {
     /// <summary>Seed of the Philox noise; sample n of a run always gets the same noise, whatever the batch split.</summary>
     public ulong Seed { get; init; }
     /// <summary>Index of the batch's first sample in the whole run (keys the noise).</summary>
     public long FirstSampleIndex { get; init; }
-    /// <summary>Ancestral noise scale (1 = full ancestral step, 0 = deterministic), for solvers that take it.</summary>
-    public double? Eta { get; init; }
     /// <summary>Called after every step.</summary>
     public Action<StepInfo>? Callback { get; init; }
     public CancellationToken Cancellation { get; init; }
-    /// <summary>Karras et al. (2022) stochastic churn for heun: S_churn (0 = deterministic), the σ range it applies in, and S_noise.</summary>
-    public double SChurn { get; init; }
-    public double STmin { get; init; }
-    public double STmax { get; init; } = double.PositiveInfinity;
-    public double SNoise { get; init; } = 1;
-    /// <summary>Relative and absolute tolerances of adaptive solvers (rk45).</summary>
-    public double Rtol { get; init; } = 1e-5;
-    public double Atol { get; init; } = 1e-5;
-    /// <summary>Multistep solvers drop to lower orders on the last steps (diffusers' lower_order_final).</summary>
-    public bool LowerOrderFinal { get; init; } = true;
-    /// <summary>Score-SDE samplers: Langevin corrector signal-to-noise ratio (null: 0.16 for pc_ve, 0.01 for pc_vp) and corrector steps per level.</summary>
-    public double? Snr { get; init; }
-    public int CorrectorSteps { get; init; } = 1;
-    /// <summary>Annealed Langevin: steps per σ level and ε of the step size ε·σ²/σ_L² (null: 0.2·σ_L², NCSN's ratio).</summary>
-    public int LangevinSteps { get; init; } = 5;
-    public double? LangevinEpsilon { get; init; }
     /// <summary>Stop with an error naming the step when the state holds NaN or Inf.</summary>
     public bool CheckFinite { get; init; } = true;
 }

@@ -125,7 +125,7 @@ public class DiffusionPriorTests
         var noise = TestData.Normal(512, 52);
         var noisy = clean.Zip(noise, (c, n) => c + 0.5f * n).ToArray();
         using var x = b.Upload(noisy, shape);
-        using (var ctx = new SamplerContext(gmm, x, new SamplerOptions())) SdEdit.Denoise(x, 0.5, 8, new Euler(), ctx);
+        using (var ctx = new SamplerContext(gmm, x, new SamplerOptions())) SdEdit.Denoise(x, 0.5, 8, SamplerRegistry.Get("euler"), ctx);
         double before = Psnr.MeanSquaredError(clean, noisy), after = Psnr.MeanSquaredError(clean, x.ToArray());
         Assert.That(after, Is.LessThan(before / 20), $"MSE {before:G3} → {after:G3}");
         Assert.Throws<ArgumentOutOfRangeException>(() => SdEdit.Sigmas(gmm, 0, 8));

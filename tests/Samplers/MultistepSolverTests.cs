@@ -22,12 +22,22 @@ public class MultistepSolverTests
     private static float[] ExactOde(float[] xT, double from, double to) =>
         [.. xT.Select(v => (float)(Mean + (v - Mean) * Math.Sqrt((Std * Std + to * to) / (Std * Std + from * from))))];
 
-    private static float[] Run(Backend b, IDenoiser d, string name, float[] xT, double[] sigmas, SamplerOptions? options = null)
+    private static float[] Run(Backend b, IDenoiser d, string name, float[] xT, double[] sigmas, SamplerOptions? options = null) =>
+        Run(b, d, SamplerRegistry.Get(name), xT, sigmas, options);
+
+    private static float[] Run(Backend b, IDenoiser d, Solver solver, float[] xT, double[] sigmas, SamplerOptions? options = null)
     {
         using var x = b.Upload(xT, new Shape([xT.Length / 4, 1, 2, 2]));
         using var ctx = new SamplerContext(d, x, options ?? new SamplerOptions());
-        SamplerRegistry.Get(name).Sample(x, sigmas, ctx);
+        solver.Sample(x, sigmas, ctx);
         return x.ToArray();
+    }
+
+    /// <summary>The sampler with lower_order_final off where it has the setting.</summary>
+    private static Solver FullOrder(string name)
+    {
+        var solver = SamplerRegistry.Get(name);
+        return solver.Takes("lower_order_final") ? solver.With("lower_order_final", false) : solver;
     }
 
     private static double MaxError(float[] y, float[] exact) => y.Zip(exact, (p, q) => Math.Abs((double)p - q)).Max();
@@ -63,8 +73,7 @@ public class MultistepSolverTests
         using var d = SingleGaussian(b);
         var xT = TestData.Normal(4 * 8, 5, (float)SigmaMax).Select(v => v + Mean).ToArray();
         var exact = ExactOde(xT, SigmaMax, SigmaMin);
-        var options = new SamplerOptions { LowerOrderFinal = false };
-        var errors = steps.Select(n => MaxError(Run(b, d, name, xT, SigmaGrids.Karras(n, SigmaMin, SigmaMax, appendZero: false), options), exact)).ToArray();
+        var errors = steps.Select(n => MaxError(Run(b, d, FullOrder(name), xT, SigmaGrids.Karras(n, SigmaMin, SigmaMax, appendZero: false)), exact)).ToArray();
         var lx = steps.Select(n => Math.Log(n)).ToArray();
         var ly = errors.Select(e => Math.Log(e)).ToArray();
         double mx = lx.Average(), my = ly.Average();
@@ -94,7 +103,7 @@ public class MultistepSolverTests
         var xT = TestData.Normal(4 * 4, 8, (float)SigmaMax);
         var sigmas = SigmaGrids.Karras(7, 0.01, SigmaMax);
         Close.Identical(Run(b, d, "euler", xT, sigmas), Run(b, d, "dpm_solver_1", xT, sigmas), "dpm_solver_1 = DDIM η = 0 = Euler");
-        Close.Identical(Run(b, d, "dpmpp_3m", xT, sigmas), Run(b, d, "dpmpp_3m_sde", xT, sigmas, new SamplerOptions { Eta = 0 }), "3M SDE with η = 0");
+        Close.Identical(Run(b, d, "dpmpp_3m", xT, sigmas), Run(b, d, new DpmSolverPP3M { Eta = 0 }, xT, sigmas), "3M SDE with η = 0");
     }
 
     [Test]
@@ -164,7 +173,7 @@ public class MultistepSolverTests
         var xT = TestData.Normal(4 * 4, 3, (float)SigmaMax);
         var sigmas = SigmaGrids.Karras(steps, 0.05, SigmaMax, appendZero: false);
         var lower = Run(b, d, name, xT, sigmas);
-        var full = Run(b, d, name, xT, sigmas, new SamplerOptions { LowerOrderFinal = false });
+        var full = Run(b, d, FullOrder(name), xT, sigmas);
         if (changes) Assert.That(MaxError(lower, full), Is.GreaterThan(1e-4));
         else Close.Identical(lower, full, name);
     }
@@ -180,9 +189,9 @@ public class MultistepSolverTests
     {
         var b = TestBackends.Cpu;
         using var d = SingleGaussian(b);
-        var e = Assert.Throws<ArgumentException>(() => Run(b, d, name, new float[4], SigmaGrids.Karras(3, 0.1, 10), new SamplerOptions { Eta = 0.5 }))!;
+        var e = Assert.Throws<SolverSettingException>(() => SamplerRegistry.Get(name).With("eta", 0.5))!;
         Assert.That(e.Message, Does.Contain(name).And.Contain("η").And.Contain("dpmpp_3m_sde"));
-        Assert.DoesNotThrow(() => Run(b, d, "dpmpp_3m_sde", new float[4], SigmaGrids.Karras(3, 0.1, 10), new SamplerOptions { Eta = 0.5 }));
+        Assert.DoesNotThrow(() => Run(b, d, SamplerRegistry.Get("dpmpp_3m_sde").With("eta", 0.5), new float[4], SigmaGrids.Karras(3, 0.1, 10)));
     }
 
     [Test]

@@ -20,12 +20,22 @@ public class ScoreSdeSolverTests
         _ => SigmaGrids.Exponential(steps, 0.01, 50),
     };
 
-    private static float[] Run(Backend b, IDenoiser d, string name, float[] noise, int[] shape, double[] sigmas, SamplerOptions options)
+    private static float[] Run(Backend b, IDenoiser d, string name, float[] noise, int[] shape, double[] sigmas, SamplerOptions options) =>
+        Run(b, d, SamplerRegistry.Get(name), noise, shape, sigmas, options);
+
+    private static float[] Run(Backend b, IDenoiser d, Solver solver, float[] noise, int[] shape, double[] sigmas, SamplerOptions options)
     {
         using var x = b.Upload(noise.Select(v => (float)(v * sigmas[0])).ToArray(), new Shape([noise.Length / shape.Aggregate(1, (p, q) => p * q), .. shape]));
         using var ctx = new SamplerContext(d, x, options);
-        SamplerRegistry.Get(name).Sample(x, sigmas, ctx);
+        solver.Sample(x, sigmas, ctx);
         return x.ToArray();
+    }
+
+    /// <summary>The sampler with <paramref name="setting"/> at <paramref name="value"/> where it takes it.</summary>
+    private static Solver Where(string name, string setting, object value)
+    {
+        var solver = SamplerRegistry.Get(name);
+        return solver.Takes(setting) ? solver.With(setting, value) : solver;
     }
 
     // Steps per sampler: enough for the moments to be within the tolerances, few enough for a few seconds on 2 cores.
@@ -62,7 +72,7 @@ public class ScoreSdeSolverTests
         float[] Sample(Backend b)
         {
             using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [0.4, 0.6], [[-1f], [1f]], [0.3, 0.5]);
-            return Run(b, d, name, noise, [1, 2, 2], sigmas, new SamplerOptions { Seed = 1, LangevinSteps = 2 });
+            return Run(b, d, Where(name, "langevin_steps", 2), noise, [1, 2, 2], sigmas, new SamplerOptions { Seed = 1 });
         }
         Close.Assert(Sample(TestBackends.Cpu), Sample(TestBackends.IlgpuCpu), 1e-5, name);
     }
@@ -74,8 +84,9 @@ public class ScoreSdeSolverTests
         using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [0.5, 0.5], [[-1f], [1f]], [0.3, 0.3]);
         var noise = TestData.Normal(4 * 4, 2, 1f);
         var sigmas = Grid(name, 6);
-        var whole = Run(b, d, name, noise, [1, 2, 2], sigmas, new SamplerOptions { Seed = 7, CorrectorSteps = 2 });
-        var tail = Run(b, d, name, noise[8..], [1, 2, 2], sigmas, new SamplerOptions { Seed = 7, FirstSampleIndex = 2, CorrectorSteps = 2 });
+        var solver = Where(name, "corrector_steps", 2);
+        var whole = Run(b, d, solver, noise, [1, 2, 2], sigmas, new SamplerOptions { Seed = 7 });
+        var tail = Run(b, d, solver, noise[8..], [1, 2, 2], sigmas, new SamplerOptions { Seed = 7, FirstSampleIndex = 2 });
         Close.Identical(whole[8..], tail, "samples 2-3");
         Assert.That(whole[..8], Is.Not.EqualTo(whole[8..]));
     }
@@ -104,11 +115,11 @@ public class ScoreSdeSolverTests
     {
         var b = TestBackends.Cpu;
         using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [1.0], [[0f]], [1.0]);
-        Assert.Throws<ArgumentException>(() => Run(b, d, "pc_ve", new float[4], [1, 2, 2], [2.0, 1.0, 0], new SamplerOptions { CorrectorSteps = -1 }));
-        Assert.Throws<ArgumentException>(() => Run(b, d, "annealed_langevin", new float[4], [1, 2, 2], [2.0, 1.0, 0], new SamplerOptions { LangevinSteps = 0 }));
-        Assert.Throws<ArgumentException>(() => Run(b, d, "sde_em_vp", new float[4], [1, 2, 2], [2.0, 1.0, 0], new SamplerOptions { Eta = 1 }));
+        Assert.Throws<SolverSettingException>(() => _ = new PredictorCorrector(variancePreserving: false) { CorrectorSteps = -1 });
+        Assert.Throws<SolverSettingException>(() => SamplerRegistry.Get("annealed_langevin").With("langevin_steps", 0));
+        Assert.Throws<SolverSettingException>(() => SamplerRegistry.Get("sde_em_vp").With("eta", 1.0));
         // Annealed Langevin: T evaluations per level plus the final denoise.
-        Run(b, d, "annealed_langevin", new float[4], [1, 2, 2], [2.0, 1.0, 0], new SamplerOptions { LangevinSteps = 3 });
+        Run(b, d, new AnnealedLangevin { LangevinSteps = 3 }, new float[4], [1, 2, 2], [2.0, 1.0, 0], new SamplerOptions());
         Assert.That(d.Evaluations, Is.EqualTo(2 * 3 + 1));
     }
 }

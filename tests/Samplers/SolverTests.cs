@@ -100,7 +100,7 @@ public class SolverTests
         Assert.Throws<ArgumentOutOfRangeException>(() => SigmaGrids.Karras(0, 0.1, 10));
         var b = TestBackends.Cpu;
         using var d = SingleGaussian(b);
-        var e = Assert.Throws<ArgumentException>(() => Run(b, d, new Heun(), new float[4], SigmaGrids.Karras(3, 0.1, 10), new SamplerOptions { Eta = 0.5 }))!;
+        var e = Assert.Throws<SolverSettingException>(() => new Heun().With("eta", 0.5))!;
         Assert.That(e.Message, Does.Contain("heun").And.Contain("η"));
     }
 
@@ -111,7 +111,7 @@ public class SolverTests
         using var d = SingleGaussian(b);
         var xT = new float[4];
         xT[2] = float.NaN;
-        var e = Assert.Throws<NumericalInstabilityException>(() => Run(b, d, new Euler(), xT, SigmaGrids.Karras(3, 0.1, 10)))!;
+        var e = Assert.Throws<NumericalInstabilityException>(() => Run(b, d, SamplerRegistry.Get("euler"), xT, SigmaGrids.Karras(3, 0.1, 10)))!;
         Assert.That(e.Message, Does.Contain("step 1 of 3"));
     }
 
@@ -125,7 +125,7 @@ public class SolverTests
         Assert.That(seen.Select(s => s.Step), Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
         Assert.That(seen[^1].Evaluations, Is.EqualTo(9), "Heun: 2 evaluations per step, 1 on the final step to σ = 0");
         using var cts = new CancellationTokenSource();
-        Assert.Throws<OperationCanceledException>(() => Run(b, d, new Euler(), new float[4], SigmaGrids.Karras(5, 0.1, 10),
+        Assert.Throws<OperationCanceledException>(() => Run(b, d, SamplerRegistry.Get("euler"), new float[4], SigmaGrids.Karras(5, 0.1, 10),
             new SamplerOptions { Cancellation = cts.Token, Callback = s => { if (s.Step == 1) cts.Cancel(); } }));
     }
 }
@@ -140,8 +140,8 @@ public class DormandPrinceTests
         using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [1.0], [[0.7f]], [0.5]);
         var xT = TestData.Normal(4 * 8, 5, 20f).Select(v => v + 0.7f).ToArray();
         using var x = b.Upload(xT, new Shape(8, 1, 2, 2));
-        using (var ctx = new SamplerContext(d, x, new SamplerOptions { Rtol = rtol, Atol = rtol }))
-            new DormandPrince45().Sample(x, [20.0, 0.05], ctx);
+        using (var ctx = new SamplerContext(d, x, new SamplerOptions()))
+            new DormandPrince45 { Rtol = rtol, Atol = rtol }.Sample(x, [20.0, 0.05], ctx);
         var exact = xT.Select(v => 0.7 + (v - 0.7) * Math.Sqrt((0.25 + 0.05 * 0.05) / (0.25 + 400))).ToArray();
         double error = x.ToArray().Zip(exact, (p, q) => Math.Abs(p - q)).Max();
         Assert.That(error, Is.LessThan(Math.Max(100 * rtol, 2e-6)), $"NFE {d.Evaluations}");
@@ -158,8 +158,8 @@ public class SolverOptionTests
         using var d = new GaussianMixtureDenoiser(b, [1, 2, 2], [0.3, 0.7], [[-2f], [1.5f]], [0.4, 0.6]);
         int n = 4096;
         using var x = b.Upload(TestData.Normal(n * 4, 9, 20f), new Shape(n, 1, 2, 2));
-        using (var ctx = new SamplerContext(d, x, new SamplerOptions { Seed = 4, SChurn = 40, STmin = 0.05, STmax = 10 }))
-            new Heun().Sample(x, SigmaGrids.Karras(60, 0.002, 20), ctx);
+        using (var ctx = new SamplerContext(d, x, new SamplerOptions { Seed = 4 }))
+            new Heun { SChurn = 40, STmin = 0.05, STmax = 10 }.Sample(x, SigmaGrids.Karras(60, 0.002, 20), ctx);
         var y = x.ToArray();
         var avg = Enumerable.Range(0, n).Select(i => y.Skip(4 * i).Take(4).Average()).ToArray();
         double first = avg.Count(a => a < -0.25) / (double)n;

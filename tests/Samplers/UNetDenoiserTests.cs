@@ -56,7 +56,7 @@ public class UNetDenoiserTests
             var sigmas = SigmaGrids.Karras(4, d.SigmaMin, d.SigmaMax);
             b.Scale(x, (float)sigmas[0], x);
             using var ctx = new SamplerContext(d, x, new SamplerOptions { Seed = 5 });
-            new DpmSolverPP2MSde().Sample(x, sigmas, ctx);
+            new DpmSolverPP2M { Eta = 1 }.Sample(x, sigmas, ctx);
             return x.ToArray();
         }
         var first = Draw();

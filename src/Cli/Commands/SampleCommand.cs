@@ -26,12 +26,10 @@ public static class SampleCommand
         var seed = new Option<ulong>("--seed") { Description = "Noise seed; sample n of a seed is the same for any batch size", DefaultValueFactory = _ => 0 };
         var count = new Option<int>("--num-samples") { Description = "Samples to draw", DefaultValueFactory = _ => 16 };
         var batch = new Option<int>("--batch-size") { Description = "Samples per network call", DefaultValueFactory = _ => 16 };
-        var eta = new Option<double?>("--eta") { Description = "Ancestral noise scale (stochastic samplers)" };
         var grid = new Option<string>("--sigmas") { Description = "Noise-level grid: karras, exponential, or discrete (the training timesteps, spaced as the model's timestep_spacing)", DefaultValueFactory = _ => "karras" };
         var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override the model's beta_schedule" };
         var prediction = new Option<string?>("--prediction-type") { Description = "Override the model's prediction_type (epsilon, v_prediction, sample)" };
         var clip = new Option<bool?>("--clip-sample") { Description = "Clamp x̂₀ to the model's clip_sample_range (default: the model's scheduler_config.json)" };
-        var churn = new Option<double>("--s-churn") { Description = "Stochastic churn for heun (Karras et al. 2022)", DefaultValueFactory = _ => 0 };
         var init = new Option<string?>("--init") { Description = "Start from this x_T (.npy, [N, ...] standard normal noise) instead of drawing it" };
         var initImage = new Option<string?>("--init-image") { Description = "img2img: start from these images (.npy [N, C, H, W] in [0, 1]) noised to the grid's level at --strength" };
         var strength = new Option<double>("--strength") { Description = "img2img: fraction of the grid to run from the noised --init-image (1 = from pure noise)", DefaultValueFactory = _ => 0.6 };
@@ -41,27 +39,26 @@ public static class SampleCommand
         var output = new Option<string>("--output") { Description = "Output folder (samples.npy, grid.png, sample_NNNN.png)", DefaultValueFactory = _ => "samples" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
+        var solverSettings = new SolverSettingOptions();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, eta, grid, betaSchedule, prediction, clip, churn, init, initImage, strength, classLabel, guidance, nullClass, output, force, device };
+            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, device };
+        foreach (var option in solverSettings.Options) command.Options.Add(option);
         command.SetAction(r => Run(new SampleRequest(
-            r.GetValue(model), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), r.GetValue(eta),
-            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(churn), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
+            r.GetValue(model), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
+            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
             r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
-    public sealed record SampleRequest(string? Model, string Sampler, int Steps, ulong Seed, int Count, int Batch, double? Eta, string Sigmas,
-        string? BetaSchedule, string? Prediction, bool? ClipSample, double SChurn, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device);
+    public sealed record SampleRequest(string? Model, string Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string Sigmas,
+        string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device);
 
     public static int Run(SampleRequest q)
     {
-        var solver = SamplerRegistry.Get(q.Sampler);
+        var solver = SolverSettingOptions.Apply(SamplerRegistry.Get(q.Sampler), q.SolverSettings);
         CommonOptions.AtLeast("--steps", q.Steps, 1);
         CommonOptions.AtLeast("--num-samples", q.Count, 1);
         int batchSize = Math.Min(CommonOptions.AtLeast("--batch-size", q.Batch, 1), q.Count);
-        if (q.SChurn != 0 && solver is not Heun) throw new ArgumentException($"--s-churn applies to heun only, not '{solver.Name}'");
-        if (q.SChurn < 0) throw new ArgumentException($"--s-churn must be ≥ 0, found {q.SChurn}");
-        if (q.Eta is not null && !solver.TakesEta) throw new ArgumentException($"--eta: sampler '{solver.Name}' does not take η");
         if (q.Sigmas is not ("karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
         var output = OutputFolder.Check(q.Output, q.Force);
         var modelPath = q.Model ?? FindBundledModel();
@@ -82,7 +79,7 @@ public static class SampleCommand
             throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {initImage.Length} values");
         var sigmas = model.Sigmas(q.Sigmas, q.Steps);
         if (initImage is not null) sigmas = DiffusionModel.ForStrength(sigmas, q.Strength);
-        var options = new SamplerOptions { Seed = q.Seed, Eta = q.Eta, SChurn = q.SChurn, Cancellation = cancel.Token };
+        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token };
         int batches = (q.Count + batchSize - 1) / batchSize;
         var clock = Stopwatch.StartNew();
         int evaluations0 = model.Denoiser.Evaluations;

@@ -3,17 +3,30 @@ using DiffusionKernels.Samplers.Solvers;
 
 namespace DiffusionKernels.Cli.Commands;
 
-/// <summary><c>dk samplers</c>: every sampler with its order, stochasticity and network evaluations per step.</summary>
+/// <summary>
+/// <c>dk samplers</c>: every sampler with its order, stochasticity, network evaluations per step and the settings it
+/// takes with their defaults (each settable by the flag of the same name in <c>dk sample</c> and <c>dk study</c>).
+/// </summary>
 public static class SamplersCommand
 {
     public static Command Create()
     {
-        var command = new Command("samplers", "List the samplers");
+        var command = new Command("samplers", "List the samplers and their settings");
         command.SetAction(_ =>
         {
-            Console.WriteLine($"{"name",-18} {"order",5} {"stochastic",10} {"NFE/step",8}  eta");
+            Console.WriteLine($"{"name",-18} {"order",5} {"stochastic",10} {"NFE/step",8}  settings (defaults)");
             foreach (var s in SamplerRegistry.Solvers)
-                Console.WriteLine($"{s.Name,-18} {s.Order,5} {(s.Stochastic ? "yes" : "no"),10} {s.EvaluationsPerStep,8}  {(s.TakesEta ? "yes" : "-")}");
+            {
+                var settings = s.Settings.Count == 0 ? "-" : string.Join(" ", s.Settings.Select(x => $"{x.Name}={x.FormatValue()}"));
+                Console.WriteLine($"{s.Name,-18} {s.Order,5} {(s.Stochastic ? "yes" : "no"),10} {s.EvaluationsPerStep,8}  {settings}");
+            }
+            Console.WriteLine();
+            Console.WriteLine("settings (dk sample/study flag: --name with - for _):");
+            foreach (var name in SamplerRegistry.SettingNames)
+            {
+                var setting = SamplerRegistry.Setting(name)!;
+                Console.WriteLine($"  {setting.Label}: {setting.Description}");
+            }
             return 0;
         });
         return command;

@@ -35,20 +35,23 @@ public static class StudyCommand
         var output = new Option<string>("--output") { Description = "Folder for study.md, study.csv and quality_vs_nfe.png", DefaultValueFactory = _ => "study" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
+        var solverSettings = new SolverSettingOptions();
         var command = new Command("study", "Sample quality against NFE for several solvers (table and plot)")
             { model, samplers, steps, count, batch, seed, grid, references, odeTolerance, output, force, device };
+        foreach (var option in solverSettings.Options) command.Options.Add(option);
         command.SetAction(r => Run(r.GetValue(model), r.GetValue(samplers)!, r.GetValue(steps)!, r.GetValue(count), r.GetValue(batch), r.GetValue(seed),
-            r.GetValue(grid)!, r.GetValue(references), r.GetValue(odeTolerance), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!));
+            r.GetValue(grid)!, r.GetValue(references), r.GetValue(odeTolerance), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, solverSettings.Given(r)));
         return command;
     }
 
     private sealed record Row(string Sampler, int Steps, int Nfe, QualityScores Scores, double? OdeError, double Seconds);
 
     private static int Run(string? modelPath, string samplerList, string stepList, int count, int batch, ulong seed, string grid, int referenceCount,
-        double odeTolerance, string outputPath, bool force, string deviceName)
+        double odeTolerance, string outputPath, bool force, string deviceName, IReadOnlyList<SolverSettingValue> solverSettings)
     {
         var solvers = samplerList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SamplerRegistry.Get).ToList();
         if (solvers.Count == 0) throw new ArgumentException("--samplers: give at least one sampler");
+        solvers = SolverSettingOptions.ApplyWhereTaken(solvers, solverSettings);
         var stepCounts = stepList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => int.TryParse(s, out var n) && n >= 1 ? n : throw new ArgumentException($"--steps: '{s}' is not a step count ≥ 1")).ToList();
         if (stepCounts.Count == 0) throw new ArgumentException("--steps: give at least one step count");
@@ -71,7 +74,7 @@ public static class StudyCommand
         if (odeTolerance > 0)
         {
             Console.WriteLine($"reference: probability-flow ODE by rk45 at rtol = atol = {odeTolerance:G2}…");
-            odeSolution = SampleRunner.Draw(model, new DormandPrince45(), model.Sigmas(grid, 2), count, baseOptions with { Rtol = odeTolerance, Atol = odeTolerance });
+            odeSolution = SampleRunner.Draw(model, new DormandPrince45 { Rtol = odeTolerance, Atol = odeTolerance }, model.Sigmas(grid, 2), count, baseOptions);
         }
         var rows = new List<Row>();
         int totalSteps = solvers.Count * stepCounts.Sum() * ((count + model.Batch - 1) / model.Batch);

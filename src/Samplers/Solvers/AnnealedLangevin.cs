@@ -10,30 +10,44 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// x̂₀ = x + σ_L²·score (Song and Ermon 2020, NCSNv2). One grid step is one level: T evaluations (plus one for the
 /// final denoise).
 /// </summary>
-public sealed class AnnealedLangevin : Solver
+public sealed record AnnealedLangevin : Solver
 {
+    /// <summary>T: Langevin steps per noise level.</summary>
+    public int LangevinSteps { get; init => field = SolverSettingException.AtLeast(value, 1, Name, "langevin_steps"); } = 5;
+    /// <summary>ε of the step size α = ε·σ²/σ_L²; null: 0.2·σ_L² (NCSN's ratio).</summary>
+    public double? LangevinEpsilon
+    {
+        get;
+        init => field = value is { } eps ? SolverSettingException.Positive(eps, Name, "langevin_epsilon") : null;
+    }
+
     public override string Name => "annealed_langevin";
     public override int Order => 1;
     public override bool Stochastic => true;
-    public override int EvaluationsPerStep => 5;
+    public override int EvaluationsPerStep => LangevinSteps;
+
+    public override IReadOnlyList<SolverSetting> Settings =>
+    [
+        SolverSetting.Of(this, "langevin_steps", "T", "Langevin steps per noise level", LangevinSteps, v => this with { LangevinSteps = v }),
+        SolverSetting.Of(this, "langevin_epsilon", "ε", "step-size scale: α = ε·σ²/σ_L² at level σ (auto: 0.2·σ_L², NCSN's ratio)", LangevinEpsilon, v => this with { LangevinEpsilon = v }),
+    ];
 
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var levels = sigmas.Where(s => s > 0).ToArray();
         if (levels.Length == 0) throw new ArgumentException($"{Name}: the grid has no σ > 0");
-        int t = ctx.Options.LangevinSteps;
-        if (t < 1) throw new ArgumentException($"{Name}: Langevin steps per level must be ≥ 1, found {t}");
-        double last = levels[^1], eps = ctx.Options.LangevinEpsilon ?? 0.2 * last * last;
-        if (!(eps > 0)) throw new ArgumentException($"{Name}: ε must be > 0, found {eps}");
+        int t = LangevinSteps;
+        double last = levels[^1], eps = LangevinEpsilon ?? 0.2 * last * last;
         Tensor den = ctx.Like(), noise = ctx.Like();
         for (int i = 0; i < levels.Length; i++)
         {
-            double s = levels[i], alpha = eps * s * s / (last * last), c = alpha / (2 * s * s);
+            double s = levels[i], alpha = eps * s * s / (last * last);
             for (int k = 0; k < t; k++)
             {
                 ctx.Denoiser.Denoise(x, s, den);
                 ctx.Noise(noise, i * t + k);
-                ctx.Backend.LinearCombination(x, [x, den, noise], [(float)(1 - c), (float)c, (float)Math.Sqrt(alpha)]);
+                // x ← x + (α/2)·score + √α·z with score = (x̂₀ − x)/σ² (Alg. 1, line 6).
+                new Combination().Add(1, x).Add(alpha / (2 * s * s), Combination.Difference(den, x)).Add(Math.Sqrt(alpha), noise).WriteTo(ctx.Backend, x);
             }
             bool final = i == levels.Length - 1;
             if (final && sigmas[^1] == 0)

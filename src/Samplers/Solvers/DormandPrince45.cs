@@ -8,13 +8,24 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// non-zero σ with steps chosen by the embedded error estimate (max |err| ≤ atol + rtol·max |x| per sample), then
 /// x̂₀ when the grid ends at 0. The grid's interior points are ignored; the NFE is the number of evaluations made.
 /// </summary>
-public sealed class DormandPrince45 : Solver
+public sealed record DormandPrince45 : Solver
 {
+    /// <summary>Relative tolerance of the local error estimate.</summary>
+    public double Rtol { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "rtol"); } = 1e-5;
+    /// <summary>Absolute tolerance of the local error estimate.</summary>
+    public double Atol { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "atol"); } = 1e-5;
+
     public override string Name => "rk45";
     public override int Order => 5;
     public override bool Stochastic => false;
     /// <summary>Per accepted step (first-same-as-last); rejected steps cost more.</summary>
     public override int EvaluationsPerStep => 6;
+
+    public override IReadOnlyList<SolverSetting> Settings =>
+    [
+        SolverSetting.Of(this, "rtol", "rtol", "relative tolerance: max |error| ≤ atol + rtol·max |x| per accepted step", Rtol, v => this with { Rtol = v }),
+        SolverSetting.Of(this, "atol", "atol", "absolute tolerance", Atol, v => this with { Atol = v }),
+    ];
 
     private static readonly double[] C = [0, 1 / 5.0, 3 / 10.0, 4 / 5.0, 8 / 9.0, 1, 1];
     private static readonly double[][] A =
@@ -33,8 +44,8 @@ public sealed class DormandPrince45 : Solver
 
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
+        if (Rtol == 0 && Atol == 0) throw new SolverSettingException(Name, "rtol", "and atol are both 0: no step would be accepted");
         var b = ctx.Backend;
-        double rtol = ctx.Options.Rtol, atol = ctx.Options.Atol;
         double from = sigmas[0], to = sigmas[^1] > 0 ? sigmas[^1] : sigmas[^2];
         var k = Enumerable.Range(0, 7).Select(_ => ctx.Like()).ToArray();
         Tensor stage = ctx.Like(), den = ctx.Like(), err = ctx.Like();
@@ -42,10 +53,11 @@ public sealed class DormandPrince45 : Solver
         using var norms = b.Allocate(batch);
         var host = new float[batch];
 
+        // kᵢ = dx/dσ = (x − x̂₀)/σ at a stage.
         void Slope(Tensor at, double sigma, Tensor into)
         {
             ctx.Denoiser.Denoise(at, sigma, den);
-            b.LinearCombination(into, [at, den], [(float)(1 / sigma), (float)(-1 / sigma)]);
+            Combination.Epsilon(at, den, sigma).WriteTo(b, into);
         }
 
         double MaxOver(Tensor t)
@@ -63,16 +75,16 @@ public sealed class DormandPrince45 : Solver
             if (s + h < to) h = to - s;
             for (int i = 1; i < 7; i++)
             {
-                var terms = new Tensor[i + 1];
-                var coefficients = new float[i + 1];
-                terms[0] = x;
-                coefficients[0] = 1;
-                for (int j = 0; j < i; j++) { terms[j + 1] = k[j]; coefficients[j + 1] = (float)(h * A[i][j]); }
-                b.LinearCombination(stage, terms, coefficients);
+                // Stage i: x + h·Σⱼ aᵢⱼkⱼ at σ + cᵢh (the Butcher tableau).
+                var stageX = new Combination().Add(1, x);
+                for (int j = 0; j < i; j++) stageX.Add(h * A[i][j], k[j]);
+                stageX.WriteTo(b, stage);
                 Slope(stage, s + C[i] * h, k[i]);
             }
-            b.LinearCombination(err, k, E.Select(e => (float)(h * e)).ToArray());
-            double scale = atol + rtol * Math.Max(MaxOver(x), MaxOver(stage));
+            var error = new Combination();
+            for (int j = 0; j < 7; j++) error.Add(h * E[j], k[j]);
+            error.WriteTo(b, err);
+            double scale = Atol + Rtol * Math.Max(MaxOver(x), MaxOver(stage));
             double ratio = MaxOver(err) / scale;
             if (ratio <= 1)
             {

@@ -9,24 +9,30 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// u₂ = x − σ₂(e^{r₂h} − 1)ε̂ − σ₂(r₂/r₁)((e^{r₂h} − 1)/(r₂h) − 1)(ε̂(u₁) − ε̂),
 /// x' = x − σ'(eʰ − 1)ε̂ − σ'/r₂((eʰ − 1)/h − 1)(ε̂(u₂) − ε̂). <c>order</c> evaluations per step; a step to σ = 0 is x̂₀.
 /// </summary>
-public sealed class DpmSolver(int order) : Solver
+public sealed record DpmSolver : Solver
 {
-    public override string Name => $"dpm_solver_{order}";
-    public override int Order => order;
+    private readonly int _order;
+
+    /// <param name="order">1, 2 or 3.</param>
+    public DpmSolver(int order) =>
+        _order = order is >= 1 and <= 3 ? order : throw new ArgumentOutOfRangeException(nameof(order), $"DPM-Solver has orders 1 to 3, found {order}");
+
+    public override string Name => $"dpm_solver_{_order}";
+    public override int Order => _order;
     public override bool Stochastic => false;
-    public override int EvaluationsPerStep => order;
+    public override int EvaluationsPerStep => _order;
 
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         Tensor den = ctx.Like();
-        Tensor? u1 = order > 1 ? ctx.Like() : null, den1 = order > 1 ? ctx.Like() : null;
-        Tensor? u2 = order > 2 ? ctx.Like() : null, den2 = order > 2 ? ctx.Like() : null;
+        Tensor? u1 = _order > 1 ? ctx.Like() : null, den1 = _order > 1 ? ctx.Like() : null;
+        Tensor? u2 = _order > 2 ? ctx.Like() : null, den2 = _order > 2 ? ctx.Like() : null;
         for (int i = 0; i < sigmas.Length - 1; i++)
         {
             double s = sigmas[i], next = sigmas[i + 1];
             ctx.Denoiser.Denoise(x, s, den);
-            if (next == 0 || order == 1)
+            if (next == 0 || _order == 1)
             {
                 // Euler: x + (σ' − σ)ε̂; to σ = 0 this is x̂₀.
                 new Combination().Add(next / s, x).Add(1 - next / s, den).WriteTo(b, x);
@@ -35,12 +41,12 @@ public sealed class DpmSolver(int order) : Solver
             {
                 double h = Math.Log(s / next), phi = ExponentialIntegrator.Expm1(h);
                 var eps = Combination.Epsilon(x, den, s);
-                double r1 = order == 2 ? 0.5 : 1.0 / 3, s1 = s * Math.Exp(-r1 * h);
+                double r1 = _order == 2 ? 0.5 : 1.0 / 3, s1 = s * Math.Exp(-r1 * h);
                 new Combination().Add(1, x).Add(-s1 * ExponentialIntegrator.Expm1(r1 * h), eps).WriteTo(b, u1!);
                 ctx.Denoiser.Denoise(u1!, s1, den1!);
                 var d1 = Combination.Epsilon(u1!, den1!, s1).Add(-1, eps);
                 var result = new Combination().Add(1, x).Add(-next * phi, eps);
-                if (order == 2)
+                if (_order == 2)
                     result.Add(-next / (2 * r1) * phi, d1);
                 else
                 {

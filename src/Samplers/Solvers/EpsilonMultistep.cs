@@ -6,13 +6,13 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// Linear multistep methods on the noise estimate: x' = x + Σⱼ cⱼ·ε̂ᵢ₋ⱼ with ε̂ = (x − x̂₀)/σ, the cⱼ given by the method
 /// (newest first), warm-up orders 1, 2, … up to <see cref="MaxOrder"/>. A step to σ = 0 is x̂₀.
 /// </summary>
-public abstract class EpsilonMultistep : Solver
+public abstract record EpsilonMultistep : Solver
 {
     protected abstract int MaxOrder { get; }
     public override int Order => MaxOrder;
     public override bool Stochastic => false;
     public override int EvaluationsPerStep => 1;
-    /// <summary>Whether diffusers' lower_order_final rule applies.</summary>
+    /// <summary>Whether diffusers' lower_order_final rule applies at this run.</summary>
     protected virtual bool LowersOrderFinal => false;
 
     /// <summary>cⱼ, j = 0 … order − 1, for the step from sigmas[i] to sigmas[i + 1] (neither 0).</summary>
@@ -30,11 +30,11 @@ public abstract class EpsilonMultistep : Solver
             History.Rotate(eps);
             ctx.Denoiser.Denoise(x, s, eps[0]);
             if (next == 0)
-                new Combination().Add(1, eps[0]).WriteTo(b, x);
+                b.Copy(eps[0], x); // a step to σ = 0 is x̂₀ (the slot holds x̂₀ until it becomes ε̂)
             else
             {
                 Combination.Epsilon(x, eps[0], s).WriteTo(b, eps[0]);
-                int order = MultistepOrder.Limit(MaxOrder, i, steps, LowersOrderFinal && ctx.Options.LowerOrderFinal);
+                int order = MultistepOrder.Limit(MaxOrder, i, steps, LowersOrderFinal);
                 var c = Coefficients(sigmas, i, order);
                 var update = new Combination().Add(1, x);
                 for (int j = 0; j < order; j++) update.Add(c[j], eps[j]);

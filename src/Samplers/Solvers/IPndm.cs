@@ -6,7 +6,7 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// the history fills. Fourth order on a grid uniform in σ; on a non-uniform grid the fixed coefficients make it
 /// second order.
 /// </summary>
-public sealed class IPndm : EpsilonMultistep
+public sealed record IPndm : EpsilonMultistep
 {
     public override string Name => "ipndm";
     protected override int MaxOrder => 4;

@@ -4,7 +4,7 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// Linear multistep of order 4 in σ (k-diffusion sample_lms; Adams–Bashforth on the non-uniform grid):
 /// x' = x + Σⱼ cⱼ·ε̂ᵢ₋ⱼ, cⱼ = ∫_σᵢ^σᵢ₊₁ ℓⱼ(τ) dτ with ℓⱼ the Lagrange basis on σᵢ, σᵢ₋₁, … (Gauss–Legendre on the host).
 /// </summary>
-public sealed class Lms : EpsilonMultistep
+public sealed record Lms : EpsilonMultistep
 {
     public override string Name => "lms";
     protected override int MaxOrder => 4;

@@ -11,10 +11,15 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// (2 NFE: x + (σ' − σ)(ε̂ + ε̂(x̃))/2, x̃ the Euler step) then Adams–Bashforth of order 2, 3, 4.
 /// Fourth order on a grid uniform in σ (second order on a non-uniform one). A step to σ = 0 is x̂₀.
 /// </summary>
-public sealed class Pndm(bool rungeKuttaWarmup) : Solver
+public sealed record Pndm : Solver
 {
     private const int WarmupSteps = 3;
-    public override string Name => rungeKuttaWarmup ? "pndm" : "plms";
+    private readonly bool _rungeKuttaWarmup;
+
+    /// <param name="rungeKuttaWarmup">pndm's three RK4 warm-up steps; false: plms's improved-Euler first step.</param>
+    public Pndm(bool rungeKuttaWarmup) => _rungeKuttaWarmup = rungeKuttaWarmup;
+
+    public override string Name => _rungeKuttaWarmup ? "pndm" : "plms";
     public override int Order => 4;
     public override bool Stochastic => false;
     /// <summary>1 (pndm: 4 on the three warm-up steps; plms: 2 on the first).</summary>
@@ -33,11 +38,11 @@ public sealed class Pndm(bool rungeKuttaWarmup) : Solver
             History.Rotate(eps);
             ctx.Denoiser.Denoise(x, s, eps[0]);
             if (next == 0)
-                new Combination().Add(1, eps[0]).WriteTo(b, x);
+                b.Copy(eps[0], x); // a step to σ = 0 is x̂₀ (the slot holds x̂₀ until it becomes ε̂)
             else
             {
                 Combination.Epsilon(x, eps[0], s).WriteTo(b, eps[0]);
-                if (rungeKuttaWarmup && i < WarmupSteps)
+                if (_rungeKuttaWarmup && i < WarmupSteps)
                 {
                     double mid = (s + next) / 2;
                     new Combination().Add(1, x).Add(dt / 2, eps[0]).WriteTo(b, stage);
@@ -51,7 +56,7 @@ public sealed class Pndm(bool rungeKuttaWarmup) : Solver
                     new Combination().Add(1, x).Add(dt / 6, eps[0]).Add(dt / 3, eps2).Add(dt / 3, eps3)
                         .Add(dt / 6, Combination.Epsilon(stage, den, next)).WriteTo(b, x);
                 }
-                else if (!rungeKuttaWarmup && i == 0)
+                else if (!_rungeKuttaWarmup && i == 0)
                 {
                     new Combination().Add(1, x).Add(dt, eps[0]).WriteTo(b, stage);
                     ctx.Denoiser.Denoise(stage, next, den);

@@ -15,23 +15,40 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// adds no noise (noise_removal). NFE per step: n + 1. Because ε depends on x and on z, the corrector's stationary law
 /// is wider than p_σ by about (1 + 2/d)² in variance for d values per sample: negligible for images, +13% in std at d = 16.
 /// </summary>
-public sealed class PredictorCorrector(bool variancePreserving) : Solver
+public sealed record PredictorCorrector : Solver
 {
-    public bool VariancePreserving { get; } = variancePreserving;
+    /// <param name="variancePreserving">VP (pc_vp, Alg. 3) rather than VE (pc_ve, Alg. 2); sets the default SNR.</param>
+    public PredictorCorrector(bool variancePreserving)
+    {
+        VariancePreserving = variancePreserving;
+        Snr = variancePreserving ? 0.01 : 0.16;
+    }
+
+    public bool VariancePreserving { get; }
+    /// <summary>The corrector's signal-to-noise ratio r (score_sde: 0.16 for VE, 0.01 for VP).</summary>
+    public double Snr { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "snr"); }
+    /// <summary>Langevin corrector steps per noise level (0: the predictor alone).</summary>
+    public int CorrectorSteps { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "corrector_steps"); } = 1;
+
     public override string Name => VariancePreserving ? "pc_vp" : "pc_ve";
     public override int Order => 1;
     public override bool Stochastic => true;
-    public override int EvaluationsPerStep => 2;
+    public override int EvaluationsPerStep => 1 + CorrectorSteps;
+
+    public override IReadOnlyList<SolverSetting> Settings =>
+    [
+        SolverSetting.Of(this, "snr", "r", "the corrector's signal-to-noise ratio, step ε = 2α(r‖z‖/‖score‖)²", Snr, v => this with { Snr = v }),
+        SolverSetting.Of(this, "corrector_steps", "M", "Langevin corrector steps per noise level", CorrectorSteps, v => this with { CorrectorSteps = v }),
+    ];
 
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         Tensor den = ctx.Like(), noise = ctx.Like(), diff = ctx.Like();
-        int batch = x.Shape[0], steps = sigmas.Length - 1, corrector = ctx.Options.CorrectorSteps;
-        if (corrector < 0) throw new ArgumentException($"{Name}: corrector steps must be ≥ 0, found {corrector}");
-        double snr = ctx.Options.Snr ?? (VariancePreserving ? 0.01 : 0.16);
+        int batch = x.Shape[0], steps = sigmas.Length - 1, corrector = CorrectorSteps;
         using var norms = new SampleNorms(b, batch, x.Shape.Stride(1));
-        var coefficients = new float[3 * batch];
+        var scoreStep = new double[batch];
+        var langevinNoise = new double[batch];
         for (int i = 0; i < steps; i++)
         {
             double s = sigmas[i], next = sigmas[i + 1], s2 = s * s;
@@ -40,41 +57,47 @@ public sealed class PredictorCorrector(bool variancePreserving) : Solver
             {
                 ctx.Denoiser.Denoise(x, s, den);
                 ctx.Noise(noise, i * (corrector + 1) + j);
-                b.LinearCombination(diff, [den, x], [1f, -1f]);
+                Combination.Difference(den, x).WriteTo(b, diff);
                 double[] z = norms.Of(noise), d = norms.Of(diff);
                 for (int n = 0; n < batch; n++)
                 {
-                    // ‖score‖ = ‖x̂₀ − x‖/σ², so ε = 2α(r‖z‖σ²/‖x̂₀ − x‖)².
-                    double ratio = snr * z[n] / Math.Max(d[n], 1e-30) * s2;
+                    // ‖score‖ = ‖x̂₀ − x‖/σ², so ε = 2α(r‖z‖σ²/‖x̂₀ − x‖)² (Alg. 2/3, corrector lines).
+                    double ratio = Snr * z[n] / Math.Max(d[n], 1e-30) * s2;
                     double eps = 2 * alpha * ratio * ratio;
-                    coefficients[n] = (float)(1 - eps / s2);
-                    coefficients[batch + n] = (float)(eps / s2);
-                    coefficients[2 * batch + n] = (float)Math.Sqrt(2 * eps);
+                    scoreStep[n] = eps / s2;
+                    langevinNoise[n] = Math.Sqrt(2 * eps);
                 }
-                b.LinearCombination(x, [x, den, noise], coefficients);
+                // x ← x + ε·score + √(2ε)·z with score = (x̂₀ − x)/σ², per sample.
+                new Combination().Add(1, x).Add(scoreStep, Combination.Difference(den, x)).Add(langevinNoise, noise).WriteTo(b, x);
             }
             ctx.Denoiser.Denoise(x, s, den);
             if (next == 0) b.Copy(den, x);
             else
             {
-                double drop = (s2 - next * next) / s2; // (σ² − σ′²)/σ²
-                double cx, cd, cz;
-                if (VariancePreserving)
-                {
-                    double beta = (s2 - next * next) / (1 + s2), toNext = Math.Sqrt((1 + next * next) / (1 + s2)); // a/a′
-                    cx = toNext * (2 - Math.Sqrt(1 - beta) - drop);
-                    cd = toNext * drop;
-                    cz = Math.Sqrt(beta * (1 + next * next));
-                }
-                else (cx, cd, cz) = (1 - drop, drop, Math.Sqrt(s2 - next * next));
-                if (i == steps - 1) b.LinearCombination(x, [x, den], [(float)cx, (float)cd]);
-                else
+                var (update, predictorNoise) = Predictor(x, den, s, next);
+                if (i < steps - 1)
                 {
                     ctx.Noise(noise, i * (corrector + 1) + corrector);
-                    b.LinearCombination(x, [x, den, noise], [(float)cx, (float)cd, (float)cz]);
+                    update.Add(predictorNoise, noise);
                 }
+                update.WriteTo(b, x);
             }
             ctx.EndStep(i, steps, s, next, x);
         }
+    }
+
+    /// <summary>
+    /// The reverse-diffusion predictor: its mean and the scale of its noise. VE: x + (σ² − σ′²)·score = x + drop·(x̂₀ − x)
+    /// with drop = (σ² − σ′²)/σ², noise √(σ² − σ′²). VP, in VP coordinates x_vp = x/c, c = √(1 + σ²), with
+    /// β = (σ² − σ′²)/(1 + σ²): x_vp′ = (2 − √(1 − β))x_vp + β·score_vp + √β·z, which in σ-space is
+    /// x′ = (c′/c)[(2 − √(1 − β))x + drop·(x̂₀ − x)] + c′√β·z.
+    /// </summary>
+    private (Combination Mean, double NoiseScale) Predictor(Tensor x, Tensor den, double s, double next)
+    {
+        double s2 = s * s, drop = (s2 - next * next) / s2;
+        if (!VariancePreserving) return (new Combination().Add(1, x).Add(drop, Combination.Difference(den, x)), Math.Sqrt(s2 - next * next));
+        double beta = (s2 - next * next) / (1 + s2), toNext = Math.Sqrt((1 + next * next) / (1 + s2)); // c′/c
+        var mean = new Combination().Add(toNext, new Combination().Add(2 - Math.Sqrt(1 - beta), x).Add(drop, Combination.Difference(den, x)));
+        return (mean, Math.Sqrt(beta * (1 + next * next)));
     }
 }

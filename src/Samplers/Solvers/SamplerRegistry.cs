@@ -2,15 +2,24 @@ using DiffusionKernels.Samplers.Schedules;
 
 namespace DiffusionKernels.Samplers.Solvers;
 
-/// <summary>Every sampler by its name.</summary>
+/// <summary>Every sampler by its name, each a configured solver with its default settings.</summary>
 public static class SamplerRegistry
 {
-    private static readonly Solver[] All = [new Euler(), new Heun(), new EulerAncestral(), new DpmSolverPP2M(), new DpmSolverPP2MSde(), new Ddim(), new Ddpm(), new DormandPrince45(),
+    private static readonly Solver[] All =
+    [
+        new EulerAncestral { Eta = null }, // euler
+        new Heun(),
+        new EulerAncestral(), // euler_ancestral, η = 1
+        new DpmSolverPP2M(), // dpmpp_2m
+        new DpmSolverPP2M { Eta = 1 }, // dpmpp_2m_sde
+        new Ddim(),
+        new Ddpm(),
+        new DormandPrince45(),
         new DpmSolver(1),
         new DpmSolver(2),
         new DpmSolver(3),
-        new DpmSolverPP3M(),
-        new DpmSolverPP3MSde(),
+        new DpmSolverPP3M(), // dpmpp_3m
+        new DpmSolverPP3M { Eta = 1 }, // dpmpp_3m_sde
         new UniPC(bh2: false),
         new UniPC(bh2: true),
         new Lms(),
@@ -19,12 +28,27 @@ public static class SamplerRegistry
         new IPndm(),
         new Pndm(rungeKuttaWarmup: true),
         new Pndm(rungeKuttaWarmup: false),
-        new ScoreSdeEulerMaruyama(new VpSchedule()), new ScoreSdeEulerMaruyama(new SubVpSchedule()), new ScoreSdeEulerMaruyama(new VeSchedule()),
-        new PredictorCorrector(variancePreserving: false), new PredictorCorrector(variancePreserving: true), new AnnealedLangevin()];
+        new ScoreSdeEulerMaruyama(new VpSchedule()),
+        new ScoreSdeEulerMaruyama(new SubVpSchedule()),
+        new ScoreSdeEulerMaruyama(new VeSchedule()),
+        new PredictorCorrector(variancePreserving: false),
+        new PredictorCorrector(variancePreserving: true),
+        new AnnealedLangevin(),
+    ];
 
     public static IReadOnlyList<Solver> Solvers => All;
 
+    /// <summary>The sampler called <paramref name="name"/> with its default settings (solvers are immutable: configure a copy with <c>with</c> or <see cref="Solver.With"/>).</summary>
     public static Solver Get(string name) =>
         All.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
         ?? throw new ArgumentException($"unknown sampler '{name}'; available: {string.Join(", ", All.Select(s => s.Name))}");
+
+    /// <summary>The setting called <paramref name="name"/> as the first sampler that takes it describes it (null: none does).</summary>
+    public static SolverSetting? Setting(string name) => All.SelectMany(s => s.Settings).FirstOrDefault(s => s.Name == name);
+
+    /// <summary>Every setting name some sampler takes, in registry order.</summary>
+    public static IEnumerable<string> SettingNames => All.SelectMany(s => s.Settings).Select(s => s.Name).Distinct();
+
+    /// <summary>Names of the samplers that take <paramref name="setting"/>.</summary>
+    public static IEnumerable<string> Taking(string setting) => All.Where(s => s.Takes(setting)).Select(s => s.Name);
 }

@@ -14,9 +14,8 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// t; steps uniform in log σ are uniform in t for VE). For VE the update reduces to
 /// x′ = x + 2·log(σ/σ′)(x̂₀ − x) + σ√(2·log(σ/σ′))·z whatever σ_min and σ_max.
 /// </summary>
-public sealed class ScoreSdeEulerMaruyama(ContinuousSchedule sde) : Solver
+public sealed record ScoreSdeEulerMaruyama(ContinuousSchedule Sde) : Solver
 {
-    public ContinuousSchedule Sde { get; } = sde;
     public override string Name => $"sde_em_{Sde.Name}";
     public override int Order => 1;
     public override bool Stochastic => true;
@@ -37,13 +36,14 @@ public sealed class ScoreSdeEulerMaruyama(ContinuousSchedule sde) : Solver
                 double m = Sde.Scale(t), mNext = Sde.Scale(tNext), g2 = Sde.DiffusionSquared(t);
                 double k = g2 * dt / (s * s * m * m) * m; // g²Δt/s(t)² times m: the score's coefficient on (x̂₀ − x) in x_c
                 double toNext = 1 / mNext;
-                double cx = toNext * ((1 - Sde.Drift(t) * dt) * m - k), cd = toNext * k;
-                if (i == steps - 1) ctx.Backend.LinearCombination(x, [x, den], [(float)cx, (float)cd]);
-                else
+                // x_c′ = (1 − fΔt)x_c + g²Δt·score + g√Δt·z with x_c = m·x, then x′ = x_c′/m(t′).
+                var update = new Combination().Add(toNext, new Combination().Add((1 - Sde.Drift(t) * dt) * m, x).Add(k, Combination.Difference(den, x)));
+                if (i < steps - 1)
                 {
                     ctx.Noise(noise, i);
-                    ctx.Backend.LinearCombination(x, [x, den, noise], [(float)cx, (float)cd, (float)(Math.Sqrt(g2 * dt) * toNext)]);
+                    update.Add(Math.Sqrt(g2 * dt) * toNext, noise);
                 }
+                update.WriteTo(ctx.Backend, x);
             }
             ctx.EndStep(i, steps, s, next, x);
         }

@@ -12,13 +12,22 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// to the steps left (diffusers' UniPC rule, whatever the step count); no corrector after the last step; a step to
 /// σ = 0 is x̂₀.
 /// </summary>
-public sealed class UniPC(bool bh2) : Solver
+public sealed record UniPC : Solver
 {
     private const int MaxOrder = 3;
-    public override string Name => bh2 ? "unipc_bh2" : "unipc_bh1";
+    private readonly bool _bh2;
+
+    /// <param name="bh2">B(h) = e^{−h} − 1 (bh2) rather than −h (bh1).</param>
+    public UniPC(bool bh2) => _bh2 = bh2;
+
+    /// <summary>diffusers' lower_order_final for UniPC: the order never exceeds the steps left.</summary>
+    public bool LowerOrderFinal { get; init; } = true;
+
+    public override string Name => _bh2 ? "unipc_bh2" : "unipc_bh1";
     public override int Order => MaxOrder + 1;
     public override bool Stochastic => false;
     public override int EvaluationsPerStep => 1;
+    public override IReadOnlyList<SolverSetting> Settings => [SolverSetting.LowerOrderFinal(this, LowerOrderFinal, v => this with { LowerOrderFinal = v })];
 
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
@@ -38,14 +47,14 @@ public sealed class UniPC(bool bh2) : Solver
             at[0] = s;
             ctx.Denoiser.Denoise(x, s, den[0]);
             if (next == 0)
-                new Combination().Add(1, den[0]).WriteTo(b, x);
+                b.Copy(den[0], x); // a step to σ = 0 is x̂₀
             else
             {
                 if (i > 0)
                     // UniC: den[0] at the predicted x is the corrector's new point; den[1..] are the predictor's.
                     Update(last, at[1], s, den.AsSpan(1), at.AsSpan(1), lastOrder, den[0]).WriteTo(b, x);
                 int order = Math.Min(MaxOrder, i + 1);
-                if (ctx.Options.LowerOrderFinal) order = Math.Min(order, steps - i);
+                if (LowerOrderFinal) order = Math.Min(order, steps - i);
                 b.Copy(x, last);
                 Update(x, s, next, den, at, order, null).WriteTo(b, x);
                 lastOrder = order;
@@ -61,7 +70,7 @@ public sealed class UniPC(bool bh2) : Solver
     private Combination Update(Tensor x, double s, double next, ReadOnlySpan<Tensor> den, ReadOnlySpan<double> at, int order, Tensor? corrector)
     {
         double h = Math.Log(s / next), hh = -h;
-        double bh = bh2 ? ExponentialIntegrator.Expm1(hh) : hh;
+        double bh = _bh2 ? ExponentialIntegrator.Expm1(hh) : hh;
         var result = new Combination().Add(next / s, x).Add(-ExponentialIntegrator.Expm1(hh), den[0]);
         // Columns: the earlier evaluations (order − 1 of them), then the corrector's point at r = 1.
         int n = corrector is null ? order - 1 : order;
