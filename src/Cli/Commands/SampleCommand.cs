@@ -96,7 +96,7 @@ public static class SampleCommand
         backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         if (!q.AllowNonFinite && samples.Any(v => !float.IsFinite(v))) throw new NumericalInstabilityException("the samples hold NaN or Inf; nothing was written");
-        CommonOptions.RequireFinite("the samples", samples, allow: true);
+        CommonOptions.RequireFinite("samples.npy", samples, allow: true);
         int[] shape = [q.Count, .. model.SampleShape];
         OutputFolder.Write(output, temp =>
         {

@@ -134,7 +134,7 @@ public sealed class UNet2DModel : IDisposable
     /// <exception cref="InsufficientMemoryException">The pass cannot fit in the backend's memory (checked before allocating).</exception>
     public UNetPlan Compile(int batch, int height, int width)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed) throw new ObjectDisposedException(nameof(UNet2DModel), "unet: the model has been disposed");
         var c = Config;
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be ≥ 1, found {batch}");
         if (height % c.SpatialMultiple != 0 || width % c.SpatialMultiple != 0 || height < 1 || width < 1)
