@@ -6,9 +6,9 @@ namespace DiffusionKernels.Runtime;
 /// nothing here allocates inside a sampling step.
 /// </summary>
 /// <remarks>
-/// <para>Memory: every allocation is checked first against what the device has (<see cref="DeviceInfo.MemoryBytes"/>)
-/// less what this backend already holds, so a request that cannot fit is an <see cref="InsufficientMemoryException"/>
-/// naming the sizes, made before anything is allocated.</para>
+/// <para>Memory: every allocation is checked first against what the device has (<see cref="DeviceInfo.MemoryBytes"/>),
+/// so a request that can never fit is an <see cref="InsufficientMemoryException"/> naming the sizes, made before
+/// anything is allocated.</para>
 /// <para>Thread safety: see <see cref="SupportsConcurrentCalls"/>. Disposal must not race with use; after
 /// <see cref="Dispose"/>, every call is an <see cref="ObjectDisposedException"/> naming the backend.</para>
 /// </remarks>
@@ -25,7 +25,7 @@ public abstract partial class Backend : IDisposable
     /// <summary>True once <see cref="Dispose"/> has run.</summary>
     public bool IsDisposed { get; private set; }
 
-    /// <summary>Bytes of the tensors this backend holds now.</summary>
+    /// <summary>Bytes of the tensors this backend allocated and that have not been disposed yet.</summary>
     public long AllocatedBytes => Interlocked.Read(ref _allocatedBytes);
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> naming the backend once it has been disposed.</summary>
@@ -35,8 +35,9 @@ public abstract partial class Backend : IDisposable
     }
 
     /// <summary>
-    /// Fails, before anything is allocated, when <paramref name="bytes"/> more would exceed the device's memory
-    /// (on top of what this backend already holds).
+    /// Fails, before anything is allocated, when <paramref name="bytes"/> exceed the device's memory: a request that can
+    /// never succeed. (What the backend already holds is reported, not subtracted: tensors a caller forgot to dispose
+    /// are reclaimed by the GC on the CPU, so counting them would refuse requests that fit.)
     /// </summary>
     /// <param name="bytes">The bytes about to be allocated.</param>
     /// <param name="what">What they are for, for the message.</param>
@@ -44,10 +45,13 @@ public abstract partial class Backend : IDisposable
     public void EnsureCanAllocate(long bytes, string what)
     {
         ThrowIfDisposed();
-        long capacity = Device.MemoryBytes, held = AllocatedBytes;
-        if (capacity > 0 && bytes > capacity - held)
+        long capacity = Device.MemoryBytes;
+        if (capacity > 0 && bytes > capacity)
+        {
+            long held = AllocatedBytes;
             throw new InsufficientMemoryException(
-                $"{Name}: {what} needs {MemoryBudget.Format(bytes)}{(held > 0 ? $" on top of the {MemoryBudget.Format(held)} already held" : "")}, more than the {MemoryBudget.Format(capacity)} of memory the device has");
+                $"{Name}: {what} needs {MemoryBudget.Format(bytes)}, more than the {MemoryBudget.Format(capacity)} of memory the device has{(held > 0 ? $" ({MemoryBudget.Format(held)} of it held by this backend now)" : "")}");
+        }
     }
     /// <summary>The device name this backend was created for (<c>cpu</c>, <c>cuda:0</c>, <c>ilgpu-cpu</c>).</summary>
     public abstract string Name { get; }

@@ -33,7 +33,7 @@ public class OutputFolderKillTests
 
     /// <summary>A folder's files (the marker aside) and their bytes.</summary>
     private static Dictionary<string, byte[]> Content(string folder) =>
-        Directory.GetFiles(folder).Where(f => Path.GetFileName(f) != OutputMarker.FileName).ToDictionary(Path.GetFileName, File.ReadAllBytes)!;
+        Directory.GetFiles(folder).Where(f => Path.GetFileName(f) != OutputMarker.FileName).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
 
     private static bool SameContent(Dictionary<string, byte[]> a, Dictionary<string, byte[]> b) =>
         a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v.AsSpan().SequenceEqual(kv.Value));
