@@ -15,6 +15,7 @@ namespace DiffusionKernels.Runtime;
 public abstract partial class Backend : IDisposable
 {
     private long _allocatedBytes;
+    private Action<TensorStorage>? _onRelease;
 
     /// <summary>
     /// True when ops on distinct tensors may be called from several threads at once (<see cref="CpuBackend"/>). When
@@ -67,11 +68,14 @@ public abstract partial class Backend : IDisposable
     public Tensor Allocate(Shape shape, DType dtype = DType.Float32)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        long bytes = MemoryBudget.Elements($"a {dtype} tensor {shape}", shape.Length, dtype.Size());
-        EnsureCanAllocate(bytes, $"a {dtype} tensor {shape}");
+        ThrowIfDisposed();
+        // Messages are only built on failure: allocation must stay cheap.
+        long capacity = Device.MemoryBytes;
+        if (shape.Length > long.MaxValue / dtype.Size() || (capacity > 0 && shape.Length * dtype.Size() > capacity))
+            EnsureCanAllocate(MemoryBudget.Elements($"a {dtype} tensor {shape}", shape.Length, dtype.Size()), $"a {dtype} tensor {shape}");
         var storage = AllocateStorage(shape.Length, dtype);
         Interlocked.Add(ref _allocatedBytes, storage.Bytes);
-        storage.OnRelease = s => Interlocked.Add(ref _allocatedBytes, -s.Bytes);
+        storage.OnRelease = _onRelease ??= s => Interlocked.Add(ref _allocatedBytes, -s.Bytes);
         return new(this, storage, 0, shape, ownsStorage: true);
     }
 

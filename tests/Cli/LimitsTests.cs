@@ -37,10 +37,13 @@ public class LimitsTests
     [TestCase("--steps 1000000000", "--steps must be in [1, 100000]")]
     [TestCase("--strength 0", "--strength must be in (0, 1]")]
     [TestCase("--batch-size 0", "--batch-size must be ≥ 1")]
+    [TestCase("--sampler euler_ancestral --eta NaN", "--eta must be a finite number")]
+    [TestCase("--sampler heun --s-churn Infinity", "--s-churn must be a finite number")]
     public void SampleSizes(string args, string expected) =>
         ExpectUserError($"sample --model gmm:{P("gmm.json")} --device cpu --output {P("out")} {args}", expected, P("out"));
 
     [TestCase("--reference-count 100000000", "--reference-count 100000000 phantoms of 16×16")]
+    [TestCase("--samples-range 0,1 --reference-count 10000000", "more than one array holds")]
     [TestCase("--reference-count 1e8", "Cannot parse argument")]
     [TestCase("--reference-count 1", "--reference-count must be ≥ 2")]
     [TestCase("--samples-range 1,1", "--samples-range")]

@@ -42,6 +42,7 @@ public static class ForwardCommand
         if (x.Shape.Length != 4 || x.Floats is null)
             throw new ShapeMismatchException($"{inputPath}: the sample must be a float array of shape [B, C, H, W], found {x.DType} {Shape.Format(x.Shape)}");
         int batch = x.Shape[0];
+        if (batch < 1) throw new ShapeMismatchException($"{inputPath}: the sample {Shape.Format(x.Shape)} holds no batch elements");
         if (x.Shape[1] != c.InChannels)
             throw new ShapeMismatchException($"{inputPath}: the model takes {c.InChannels} channels (in_channels), the sample {Shape.Format(x.Shape)} has {x.Shape[1]}");
         var times = t.AsFloat32();

@@ -61,7 +61,9 @@ public static class SampleCommand
         CommonOptions.AtLeast("--num-samples", q.Count, 1);
         int batchSize = Math.Min(CommonOptions.AtLeast("--batch-size", q.Batch, 1), q.Count);
         if (q.SChurn != 0 && solver is not Heun) throw new ArgumentException($"--s-churn applies to heun only, not '{solver.Name}'");
-        if (q.SChurn < 0) throw new ArgumentException($"--s-churn must be ≥ 0, found {q.SChurn}");
+        if (!(q.SChurn >= 0 && double.IsFinite(q.SChurn))) throw new ArgumentException($"--s-churn must be a finite number ≥ 0, found {q.SChurn}");
+        if (q.Eta is { } eta && !(eta >= 0 && double.IsFinite(eta))) throw new ArgumentException($"--eta must be a finite number ≥ 0, found {eta}");
+        if (q.Guidance is { } w && !(w >= 0 && double.IsFinite(w))) throw new ArgumentException($"--guidance-scale must be a finite number ≥ 0, found {w}");
         if (q.Eta is not null && !solver.TakesEta) throw new ArgumentException($"--eta: sampler '{solver.Name}' does not take η");
         if (q.Sigmas is not ("karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
         if (!(q.Strength > 0 && q.Strength <= 1)) throw new ArgumentException($"--strength must be in (0, 1], found {q.Strength}");

@@ -57,7 +57,9 @@ public static class StudyCommand
         if (stepCounts.Count == 0) throw new ArgumentException("--steps: give at least one step count");
         CommonOptions.AtLeast("--num-samples", count, 2);
         CommonOptions.AtLeast("--reference-count", referenceCount, 2);
-        if (odeTolerance < 0) throw new ArgumentException($"--ode-tolerance must be ≥ 0, found {odeTolerance}");
+        // 0 skips the reference; below 1e-12 the adaptive solver would take steps without end in float32.
+        if (!(odeTolerance == 0 || (odeTolerance >= 1e-12 && odeTolerance <= 1)))
+            throw new ArgumentException($"--ode-tolerance must be 0 (no reference) or in [1e-12, 1], found {odeTolerance}");
         var modelSource = modelPath ?? SampleCommand.FindBundledModel();
         var output = OutputFolder.Check(outputPath, force, CommonOptions.ModelPaths(modelSource));
 
@@ -68,6 +70,8 @@ public static class StudyCommand
         if (shape.Length != 3 || shape[0] != 1 || shape[1] != shape[2])
             throw new ArgumentException($"dk study scores single-channel square images; {model.Source} makes {Shape.Format(shape)}");
         int size = shape[1];
+        if (size < SampleQuality.SlicedSize)
+            throw new ArgumentException($"dk study scores images of at least {SampleQuality.SlicedSize}×{SampleQuality.SlicedSize}; {model.Source} makes {size}×{size}");
         // Checked before any work: each run's samples, and the two reference sets.
         MemoryBudget.HostArray($"--num-samples {count} samples of {Shape.Format(shape)}", MemoryBudget.Elements("--num-samples", count, model.SampleLength));
         string references = $"--reference-count {referenceCount} images of {size}×{size}";
