@@ -31,4 +31,44 @@ public static class CommonOptions
     /// <summary>Fails with a message naming <paramref name="option"/> when <paramref name="value"/> is below <paramref name="min"/>.</summary>
     public static int AtLeast(string option, int value, int min) =>
         value >= min ? value : throw new ArgumentException($"{option} must be ≥ {min}, found {value}");
+
+    /// <summary>Fails with a message naming <paramref name="option"/> unless <paramref name="value"/> is in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static int InRange(string option, int value, int min, int max) =>
+        value >= min && value <= max ? value : throw new ArgumentException($"{option} must be in [{min}, {max}], found {value}");
+
+    /// <summary>--allow-nonfinite: let NaN and Inf through inputs and results instead of stopping with an error.</summary>
+    public static Option<bool> AllowNonFinite() => new("--allow-nonfinite")
+    {
+        Description = "Accept NaN/Inf in inputs and write non-finite results instead of failing (exit code 3) on them",
+    };
+
+    /// <summary>
+    /// The paths a model argument reads, which no output may overwrite or delete: the model folder, or the mixture spec
+    /// of <c>gmm:FILE</c> (a known topology reads nothing).
+    /// </summary>
+    public static string[] ModelPaths(string model)
+    {
+        if (model.StartsWith("gmm:", StringComparison.Ordinal)) return [model[4..]];
+        return KnownTopologies.ByName.ContainsKey(model) && !Directory.Exists(model) ? [] : [model];
+    }
+
+    /// <summary>
+    /// Fails, naming <paramref name="what"/>, when <paramref name="values"/> hold NaN or Inf, unless
+    /// <paramref name="allow"/> (then the count goes to stderr as a warning).
+    /// </summary>
+    public static void RequireFinite(string what, ReadOnlySpan<float> values, bool allow)
+    {
+        long count = 0;
+        int first = -1;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (float.IsFinite(values[i])) continue;
+            if (first < 0) first = i;
+            count++;
+        }
+        if (count == 0) return;
+        var message = $"{what} holds {count} non-finite value{(count > 1 ? "s" : "")} (NaN or ±Inf), the first at element {first} ({values[first]})";
+        if (!allow) throw new ArgumentException($"{message}; pass --allow-nonfinite to use it anyway");
+        Console.Error.WriteLine($"dk: warning: {message}");
+    }
 }

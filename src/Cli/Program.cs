@@ -3,7 +3,10 @@ using DiffusionKernels.Cli.Commands;
 
 namespace DiffusionKernels.Cli;
 
-/// <summary>The <c>dk</c> command: sample, forward, bench, info.</summary>
+/// <summary>
+/// The <c>dk</c> command. Exit codes (<see cref="CliErrors"/>): 0 success, 1 internal error, 2 bad usage or input
+/// (including command-line parse errors), 3 non-finite result, 130 interrupted.
+/// </summary>
 public static class Program
 {
     public static int Main(string[] args)
@@ -21,6 +24,20 @@ public static class Program
         root.Subcommands.Add(AnomalyCommand.Create());
         root.Subcommands.Add(MedicalEvalCommand.Create());
         var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"dk: error: {error.Message}");
+            Console.Error.WriteLine($"see '{string.Join(' ', CommandPath(parsed.CommandResult))} --help' for the options");
+            return CliErrors.UserError;
+        }
         return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+    }
+
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
+    {
+        var names = new Stack<string>();
+        for (var r = result; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Push(r.Command is RootCommand ? "dk" : r.Command.Name);
+        return names;
     }
 }

@@ -22,7 +22,7 @@ public static class StepProgress
             {
                 done++;
                 int step = p.Step.Step + 1;
-                if (step != p.Step.Steps && step % Math.Max(1, p.Step.Steps / 4) != 0) return;
+                if (done != 1 && step != p.Step.Steps && step % Math.Max(1, p.Step.Steps / 4) != 0) return;
                 double rate = done / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
                 Console.WriteLine($"  {title}: samples {p.SamplesDone + 1}…, step {step}/{p.Step.Steps}, σ {p.Step.NextSigma:G3}, NFE {p.Step.Evaluations}, "
                                   + $"{rate:F1} it/s, ETA {(totalSteps - done) / rate:F0} s");

@@ -5,8 +5,55 @@ namespace DiffusionKernels.Runtime;
 /// both shapes) and then call the backend's kernel. Outputs are always preallocated by the caller, so
 /// nothing here allocates inside a sampling step.
 /// </summary>
+/// <remarks>
+/// <para>Memory: every allocation is checked first against what the device has (<see cref="DeviceInfo.MemoryBytes"/>),
+/// so a request that can never fit is an <see cref="InsufficientMemoryException"/> naming the sizes, made before
+/// anything is allocated.</para>
+/// <para>Thread safety: see <see cref="SupportsConcurrentCalls"/>. Disposal must not race with use; after
+/// <see cref="Dispose"/>, every call is an <see cref="ObjectDisposedException"/> naming the backend.</para>
+/// </remarks>
 public abstract partial class Backend : IDisposable
 {
+    private long _allocatedBytes;
+    private Action<TensorStorage>? _onRelease;
+
+    /// <summary>
+    /// True when ops on distinct tensors may be called from several threads at once (<see cref="CpuBackend"/>). When
+    /// false (<see cref="IlgpuBackend"/>: one device stream), callers must serialize every call on this backend.
+    /// </summary>
+    public virtual bool SupportsConcurrentCalls => false;
+
+    /// <summary>True once <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Bytes of the tensors this backend allocated and that have not been disposed yet.</summary>
+    public long AllocatedBytes => Interlocked.Read(ref _allocatedBytes);
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming the backend once it has been disposed.</summary>
+    public void ThrowIfDisposed()
+    {
+        if (IsDisposed) throw new ObjectDisposedException(GetType().Name, $"the {Name} backend has been disposed");
+    }
+
+    /// <summary>
+    /// Fails, before anything is allocated, when <paramref name="bytes"/> exceed the device's memory: a request that can
+    /// never succeed. (What the backend already holds is reported, not subtracted: tensors a caller forgot to dispose
+    /// are reclaimed by the GC on the CPU, so counting them would refuse requests that fit.)
+    /// </summary>
+    /// <param name="bytes">The bytes about to be allocated.</param>
+    /// <param name="what">What they are for, for the message.</param>
+    /// <exception cref="InsufficientMemoryException">They do not fit.</exception>
+    public void EnsureCanAllocate(long bytes, string what)
+    {
+        ThrowIfDisposed();
+        long capacity = Device.MemoryBytes;
+        if (capacity > 0 && bytes > capacity)
+        {
+            long held = AllocatedBytes;
+            throw new InsufficientMemoryException(
+                $"{Name}: {what} needs {MemoryBudget.Format(bytes)}, more than the {MemoryBudget.Format(capacity)} of memory the device has{(held > 0 ? $" ({MemoryBudget.Format(held)} of it held by this backend now)" : "")}");
+        }
+    }
     /// <summary>The device name this backend was created for (<c>cpu</c>, <c>cuda:0</c>, <c>ilgpu-cpu</c>).</summary>
     public abstract string Name { get; }
 
@@ -16,8 +63,21 @@ public abstract partial class Backend : IDisposable
     // ---------------------------------------------------------------- memory
 
     /// <summary>A new zero-filled tensor owned by this backend.</summary>
-    public Tensor Allocate(Shape shape, DType dtype = DType.Float32) =>
-        new(this, AllocateStorage(shape.Length, dtype), 0, shape, ownsStorage: true);
+    /// <exception cref="InsufficientMemoryException">The tensor cannot fit in the device's memory.</exception>
+    /// <exception cref="ObjectDisposedException">The backend has been disposed.</exception>
+    public Tensor Allocate(Shape shape, DType dtype = DType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ThrowIfDisposed();
+        // Messages are only built on failure: allocation must stay cheap.
+        long capacity = Device.MemoryBytes;
+        if (shape.Length > long.MaxValue / dtype.Size() || (capacity > 0 && shape.Length * dtype.Size() > capacity))
+            EnsureCanAllocate(MemoryBudget.Elements($"a {dtype} tensor {shape}", shape.Length, dtype.Size()), $"a {dtype} tensor {shape}");
+        var storage = AllocateStorage(shape.Length, dtype);
+        Interlocked.Add(ref _allocatedBytes, storage.Bytes);
+        storage.OnRelease = _onRelease ??= s => Interlocked.Add(ref _allocatedBytes, -s.Bytes);
+        return new(this, storage, 0, shape, ownsStorage: true);
+    }
 
     /// <summary>A new zero-filled float32 tensor.</summary>
     public Tensor Allocate(params int[] dims) => Allocate(new Shape(dims));
@@ -106,6 +166,10 @@ public abstract partial class Backend : IDisposable
     protected abstract void CopyCore(Tensor src, Tensor dst);
     protected abstract void FillCore(Tensor dst, float value);
 
-    /// <summary>Releases device resources.</summary>
-    public virtual void Dispose() => GC.SuppressFinalize(this);
+    /// <summary>Releases device resources; later calls fail with <see cref="ObjectDisposedException"/>. Disposing twice does nothing.</summary>
+    public virtual void Dispose()
+    {
+        IsDisposed = true;
+        GC.SuppressFinalize(this);
+    }
 }

@@ -5,13 +5,14 @@ internal static class Check
 {
     public static void Owned(Backend backend, string op, params Tensor?[] tensors)
     {
+        backend.ThrowIfDisposed();
         foreach (var t in tensors)
         {
             if (t is null) continue;
             if (!ReferenceEquals(t.Backend, backend))
                 throw new ArgumentException($"{op}: tensor {t.Shape} lives on '{t.Backend.Name}', not on '{backend.Name}'");
             if (t.Storage.IsDisposed)
-                throw new ObjectDisposedException($"{op}: tensor {t.Shape} has been disposed");
+                throw new ObjectDisposedException(nameof(Tensor), $"{op}: tensor {t.Shape} on {t.Backend.Name} has been disposed");
         }
     }
 

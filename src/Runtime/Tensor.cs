@@ -4,6 +4,10 @@ namespace DiffusionKernels.Runtime;
 /// A contiguous row-major tensor (NCHW for images) living on one backend. A tensor either owns its
 /// storage or is a view into another tensor's storage (execution plans carve activations out of one arena).
 /// </summary>
+/// <remarks>
+/// Thread safety: a tensor is plain memory; concurrent readers are fine, a writer needs exclusive use (the caller's to
+/// arrange). Once its storage is disposed, every op on it or its views is an <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public sealed class Tensor : IDisposable
 {
     internal Tensor(Backend backend, TensorStorage storage, long offset, Shape shape, bool ownsStorage)

@@ -1,6 +1,7 @@
 namespace DiffusionKernels.Runtime;
 
 /// <summary>The memory behind one or more tensors, owned by a backend.</summary>
+/// <remarks>Disposing is idempotent and may race with nothing else: dispose a storage once every user of it is done.</remarks>
 public abstract class TensorStorage : IDisposable
 {
     protected TensorStorage(long length, DType dtype)
@@ -15,12 +16,18 @@ public abstract class TensorStorage : IDisposable
     public DType DType { get; }
     /// <summary>True once released.</summary>
     public bool IsDisposed { get; private set; }
+    /// <summary>Bytes of the elements.</summary>
+    public long Bytes => Length * DType.Size();
+
+    /// <summary>Called once when the memory is released (the owning backend's accounting).</summary>
+    internal Action<TensorStorage>? OnRelease { get; set; }
 
     public void Dispose()
     {
         if (IsDisposed) return;
         IsDisposed = true;
         Release();
+        OnRelease?.Invoke(this);
         GC.SuppressFinalize(this);
     }
 

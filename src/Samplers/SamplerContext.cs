@@ -24,6 +24,7 @@ public sealed record SamplerOptions
 }
 
 /// <summary>Scratch tensors, noise and checks shared by the solver loops; everything stays on the backend.</summary>
+/// <remarks>Thread safety: the state of one sampling run; used by the thread running it.</remarks>
 public sealed class SamplerContext : IDisposable
 {
     private readonly List<Tensor> _scratch = [];

@@ -67,9 +67,9 @@ public class SampleCommandTests
     }
 
     [TestCase("euler", "--s-churn", "5", "--s-churn: sampler 'euler' does not take S_churn (s_churn); samplers that do: heun")]
-    [TestCase("heun", "--s-churn", "-1", "--s-churn must be ≥ 0, found -1")]
+    [TestCase("heun", "--s-churn", "-1", "--s-churn must be a finite number ≥ 0, found -1")]
     [TestCase("dpmpp_2m", "--rtol", "1e-3", "--rtol: sampler 'dpmpp_2m' does not take rtol; samplers that do: rk45")]
-    [TestCase("pc_ve", "--snr", "-0.5", "--snr must be ≥ 0, found -0.5")]
+    [TestCase("pc_ve", "--snr", "-0.5", "--snr must be a finite number ≥ 0, found -0.5")]
     [TestCase("pc_vp", "--corrector-steps", "-1", "--corrector-steps must be ≥ 0, found -1")]
     [TestCase("annealed_langevin", "--langevin-steps", "0", "--langevin-steps must be ≥ 1, found 0")]
     [TestCase("annealed_langevin", "--langevin-epsilon", "0", "--langevin-epsilon must be > 0, found 0")]

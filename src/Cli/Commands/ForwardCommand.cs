@@ -14,25 +14,35 @@ public static class ForwardCommand
         var timesteps = new Option<string>("--timesteps") { Description = "Timesteps t, [B] or [1] int64 or float .npy", Required = true };
         var labels = new Option<string?>("--class-labels") { Description = "Class labels, [B] int64 .npy (class-conditional models)" };
         var embeddings = new Option<string?>("--class-embeddings") { Description = "Float class embeddings, [B, T] or [T] .npy (class_embed_type identity)" };
-        var output = new Option<string>("--output") { Description = "Where to write the output [B, out_channels, H, W] .npy", Required = true };
+        var output = new Option<string>("--output") { Description = "Where to write the output [B, out_channels, H, W] .npy (not one of the inputs)", Required = true };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
-        var command = new Command("forward", "Run one U-Net forward pass") { model, input, timesteps, labels, embeddings, output, device };
-        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(timesteps)!, r.GetValue(labels), r.GetValue(embeddings), r.GetValue(output)!, r.GetValue(device)!));
+        var command = new Command("forward", "Run one U-Net forward pass") { model, input, timesteps, labels, embeddings, output, allowNonFinite, device };
+        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(timesteps)!, r.GetValue(labels), r.GetValue(embeddings), r.GetValue(output)!, r.GetValue(device)!,
+            r.GetValue(allowNonFinite)));
         return command;
     }
 
-    public static int Run(string modelDir, string inputPath, string timestepsPath, string? labelsPath, string? embeddingsPath, string outputPath, string deviceName)
+    public static int Run(string modelDir, string inputPath, string timestepsPath, string? labelsPath, string? embeddingsPath, string outputPath, string deviceName,
+        bool allowNonFinite = false)
     {
+        // Every file the model folder holds is an input too: --output must not replace config.json or the weights.
+        var modelFiles = Directory.Exists(modelDir) ? Directory.GetFiles(modelDir) : [];
+        outputPath = OutputFile.Check(outputPath, "--output", [inputPath, timestepsPath, labelsPath, embeddingsPath, .. modelFiles]);
         var x = Npy.Read(inputPath);
         var t = Npy.Read(timestepsPath);
         var labels = labelsPath is null ? null : Npy.Read(labelsPath);
         var embeddings = embeddingsPath is null ? null : Npy.Read(embeddingsPath);
+        if (x.Floats is not null) CommonOptions.RequireFinite($"--input {inputPath}", x.Floats, allowNonFinite);
+        CommonOptions.RequireFinite($"--timesteps {timestepsPath}", t.AsFloat32(), allowNonFinite);
+        if (embeddings is not null) CommonOptions.RequireFinite($"--class-embeddings {embeddingsPath}", embeddings.AsFloat32(), allowNonFinite);
         using var backend = Devices.Create(deviceName);
         using var unet = CommonOptions.LoadModel(modelDir, backend);
         var c = unet.Config;
         if (x.Shape.Length != 4 || x.Floats is null)
             throw new ShapeMismatchException($"{inputPath}: the sample must be a float array of shape [B, C, H, W], found {x.DType} {Shape.Format(x.Shape)}");
         int batch = x.Shape[0];
+        if (batch < 1) throw new ShapeMismatchException($"{inputPath}: the sample {Shape.Format(x.Shape)} holds no batch elements");
         if (x.Shape[1] != c.InChannels)
             throw new ShapeMismatchException($"{inputPath}: the model takes {c.InChannels} channels (in_channels), the sample {Shape.Format(x.Shape)} has {x.Shape[1]}");
         var times = t.AsFloat32();
@@ -64,7 +74,11 @@ public static class ForwardCommand
             }
         }
         var y = plan.Forward(sample, times, classes);
-        Npy.Write(outputPath, y.ToArray(), y.Shape.ToArray());
+        var result = y.ToArray();
+        if (!allowNonFinite && result.Any(v => !float.IsFinite(v)))
+            throw new NumericalInstabilityException($"the output holds {result.Count(v => !float.IsFinite(v))} NaN/Inf values; nothing was written (--allow-nonfinite writes them)");
+        CommonOptions.RequireFinite("the output", result, allow: true);
+        Npy.Write(outputPath, result, y.Shape.ToArray());
         Console.WriteLine($"wrote {outputPath} {y.Shape} ({backend.Name})");
         return 0;
     }

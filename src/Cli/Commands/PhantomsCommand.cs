@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DiffusionKernels.Cli.Images;
 using DiffusionKernels.Medical.Phantoms;
+using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.IO;
 
 namespace DiffusionKernels.Cli.Commands;
@@ -8,6 +9,9 @@ namespace DiffusionKernels.Cli.Commands;
 /// <summary><c>dk phantoms</c>: synthetic head phantoms (and lesion masks) as .npy, with a preview grid.</summary>
 public static class PhantomsCommand
 {
+    /// <summary>Largest --size accepted (one phantom is size² floats).</summary>
+    public const int MaxSize = 16384;
+
     public static Command Create()
     {
         var n = new Option<int>("--n") { Description = "Number of phantoms", DefaultValueFactory = _ => 16 };
@@ -21,10 +25,19 @@ public static class PhantomsCommand
         var command = new Command("phantoms", "Generate synthetic 2-D head phantoms") { n, size, seed, first, output, lesions, masks, preview };
         command.SetAction(r =>
         {
-            int count = CommonOptions.AtLeast("--n", r.GetValue(n), 1), s = CommonOptions.AtLeast("--size", r.GetValue(size), 8);
+            int count = CommonOptions.AtLeast("--n", r.GetValue(n), 1), s = CommonOptions.InRange("--size", r.GetValue(size), 8, MaxSize);
             bool withLesions = r.GetValue(lesions);
             var maskPath = r.GetValue(masks);
             if (maskPath is not null && !withLesions) throw new ArgumentException("--masks needs --lesions");
+            if (r.GetValue(first) < 0) throw new ArgumentException($"--first-index must be ≥ 0, found {r.GetValue(first)}");
+            // Checked before anything is generated: the images (and the masks) are one array each.
+            string what = $"--n {count} phantoms of --size {s}×{s}";
+            MemoryBudget.HostArray(what, MemoryBudget.Elements(what, count, s, s));
+            MemoryBudget.EnsureHost(what + (withLesions ? " with lesion masks" : ""), MemoryBudget.Elements(what, withLesions ? 2 : 1, count, s, s, sizeof(float)));
+            OutputFile.RequireDistinct(("--output", r.GetValue(output)), ("--masks", maskPath), ("--preview", r.GetValue(preview)));
+            OutputFile.Check(r.GetValue(output)!, "--output");
+            if (maskPath is not null) OutputFile.Check(maskPath, "--masks");
+            if (r.GetValue(preview) is { } previewPath) OutputFile.Check(previewPath, "--preview");
             var (images, maskData) = HeadPhantom.GenerateBatch(count, s, r.GetValue(seed), withLesions, r.GetValue(first));
             int[] shape = [count, 1, s, s];
             Npy.Write(r.GetValue(output)!, images, shape);

@@ -37,35 +37,40 @@ public static class SampleCommand
         var guidance = new Option<double?>("--guidance-scale") { Description = "Classifier-free guidance scale w for a class-conditional model (1 = plain conditional)" };
         var nullClass = new Option<long?>("--null-class") { Description = "Label of the dropped condition for guidance (default: the class table's last row)" };
         var output = new Option<string>("--output") { Description = "Output folder (samples.npy, grid.png, sample_NNNN.png)", DefaultValueFactory = _ => "samples" };
-        var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
+        var force = new Option<bool>("--force") { Description = "Replace an existing output folder that dk wrote" };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var solverSettings = new SolverSettingOptions();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, device };
+            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, allowNonFinite, device };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
         command.SetAction(r => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
             r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
-            r.GetValue(force), r.GetValue(device)!)));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
         return command;
     }
 
     public sealed record SampleRequest(string? Model, string Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string Sigmas,
-        string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device);
+        string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false);
 
     public static int Run(SampleRequest q)
     {
         var solver = SolverSettingOptions.Apply(SamplerRegistry.Get(q.Sampler), q.SolverSettings);
-        CommonOptions.AtLeast("--steps", q.Steps, 1);
+        CommonOptions.InRange("--steps", q.Steps, 1, StudyCommand.MaxSteps);
         CommonOptions.AtLeast("--num-samples", q.Count, 1);
         int batchSize = Math.Min(CommonOptions.AtLeast("--batch-size", q.Batch, 1), q.Count);
+        if (q.Guidance is { } w && !(w >= 0 && double.IsFinite(w))) throw new ArgumentException($"--guidance-scale must be a finite number ≥ 0, found {w}");
         if (q.Sigmas is not ("karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
-        var output = OutputFolder.Check(q.Output, q.Force);
+        if (!(q.Strength > 0 && q.Strength <= 1)) throw new ArgumentException($"--strength must be in (0, 1], found {q.Strength}");
         var modelPath = q.Model ?? FindBundledModel();
         if (q.Init is not null && q.InitImage is not null) throw new ArgumentException("give --init (noise) or --init-image (img2img), not both");
+        var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage]);
         var initNoise = q.Init is null ? null : Npy.Read(q.Init);
+        if (initNoise is not null) CommonOptions.RequireFinite($"--init {q.Init}", initNoise.AsFloat32(), q.AllowNonFinite);
         // Images in [0, 1] become the model's [-1, 1].
         var initImage = q.InitImage is null ? null : Npy.Read(q.InitImage).AsFloat32().Select(v => v * 2 - 1).ToArray();
+        if (initImage is not null) CommonOptions.RequireFinite($"--init-image {q.InitImage}", initImage, q.AllowNonFinite);
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
@@ -73,13 +78,14 @@ public static class SampleCommand
         if (q.Guidance is null && q.NullClass is not null) throw new ArgumentException("--null-class applies with --guidance-scale only");
         var conditioning = q.ClassLabel is { } label ? new ClassConditioning(label, q.Guidance, q.NullClass) : null;
         using var model = DiffusionModel.Open(modelPath, backend, batchSize, new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample), conditioning);
+        MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
         if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * model.SampleLength)
             throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(model.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
         if (initImage is not null && initImage.Length != (long)q.Count * model.SampleLength)
             throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {initImage.Length} values");
         var sigmas = model.Sigmas(q.Sigmas, q.Steps);
         if (initImage is not null) sigmas = DiffusionModel.ForStrength(sigmas, q.Strength);
-        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token };
+        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token, CheckFinite = !q.AllowNonFinite };
         int batches = (q.Count + batchSize - 1) / batchSize;
         var clock = Stopwatch.StartNew();
         int evaluations0 = model.Denoiser.Evaluations;
@@ -87,6 +93,8 @@ public static class SampleCommand
             report => SampleRunner.Draw(model, solver, sigmas, q.Count, options, initImage ?? initNoise?.AsFloat32(), report, initIsImage: initImage is not null));
         backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
+        if (!q.AllowNonFinite && samples.Any(v => !float.IsFinite(v))) throw new NumericalInstabilityException("the samples hold NaN or Inf; nothing was written");
+        CommonOptions.RequireFinite("samples.npy", samples, allow: true);
         int[] shape = [q.Count, .. model.SampleShape];
         OutputFolder.Write(output, temp =>
         {

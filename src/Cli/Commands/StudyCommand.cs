@@ -21,6 +21,9 @@ namespace DiffusionKernels.Cli.Commands;
 /// </summary>
 public static class StudyCommand
 {
+    /// <summary>Largest step count accepted.</summary>
+    public const int MaxSteps = 100_000;
+
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = $"A diffusers UNet2DModel folder or gmm:spec.json (default: the bundled {SampleCommand.BundledModel})" };
@@ -33,7 +36,7 @@ public static class StudyCommand
         var references = new Option<int>("--reference-count") { Description = "Real images per reference set", DefaultValueFactory = _ => 512 };
         var odeTolerance = new Option<double>("--ode-tolerance") { Description = "rtol = atol of the RK45 reference solution (0 = skip it)", DefaultValueFactory = _ => 1e-4 };
         var output = new Option<string>("--output") { Description = "Folder for study.md, study.csv and quality_vs_nfe.png", DefaultValueFactory = _ => "study" };
-        var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
+        var force = new Option<bool>("--force") { Description = "Replace an existing output folder that dk wrote" };
         var device = CommonOptions.Device();
         var solverSettings = new SolverSettingOptions();
         var command = new Command("study", "Sample quality against NFE for several solvers (table and plot)")
@@ -53,20 +56,30 @@ public static class StudyCommand
         if (solvers.Count == 0) throw new ArgumentException("--samplers: give at least one sampler");
         solvers = SolverSettingOptions.ApplyWhereTaken(solvers, solverSettings);
         var stepCounts = stepList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => int.TryParse(s, out var n) && n >= 1 ? n : throw new ArgumentException($"--steps: '{s}' is not a step count ≥ 1")).ToList();
+            .Select(s => int.TryParse(s, out var n) && n >= 1 && n <= MaxSteps ? n : throw new ArgumentException($"--steps: '{s}' is not a step count in [1, {MaxSteps}]")).ToList();
         if (stepCounts.Count == 0) throw new ArgumentException("--steps: give at least one step count");
         CommonOptions.AtLeast("--num-samples", count, 2);
         CommonOptions.AtLeast("--reference-count", referenceCount, 2);
-        if (odeTolerance < 0) throw new ArgumentException($"--ode-tolerance must be ≥ 0, found {odeTolerance}");
-        var output = OutputFolder.Check(outputPath, force);
+        // 0 skips the reference; below 1e-12 the adaptive solver would take steps without end in float32.
+        if (!(odeTolerance == 0 || (odeTolerance >= 1e-12 && odeTolerance <= 1)))
+            throw new ArgumentException($"--ode-tolerance must be 0 (no reference) or in [1e-12, 1], found {odeTolerance}");
+        var modelSource = modelPath ?? SampleCommand.FindBundledModel();
+        var output = OutputFolder.Check(outputPath, force, CommonOptions.ModelPaths(modelSource));
 
         using var backend = Devices.Create(deviceName);
         using var cancel = ConsoleCancellation.Install();
-        using var model = DiffusionModel.Open(modelPath ?? SampleCommand.FindBundledModel(), backend, Math.Min(CommonOptions.AtLeast("--batch-size", batch, 1), count));
+        using var model = DiffusionModel.Open(modelSource, backend, Math.Min(CommonOptions.AtLeast("--batch-size", batch, 1), count));
         var shape = model.SampleShape;
         if (shape.Length != 3 || shape[0] != 1 || shape[1] != shape[2])
             throw new ArgumentException($"dk study scores single-channel square images; {model.Source} makes {Shape.Format(shape)}");
         int size = shape[1];
+        if (size < SampleQuality.SlicedSize)
+            throw new ArgumentException($"dk study scores images of at least {SampleQuality.SlicedSize}×{SampleQuality.SlicedSize}; {model.Source} makes {size}×{size}");
+        // Checked before any work: each run's samples, and the two reference sets.
+        MemoryBudget.HostArray($"--num-samples {count} samples of {Shape.Format(shape)}", MemoryBudget.Elements("--num-samples", count, model.SampleLength));
+        string references = $"--reference-count {referenceCount} images of {size}×{size}";
+        MemoryBudget.HostArray(references, MemoryBudget.Elements(references, referenceCount, size, size));
+        MemoryBudget.EnsureHost(references, MemoryBudget.Elements(references, 2, referenceCount, size, size, sizeof(float)));
         var (toUnit, real, second) = References(model, referenceCount, size);
 
         var baseOptions = new SamplerOptions { Seed = seed, Cancellation = cancel.Token };

@@ -16,10 +16,18 @@ public static class ImageWriter
         Save(path, pixels, w, h);
     }
 
-    /// <summary>All samples in a near-square grid with a 2-pixel gap.</summary>
+    /// <summary>Most images a grid shows, and most pixels it may have (one byte each).</summary>
+    public const int MaxGridImages = 1024, MaxGridPixels = 1 << 28;
+
+    /// <summary>
+    /// The samples in a near-square grid with a 2-pixel gap: the first <see cref="MaxGridImages"/> of them, fewer where
+    /// large images would make the grid exceed <see cref="MaxGridPixels"/> (at least one).
+    /// </summary>
     public static void SaveGrid(string path, ReadOnlySpan<float> images, int[] shape, float lo, float hi)
     {
-        int n = shape[0], h = shape[2], w = shape[3], gap = 2;
+        int h = shape[2], w = shape[3], gap = 2;
+        long perImage = (long)(h + gap) * (w + gap);
+        int n = (int)Math.Max(1, Math.Min(Math.Min(shape[0], MaxGridImages), MaxGridPixels / perImage));
         int cols = (int)Math.Ceiling(Math.Sqrt(n)), rows = (n + cols - 1) / cols;
         int width = cols * (w + gap) + gap, height = rows * (h + gap) + gap;
         var pixels = new byte[width * height];

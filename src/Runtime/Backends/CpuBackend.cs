@@ -7,6 +7,10 @@ namespace DiffusionKernels.Runtime;
 /// The managed backend: SIMD, multi-threaded C# over host arrays. It is the CPU execution path and the
 /// reference the ILGPU kernels are tested against.
 /// </summary>
+/// <remarks>
+/// Thread safety: ops keep no state between calls (scratch is per thread), so several threads may call it at once on
+/// distinct tensors (<see cref="SupportsConcurrentCalls"/>); two calls that write the same tensor must be serialized by the caller.
+/// </remarks>
 public sealed partial class CpuBackend : Backend
 {
     private static readonly DeviceInfo CpuDevice = new(
@@ -20,6 +24,9 @@ public sealed partial class CpuBackend : Backend
 
     /// <inheritdoc />
     public override DeviceInfo Device => CpuDevice;
+
+    /// <inheritdoc />
+    public override bool SupportsConcurrentCalls => true;
 
     /// <summary>Describes this machine's CPU (cores, SIMD width) without creating a backend.</summary>
     public static DeviceInfo Describe() => CpuDevice;
@@ -54,7 +61,8 @@ public sealed partial class CpuBackend : Backend
     {
         public CpuStorage(long length, DType dtype) : base(length, dtype)
         {
-            if (length > Array.MaxLength) throw new OutOfMemoryException($"cpu: a tensor of {length} elements exceeds the managed array limit");
+            if (length > Array.MaxLength)
+                throw new InsufficientMemoryException($"cpu: a tensor of {length:N0} elements is more than one managed array holds ({Array.MaxLength:N0})");
             if (dtype == DType.Float32) Floats = new float[length];
             else Longs = new long[length];
         }

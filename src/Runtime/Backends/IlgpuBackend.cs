@@ -11,6 +11,11 @@ namespace DiffusionKernels.Runtime;
 /// emulates GPU threads; used to test the kernels on machines without a GPU). All work is queued on one
 /// non-blocking stream, so a sampling step never waits on the host.
 /// </summary>
+/// <remarks>
+/// Thread safety: not safe for concurrent calls (<see cref="Backend.SupportsConcurrentCalls"/> is false): one stream
+/// and lazily compiled kernels are shared by every caller, so use it from one thread at a time (the sampling API
+/// serializes its runs on a backend like this one itself).
+/// </remarks>
 public sealed partial class IlgpuBackend : Backend
 {
     private readonly Context _context;
@@ -121,6 +126,7 @@ public sealed partial class IlgpuBackend : Backend
     /// <inheritdoc />
     public override void Dispose()
     {
+        if (IsDisposed) return;
         DisposeKernels();
         Stream.Dispose();
         Accelerator.Dispose();
@@ -148,7 +154,7 @@ public sealed partial class IlgpuBackend : Backend
                     Longs.View.MemSetToZero(backend.Stream);
                 }
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e) when (e is not (OutOfMemoryException or ObjectDisposedException))
             {
                 throw new OutOfMemoryException($"{backend.Name}: cannot allocate {length} {dtype} elements ({length * (dtype == DType.Float32 ? 4 : 8) / (1024.0 * 1024):F1} MiB): {e.Message}", e);
             }

@@ -9,6 +9,7 @@ namespace DiffusionKernels.Runtime.IO;
 /// <c>scheduler_config.json</c>, a mixture spec) that remember which keys were used, so unknown keys can be reported.
 /// Every error is a <see cref="ModelFormatException"/> that names the file and the key.
 /// </summary>
+/// <remarks>Thread safety: records which keys were read, so one reader serves one thread.</remarks>
 public sealed class ConfigReader
 {
     private readonly JsonElement _root;

@@ -80,13 +80,35 @@ public static class Npy
 
     /// <summary>Writes float32 data as '&lt;f4'; <paramref name="shape"/> may be empty (a scalar).</summary>
     /// <exception cref="ArgumentException">The data does not fill the shape, or a dimension is negative.</exception>
-    public static void Write(string path, ReadOnlySpan<float> data, int[] shape) => Write(path, "<f4", shape, data.Length, LittleEndian.GetBytes(data));
+    public static void Write(string path, ReadOnlySpan<float> data, int[] shape)
+    {
+        using var file = Begin(path, "<f4", shape, data.Length);
+        // Written in chunks straight from the data: no byte copy of the whole array (which could outgrow one array).
+        for (int start = 0; start < data.Length; start += ChunkElements)
+            file.Stream.Write(LittleEndianBytes(data.Slice(start, Math.Min(ChunkElements, data.Length - start))));
+        file.Commit();
+    }
 
     /// <summary>Writes int64 data as '&lt;i8'; <paramref name="shape"/> may be empty (a scalar).</summary>
     /// <exception cref="ArgumentException">The data does not fill the shape, or a dimension is negative.</exception>
-    public static void Write(string path, ReadOnlySpan<long> data, int[] shape) => Write(path, "<i8", shape, data.Length, LittleEndian.GetBytes(data));
+    public static void Write(string path, ReadOnlySpan<long> data, int[] shape)
+    {
+        using var file = Begin(path, "<i8", shape, data.Length);
+        for (int start = 0; start < data.Length; start += ChunkElements)
+            file.Stream.Write(LittleEndianBytes(data.Slice(start, Math.Min(ChunkElements, data.Length - start))));
+        file.Commit();
+    }
 
-    private static void Write(string path, string descr, int[] shape, int length, byte[] data)
+    private const int ChunkElements = 1 << 20;
+
+    private static ReadOnlySpan<byte> LittleEndianBytes(ReadOnlySpan<float> chunk) =>
+        BitConverter.IsLittleEndian ? MemoryMarshal.AsBytes(chunk) : LittleEndian.GetBytes(chunk);
+
+    private static ReadOnlySpan<byte> LittleEndianBytes(ReadOnlySpan<long> chunk) =>
+        BitConverter.IsLittleEndian ? MemoryMarshal.AsBytes(chunk) : LittleEndian.GetBytes(chunk);
+
+    /// <summary>Checks the shape, starts the file and writes its preamble and header.</summary>
+    private static PendingFile Begin(string path, string descr, int[] shape, int length)
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (WriterShapes.ElementCount(shape) != length)
@@ -101,7 +123,8 @@ public static class Npy
             headerLength = PaddedHeaderLength(prefix, dict.Length);
         }
         var header = Encoding.Latin1.GetBytes(dict.PadRight(headerLength - 1) + "\n");
-        AtomicFile.Write(path, stream =>
+        var file = AtomicFile.Create(path);
+        try
         {
             Span<byte> preamble = stackalloc byte[12];
             Magic.CopyTo(preamble);
@@ -109,10 +132,15 @@ public static class Npy
             preamble[7] = 0;
             if (major == 1) BinaryPrimitives.WriteUInt16LittleEndian(preamble[8..], (ushort)header.Length);
             else BinaryPrimitives.WriteUInt32LittleEndian(preamble[8..], (uint)header.Length);
-            stream.Write(preamble[..prefix]);
-            stream.Write(header);
-            stream.Write(data);
-        });
+            file.Stream.Write(preamble[..prefix]);
+            file.Stream.Write(header);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Length of the dict plus the space padding and newline that make the data start aligned.</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace DiffusionKernels.Runtime.IO;
 
 /// <summary>
@@ -15,9 +13,18 @@ public static class RegularFile
     {
         if (Directory.Exists(path)) throw new IOException($"{what} {path} is a folder, not a file");
         if (!File.Exists(path)) throw new FileNotFoundException($"{what} not found: {path}", path);
-        if (FileType(path) is { } type && type != RegularType)
+        if (FileType(path) is { } type && type != FileStatus.RegularType)
             throw new IOException($"{what} {path} is not a regular file ({Describe(type)}); refusing to read it");
     }
+
+    /// <summary>
+    /// What <paramref name="path"/> is when it exists but is neither a regular file nor a folder ("a FIFO", "a character
+    /// device", …); null otherwise (also where the type cannot be read).
+    /// </summary>
+    public static string? SpecialKind(string path) =>
+        FileType(path) is { } type && type != FileStatus.RegularType && type != FolderType ? Describe(type) : null;
+
+    private const int FolderType = 0x4000;
 
     /// <summary>Opens <paramref name="path"/> for reading after <see cref="Require"/>.</summary>
     public static FileStream OpenRead(string path, string what)
@@ -35,8 +42,6 @@ public static class RegularFile
         return reader.ReadToEnd();
     }
 
-    private const int TypeMask = 0xF000, RegularType = 0x8000;
-
     private static string Describe(int type) => type switch
     {
         0x1000 => "a FIFO",
@@ -47,26 +52,5 @@ public static class RegularFile
     };
 
     /// <summary>The S_IFMT bits of the file, or null where they cannot be read (not Linux, or no statx).</summary>
-    private static int? FileType(string path)
-    {
-        // .NET exposes no file type beyond directory/reparse point, so ask the kernel. statx's buffer layout is the same
-        // on every Linux architecture (stx_mode is the u16 at offset 28), unlike struct stat's.
-        if (!OperatingSystem.IsLinux()) return null;
-        try
-        {
-            Span<byte> buffer = stackalloc byte[256];
-            const int AtFdCwd = -100;
-            const uint StatxType = 1;
-            int rc = Statx(AtFdCwd, path, 0, StatxType, ref MemoryMarshal.GetReference(buffer));
-            if (rc != 0) return null;
-            return BitConverter.ToUInt16(buffer[28..30]) & TypeMask;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return null;
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int Statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, ref byte buffer);
+    private static int? FileType(string path) => FileStatus.Of(path)?.Type;
 }

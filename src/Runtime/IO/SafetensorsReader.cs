@@ -72,8 +72,12 @@ public sealed class SafetensorsReader : IDisposable
 
     /// <summary>The header entry of <paramref name="name"/>.</summary>
     /// <exception cref="ModelFormatException">The file holds no such tensor.</exception>
-    public TensorInfo Info(string name) =>
-        _byName.TryGetValue(name, out var t) ? t : throw SafetensorsHeader.Bad(Path, "no tensor of that name in the file", name);
+    /// <exception cref="ObjectDisposedException">The reader has been disposed.</exception>
+    public TensorInfo Info(string name)
+    {
+        if (_file.IsClosed) throw new ObjectDisposedException(nameof(SafetensorsReader), $"{Path}: the safetensors reader has been disposed");
+        return _byName.TryGetValue(name, out var t) ? t : throw SafetensorsHeader.Bad(Path, "no tensor of that name in the file", name);
+    }
 
     /// <summary>The tensor's values as float32 (F32 as stored; F16, BF16 and F64 converted).</summary>
     /// <exception cref="ModelFormatException">No such tensor, a dtype that is not floating point, or a read error.</exception>

@@ -21,6 +21,7 @@ public enum SafetensorsDType
 /// folder, then a rename). As in the reference implementation the header is padded with spaces to a multiple of
 /// 8 bytes and the tensors are laid out by decreasing dtype alignment, then by name, so each one starts aligned.
 /// </summary>
+/// <remarks>Thread safety: a builder for one thread; <see cref="Save"/> writes atomically, so readers never see half a file.</remarks>
 public sealed class SafetensorsWriter
 {
     private readonly List<Entry> _tensors = [];

@@ -1,9 +1,11 @@
 namespace DiffusionKernels.Runtime.Models;
 
 /// <summary>
-/// Uploads a model's weights to a backend as the layers ask for them, checking each name and shape, and
-/// afterwards reports any weight no layer used. Accepts diffusers' legacy attention names.
+/// Uploads a model's weights to a backend as the layers ask for them, checking each name, shape and value (a NaN or
+/// infinite weight is a corrupt checkpoint, reported with the tensor's name), and afterwards reports any weight no
+/// layer used. Accepts diffusers' legacy attention names.
 /// </summary>
+/// <remarks>Used by one thread while a model is built.</remarks>
 public sealed class ModelWeights : IDisposable
 {
     private static readonly (string Old, string New)[] LegacyAttention =
@@ -14,6 +16,7 @@ public sealed class ModelWeights : IDisposable
     private readonly Dictionary<string, string> _canonical = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
     private readonly List<Tensor> _uploaded = [];
+    private readonly List<(string Name, int[] Shape)> _taken = [];
 
     /// <summary>Random weights for any name asked for (benchmarks of a topology without a checkpoint).</summary>
     public static ModelWeights Random(Backend backend, int seed) => new(backend, new Random(seed));
@@ -50,7 +53,11 @@ public sealed class ModelWeights : IDisposable
     /// <summary>Uploads <paramref name="name"/>, which must have <paramref name="shape"/>.</summary>
     public Tensor Take(string name, params int[] shape)
     {
-        if (_source is null) return Keep(Backend.Upload(Synthesize(name, shape), new Shape(shape)));
+        if (_source is null)
+        {
+            _taken.Add((name, (int[])shape.Clone()));
+            return Keep(Backend.Upload(Synthesize(name, shape), new Shape(shape)));
+        }
         if (!_canonical.TryGetValue(name, out var stored))
             throw new ModelFormatException($"{_source.Origin}: missing weight '{name}' (expected shape {new Shape(shape)})");
         var found = _source.ShapeOf(stored);
@@ -59,7 +66,27 @@ public sealed class ModelWeights : IDisposable
         if (!found.SequenceEqual(shape) && !squeezedConv)
             throw new ModelFormatException($"{_source.Origin}: weight '{stored}' has shape {Shape.Format(found)}, expected {new Shape(shape)}");
         _used.Add(stored);
-        return Keep(Backend.Upload(_source.ReadFloat32(stored), new Shape(shape)));
+        _taken.Add((name, (int[])shape.Clone()));
+        var values = _source.ReadFloat32(stored);
+        RequireFinite(stored, values);
+        return Keep(Backend.Upload(values, new Shape(shape)));
+    }
+
+    /// <summary>The weights taken so far, in order, under their current names with the shapes the layers asked for.</summary>
+    public IReadOnlyList<(string Name, int[] Shape)> Taken => _taken;
+
+    private void RequireFinite(string name, float[] values)
+    {
+        int first = -1;
+        long count = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (float.IsFinite(values[i])) continue;
+            if (first < 0) first = i;
+            count++;
+        }
+        if (count > 0)
+            throw new ModelFormatException($"{Origin}: weight '{name}' holds {count} non-finite value{(count > 1 ? "s" : "")} (NaN or ±Inf), the first at element {first} ({values[first]}); the checkpoint is corrupt");
     }
 
     /// <summary>

@@ -7,6 +7,12 @@ namespace DiffusionKernels.Runtime.Models;
 /// A diffusers <c>UNet2DModel</c> with its weights uploaded to one backend. <see cref="Compile"/> turns it
 /// into a replayable plan for one (batch, height, width).
 /// </summary>
+/// <remarks>
+/// Thread safety: after construction the model is read-only, so plans may be compiled from it and run on several threads
+/// at once where the backend allows concurrent calls (<see cref="Runtime.Backend.SupportsConcurrentCalls"/>); each
+/// <see cref="UNetPlan"/> itself serves one caller at a time. Disposal must not race with use; afterwards every call is an
+/// <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public sealed class UNet2DModel : IDisposable
 {
     private readonly ModelWeights _weights;
@@ -88,6 +94,14 @@ public sealed class UNet2DModel : IDisposable
     }
 
     /// <summary>Loads <c>config.json</c> and <c>diffusion_pytorch_model.safetensors</c> from a diffusers model folder.</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The folder has no config.json or no safetensors weights.</exception>
+    /// <exception cref="IOException">A file is not a regular file (a FIFO, a device) or cannot be read.</exception>
+    /// <exception cref="ModelFormatException">
+    /// A file is malformed, the config holds an unsupported or out-of-range value, or a weight is missing, extra, of
+    /// the wrong shape or not finite; the message names the file, and the key or tensor.
+    /// </exception>
+    /// <exception cref="InsufficientMemoryException">The weights cannot fit in the backend's memory.</exception>
     public static UNet2DModel Load(string directory, Backend backend)
     {
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"model folder not found: {directory}");
@@ -103,14 +117,30 @@ public sealed class UNet2DModel : IDisposable
     /// <summary>Width of the time features fed to time_embedding.linear_1.</summary>
     public int TimeFeatures { get; }
 
+    /// <summary>
+    /// The weights a checkpoint of <paramref name="config"/> holds, in the order the layers take them, with their shapes
+    /// (for writing or converting checkpoints). Builds the model once with random weights on the CPU.
+    /// </summary>
+    public static IReadOnlyList<(string Name, int[] Shape)> WeightShapes(UNetConfig config)
+    {
+        using var cpu = new CpuBackend();
+        var weights = ModelWeights.Random(cpu, 0);
+        using var model = new UNet2DModel(config, weights);
+        return [.. weights.Taken];
+    }
+
     /// <summary>Compiles the forward pass for inputs of [batch, in_channels, height, width].</summary>
+    /// <exception cref="ShapeMismatchException">The size is not a positive multiple of <see cref="UNetConfig.SpatialMultiple"/>.</exception>
+    /// <exception cref="InsufficientMemoryException">The pass cannot fit in the backend's memory (checked before allocating).</exception>
     public UNetPlan Compile(int batch, int height, int width)
     {
+        if (_disposed) throw new ObjectDisposedException(nameof(UNet2DModel), "unet: the model has been disposed");
         var c = Config;
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be ≥ 1, found {batch}");
         if (height % c.SpatialMultiple != 0 || width % c.SpatialMultiple != 0 || height < 1 || width < 1)
             throw new ShapeMismatchException($"unet: input size {height}×{width} must be a positive multiple of {c.SpatialMultiple} (2^(levels−1) for {c.BlockOutChannels.Length} levels)");
         var b = Backend;
+        EnsureActivationsFit(batch, height, width);
         var pb = new PlanBuilder(b);
         var io = new UNetPlanInputs(b, c, batch, height, width, TimeFeatures);
         try
@@ -159,6 +189,20 @@ public sealed class UNet2DModel : IDisposable
             io.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Refuses, before anything is allocated, a size whose activations cannot fit: a lower bound of the peak is the
+    /// inputs and outputs plus the level-0 skips (conv_in and each level-0 layer's output) that stay alive until the up
+    /// path reads them.
+    /// </summary>
+    private void EnsureActivationsFit(int batch, int height, int width)
+    {
+        var c = Config;
+        string what = $"the forward pass at batch {batch}, {height}×{width}";
+        long pixels = MemoryBudget.Elements(what, batch, height, width);
+        long channels = (long)c.InChannels + c.OutChannels + (long)c.BlockOutChannels[0] * (c.LayersPerBlock + 2);
+        Backend.EnsureCanAllocate(MemoryBudget.Elements(what, pixels, channels, sizeof(float)), what);
     }
 
     private PlanValue EmitTimeEmbedding(PlanBuilder pb, UNetPlanInputs io, int batch)
@@ -246,5 +290,14 @@ public sealed class UNet2DModel : IDisposable
 
     private static string Strip(string type) => type.StartsWith("UNetRes", StringComparison.Ordinal) ? type[7..] : type;
 
-    public void Dispose() => _weights.Dispose();
+    private bool _disposed;
+
+    /// <summary>True once disposed.</summary>
+    public bool IsDisposed => _disposed;
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _weights.Dispose();
+    }
 }

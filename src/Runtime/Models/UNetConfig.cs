@@ -4,8 +4,10 @@ namespace DiffusionKernels.Runtime.Models;
 
 /// <summary>
 /// A diffusers <c>UNet2DModel</c> <c>config.json</c>, with diffusers' defaults for missing keys. Keys starting
-/// with '_' are metadata; any other key or value the engine does not support is an error naming it.
+/// with '_' are metadata; any other key or value the engine does not support, and any number outside its sane range
+/// (see the <c>Max…</c> constants), is a <see cref="ModelFormatException"/> naming the file and the key.
 /// </summary>
+/// <remarks>Immutable once read; safe to share between threads.</remarks>
 public sealed class UNetConfig
 {
     public int? SampleSize { get; init; }
@@ -61,6 +63,19 @@ public sealed class UNetConfig
         _ => throw new ModelFormatException($"act_fn '{ActFn}' is not supported (silu, swish, mish, gelu, relu)"),
     };
 
+    /// <summary>Largest sample_size accepted (activations grow with its square; real models use 32 … 1024).</summary>
+    public const int MaxSampleSize = 16384;
+    /// <summary>Largest channel count (in_channels, out_channels, block_out_channels entries, head dims, groups) accepted.</summary>
+    public const int MaxChannels = 16384;
+    /// <summary>Largest number of levels (block_out_channels entries): sizes must be multiples of 2^(levels−1).</summary>
+    public const int MaxLevels = 12;
+    /// <summary>Largest layers_per_block accepted.</summary>
+    public const int MaxLayersPerBlock = 64;
+    /// <summary>Largest num_class_embeds accepted (the class table is num_class_embeds × time_embed_dim floats).</summary>
+    public const int MaxClassEmbeds = 1_000_000;
+    /// <summary>Largest num_train_timesteps accepted (the learned time table holds one row per timestep).</summary>
+    public const int MaxTrainTimesteps = 100_000;
+
     private static readonly HashSet<string> DownTypes = ["DownBlock2D", "AttnDownBlock2D", "ResnetDownsampleBlock2D", "SkipDownBlock2D", "AttnSkipDownBlock2D"];
     private static readonly HashSet<string> UpTypes = ["UpBlock2D", "AttnUpBlock2D", "ResnetUpsampleBlock2D", "SkipUpBlock2D", "AttnSkipUpBlock2D"];
 
@@ -78,34 +93,36 @@ public sealed class UNetConfig
         var defaults = new UNetConfig();
         var c = new UNetConfig
         {
-            SampleSize = p.NullableInt("sample_size", defaults.SampleSize),
-            InChannels = p.Int("in_channels", defaults.InChannels),
-            OutChannels = p.Int("out_channels", defaults.OutChannels),
+            SampleSize = p.NullableInt("sample_size", defaults.SampleSize, 1, MaxSampleSize),
+            InChannels = p.Int("in_channels", defaults.InChannels, 1, MaxChannels),
+            OutChannels = p.Int("out_channels", defaults.OutChannels, 1, MaxChannels),
             CenterInputSample = p.Bool("center_input_sample", defaults.CenterInputSample),
             TimeEmbeddingType = p.String("time_embedding_type", defaults.TimeEmbeddingType)!,
-            TimeEmbeddingDim = p.NullableInt("time_embedding_dim", defaults.TimeEmbeddingDim),
-            FreqShift = p.Float("freq_shift", defaults.FreqShift),
+            TimeEmbeddingDim = p.NullableInt("time_embedding_dim", defaults.TimeEmbeddingDim, 1, MaxChannels * 4),
+            FreqShift = p.Float("freq_shift", defaults.FreqShift, -MaxChannels, MaxChannels),
             FlipSinToCos = p.Bool("flip_sin_to_cos", defaults.FlipSinToCos),
             DownBlockTypes = p.Strings("down_block_types", defaults.DownBlockTypes),
             MidBlockType = p.String("mid_block_type", defaults.MidBlockType),
             UpBlockTypes = p.Strings("up_block_types", defaults.UpBlockTypes),
-            BlockOutChannels = p.Ints("block_out_channels", defaults.BlockOutChannels),
-            LayersPerBlock = p.Int("layers_per_block", defaults.LayersPerBlock),
-            MidBlockScaleFactor = p.Float("mid_block_scale_factor", defaults.MidBlockScaleFactor),
-            DownsamplePadding = p.Int("downsample_padding", defaults.DownsamplePadding),
+            BlockOutChannels = p.Ints("block_out_channels", defaults.BlockOutChannels, 1, MaxChannels),
+            LayersPerBlock = p.Int("layers_per_block", defaults.LayersPerBlock, 1, MaxLayersPerBlock),
+            // Divides every resnet and attention output: zero or a huge value turns the network's output into Inf or 0.
+            MidBlockScaleFactor = p.Float("mid_block_scale_factor", defaults.MidBlockScaleFactor, 1e-3f, 1e3f),
+            DownsamplePadding = p.Int("downsample_padding", defaults.DownsamplePadding, 0, 1),
             DownsampleType = p.String("downsample_type", defaults.DownsampleType)!,
             UpsampleType = p.String("upsample_type", defaults.UpsampleType)!,
-            Dropout = p.Float("dropout", defaults.Dropout),
+            Dropout = p.Float("dropout", defaults.Dropout, 0, 1),
             ActFn = p.String("act_fn", defaults.ActFn)!,
-            AttentionHeadDim = p.NullableInt("attention_head_dim", defaults.AttentionHeadDim),
-            NormNumGroups = p.NullableInt("norm_num_groups", defaults.NormNumGroups),
-            AttnNormNumGroups = p.NullableInt("attn_norm_num_groups", defaults.AttnNormNumGroups),
-            NormEps = p.Float("norm_eps", defaults.NormEps),
+            AttentionHeadDim = p.NullableInt("attention_head_dim", defaults.AttentionHeadDim, 1, MaxChannels),
+            NormNumGroups = p.NullableInt("norm_num_groups", defaults.NormNumGroups, 1, MaxChannels),
+            AttnNormNumGroups = p.NullableInt("attn_norm_num_groups", defaults.AttnNormNumGroups, 1, MaxChannels),
+            // A GroupNorm ε ≤ 0 divides by zero on a constant group (NaN outputs); diffusers' models use 1e-6 … 1e-5.
+            NormEps = p.Float("norm_eps", defaults.NormEps, 1e-30f, 1),
             ResnetTimeScaleShift = p.String("resnet_time_scale_shift", defaults.ResnetTimeScaleShift)!,
             AddAttention = p.Bool("add_attention", defaults.AddAttention),
             ClassEmbedType = p.String("class_embed_type", defaults.ClassEmbedType),
-            NumClassEmbeds = p.NullableInt("num_class_embeds", defaults.NumClassEmbeds),
-            NumTrainTimesteps = p.NullableInt("num_train_timesteps", defaults.NumTrainTimesteps),
+            NumClassEmbeds = p.NullableInt("num_class_embeds", defaults.NumClassEmbeds, 1, MaxClassEmbeds),
+            NumTrainTimesteps = p.NullableInt("num_train_timesteps", defaults.NumTrainTimesteps, 1, MaxTrainTimesteps),
         };
         p.RejectUnknownKeys();
         c.Validate(source);
@@ -116,6 +133,7 @@ public sealed class UNetConfig
     {
         void Fail(string msg) => throw new ModelFormatException($"{source}: {msg}");
         if (BlockOutChannels.Length == 0) Fail("block_out_channels is empty");
+        if (BlockOutChannels.Length > MaxLevels) Fail($"block_out_channels has {BlockOutChannels.Length} levels, more than the {MaxLevels} supported");
         if (DownBlockTypes.Length != BlockOutChannels.Length || UpBlockTypes.Length != BlockOutChannels.Length)
             Fail($"down_block_types ({DownBlockTypes.Length}), up_block_types ({UpBlockTypes.Length}) and block_out_channels ({BlockOutChannels.Length}) must have the same length");
         foreach (var t in DownBlockTypes)
@@ -138,11 +156,38 @@ public sealed class UNetConfig
         if (ClassEmbedType is null && NumClassEmbeds is < 1) Fail($"num_class_embeds must be ≥ 1, found {NumClassEmbeds}");
         if (LayersPerBlock < 1) Fail($"layers_per_block must be ≥ 1, found {LayersPerBlock}");
         if (DownsamplePadding is < 0 or > 1) Fail($"downsample_padding must be 0 or 1, found {DownsamplePadding}");
-        _ = Activation;
+        if (ActFn is not ("silu" or "swish" or "mish" or "gelu" or "relu")) Fail($"act_fn '{ActFn}' is not supported (silu, swish, mish, gelu, relu)");
         foreach (var ch in BlockOutChannels)
         {
             if (ch < 1) Fail($"block_out_channels has a non-positive entry {ch}");
             if (NormNumGroups is { } g && ch % g != 0) Fail($"block_out_channels entry {ch} is not divisible by norm_num_groups {g}");
+            // Without norm_num_groups, diffusers derives min(channels / 4, 32) groups (mid block, conv_norm_out, skip blocks).
+            if (NormNumGroups is null && (ch < 4 || ch % Math.Min(ch / 4, 32) != 0))
+                Fail($"norm_num_groups is null, and block_out_channels entry {ch} cannot be split into min({ch} / 4, 32) groups");
         }
+        int last = BlockOutChannels[^1];
+        if (AttnNormNumGroups is { } ag && MidBlockType is not null && AddAttention && last % ag != 0)
+            Fail($"the mid block's {last} channels are not divisible by attn_norm_num_groups {ag}");
+        foreach (var (channels, where) in AttentionChannels())
+            if (AttentionHeadDim is { } d && d > channels)
+                Fail($"attention_head_dim {d} is larger than the {channels} channels of {where} (no whole head fits)");
+        if (TimeEmbeddingType == "positional" || ClassEmbedType == "timestep")
+        {
+            // The sinusoidal frequencies divide by (half − freq_shift).
+            int half = BlockOutChannels[0] / 2;
+            if (half < 1) Fail($"block_out_channels[0] = {BlockOutChannels[0]} leaves no sinusoidal time features (at least 2 are needed)");
+            if (half - FreqShift == 0) Fail($"freq_shift {FreqShift} equals half the time features ({half}); the frequencies would divide by zero");
+        }
+    }
+
+    /// <summary>The channel counts attention runs at, with where, for the head-size check.</summary>
+    private IEnumerable<(int Channels, string Where)> AttentionChannels()
+    {
+        for (int i = 0; i < DownBlockTypes.Length; i++)
+            if (DownBlockTypes[i].Contains("Attn", StringComparison.Ordinal)) yield return (BlockOutChannels[i], $"down block {i}");
+        var reversed = BlockOutChannels.Reverse().ToArray();
+        for (int i = 0; i < UpBlockTypes.Length && i < reversed.Length; i++)
+            if (UpBlockTypes[i].Contains("Attn", StringComparison.Ordinal)) yield return (reversed[i], $"up block {i}");
+        if (MidBlockType is not null && AddAttention) yield return (BlockOutChannels[^1], "the mid block");
     }
 }

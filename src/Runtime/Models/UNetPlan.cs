@@ -7,6 +7,11 @@ namespace DiffusionKernels.Runtime.Models;
 /// (or pass it to <see cref="Forward"/>), set timesteps and labels, run; the result is in <see cref="Output"/>.
 /// Re-running allocates nothing.
 /// </summary>
+/// <remarks>
+/// Thread safety: a plan holds its inputs, outputs and activations, so it serves one caller at a time; compile one
+/// plan per thread (from the same model) to run concurrently. After <see cref="Dispose"/>, or once its model is
+/// disposed, every call is an <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public sealed class UNetPlan : IDisposable
 {
     private readonly UNet2DModel _model;
@@ -47,6 +52,7 @@ public sealed class UNetPlan : IDisposable
     /// <summary>Sets the timesteps: one value for the whole batch, or one per sample.</summary>
     public void SetTimesteps(ReadOnlySpan<float> timesteps)
     {
+        ThrowIfDisposed();
         if (timesteps.Length != 1 && timesteps.Length != Batch)
             throw ShapeMismatchException.For("unet", "timesteps", $"[{Batch}] or [1]", $"[{timesteps.Length}]");
         for (int i = 0; i < Batch; i++) _timesteps[i] = timesteps.Length == 1 ? timesteps[0] : timesteps[i];
@@ -62,6 +68,7 @@ public sealed class UNetPlan : IDisposable
     /// <summary>Sets the class labels of a class-conditional model: one per sample, or one for all.</summary>
     public void SetClassLabels(ReadOnlySpan<long> labels)
     {
+        ThrowIfDisposed();
         if (!NeedsClassLabels)
         {
             if (labels.Length == 0) return;
@@ -93,6 +100,7 @@ public sealed class UNetPlan : IDisposable
     /// </summary>
     public void SetClassEmbeddings(ReadOnlySpan<float> embeddings)
     {
+        ThrowIfDisposed();
         var target = _io.ClassEmbeddings ?? throw new ArgumentException("unet: class embeddings were given, but the model's class_embed_type is not 'identity'");
         int dim = target.Shape[1];
         if (embeddings.Length != dim && embeddings.Length != Batch * dim)
@@ -112,6 +120,7 @@ public sealed class UNetPlan : IDisposable
     /// <summary>Queues the forward pass over the current sample, timesteps and labels.</summary>
     public void Run()
     {
+        ThrowIfDisposed();
         if (NeedsClassLabels && !_labelsSet)
             throw new InvalidOperationException("unet: the model is class-conditional; set class labels before running (--class-labels)");
         if (NeedsClassEmbeddings && !_embeddingsSet)
@@ -120,11 +129,16 @@ public sealed class UNetPlan : IDisposable
     }
 
     /// <summary>One synchronized run with per-step wall times (see <see cref="ExecutionPlan.RunProfiled"/>).</summary>
-    public IReadOnlyList<(string Step, double Ms)> RunProfiled() => _plan.RunProfiled();
+    public IReadOnlyList<(string Step, double Ms)> RunProfiled()
+    {
+        ThrowIfDisposed();
+        return _plan.RunProfiled();
+    }
 
     /// <summary>Copies <paramref name="sample"/> in, runs, and returns <see cref="Output"/> (owned by the plan).</summary>
     public Tensor Forward(Tensor sample, ReadOnlySpan<float> timesteps, ReadOnlySpan<long> classLabels = default)
     {
+        ThrowIfDisposed();
         if (sample.Shape != Sample.Shape) throw ShapeMismatchException.For("unet", "sample", Sample.Shape, sample.Shape);
         _model.Backend.Copy(sample, Sample);
         SetTimesteps(timesteps);
@@ -133,8 +147,18 @@ public sealed class UNetPlan : IDisposable
         return Output;
     }
 
+    private bool _disposed;
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed) throw new ObjectDisposedException(nameof(UNetPlan), $"unet: the plan for batch {Batch} has been disposed");
+        if (_model.IsDisposed) throw new ObjectDisposedException(nameof(UNet2DModel), "unet: the model this plan was compiled from has been disposed");
+    }
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _plan.Dispose();
         _io.Dispose();
     }

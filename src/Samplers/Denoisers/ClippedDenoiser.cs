@@ -6,6 +6,7 @@ namespace DiffusionKernels.Samplers.Denoisers;
 /// diffusers' <c>clip_sample</c>: every x̂₀ the inner denoiser returns is clamped to [−range, range] before the
 /// solver uses it (for models trained on data in that range).
 /// </summary>
+/// <remarks>Thread safety: one caller at a time (see <see cref="IDenoiser"/>).</remarks>
 public sealed class ClippedDenoiser(IDenoiser inner, float range) : IDenoiser
 {
     public Backend Backend => inner.Backend;

@@ -9,6 +9,7 @@ namespace DiffusionKernels.Samplers.Denoisers;
 /// are mean, std, max |x|, non-finite count), so x̂₀ is copied to the host once per evaluation to find s; this is the
 /// one sampler option that reads the state on the host. The clamp and the scaling run on the backend.
 /// </summary>
+/// <remarks>Thread safety: one caller at a time (see <see cref="IDenoiser"/>).</remarks>
 public sealed class DynamicThresholdDenoiser : IDenoiser
 {
     private readonly IDenoiser _inner;

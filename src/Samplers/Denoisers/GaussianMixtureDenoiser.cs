@@ -8,6 +8,7 @@ namespace DiffusionKernels.Samplers.Denoisers;
 /// Distances are reduced on the backend; only B×K scalars come to the host per call. Lets anyone measure a
 /// solver's true error.
 /// </summary>
+/// <remarks>Thread safety: one caller at a time (see <see cref="IDenoiser"/>).</remarks>
 public sealed class GaussianMixtureDenoiser : IDenoiser, IDisposable
 {
     private readonly Tensor[] _means;

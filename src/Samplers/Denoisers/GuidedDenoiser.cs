@@ -8,6 +8,7 @@ namespace DiffusionKernels.Samplers.Denoisers;
 /// x̂₀ = x̂₀(∅) + w·(x̂₀(c) − x̂₀(∅)) (the same as guiding ε̂, since x̂₀ is affine in ε̂ at fixed x and σ).
 /// w = 1 is plain conditional sampling, w = 0 unconditional, w &gt; 1 stronger adherence to the class.
 /// </summary>
+/// <remarks>Thread safety: one caller at a time (see <see cref="IDenoiser"/>).</remarks>
 public sealed class GuidedDenoiser : IDenoiser, IDisposable
 {
     private readonly UNetDenoiser _inner;

@@ -6,6 +6,7 @@ namespace DiffusionKernels.Samplers.Denoisers;
 /// A denoiser in the σ-parameterization solvers work in (Karras et al. 2022): the noisy sample is x = x₀ + σ·ε,
 /// and the denoiser returns its estimate of x₀. VP models are wrapped so that x = x_t / α_t.
 /// </summary>
+/// <remarks>Thread safety: denoisers hold scratch buffers (and a network's plan), so one instance serves one caller at a time; <c>DiffusionModel.Exclusive</c> arranges that for a model's denoiser.</remarks>
 public interface IDenoiser
 {
     Backend Backend { get; }

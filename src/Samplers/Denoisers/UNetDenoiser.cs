@@ -12,6 +12,7 @@ public enum Prediction { Epsilon, VPrediction, Sample }
 /// the network gets x·c_in with c_in = 1/√(σ² + 1) (= α_t) at t = σ→t, and its output converts to x̂₀ per prediction type:
 /// ε: x − σε̂; v: c_skip·x − c_out·v̂ with x̂₀ = α(x_t) − σ_t v̂ in VP terms; sample: the output itself.
 /// </summary>
+/// <remarks>Thread safety: one caller at a time (see <see cref="IDenoiser"/>).</remarks>
 public sealed class UNetDenoiser : IDenoiser, IDisposable
 {
     private readonly UNetPlan _plan;

@@ -19,9 +19,19 @@ public sealed record ClassConditioning(long Label, double? GuidanceScale = null,
 /// scheduler_config.json), a known topology with random weights, or a Gaussian-mixture spec (<c>gmm:spec.json</c>);
 /// the network is compiled for a fixed batch size. Owns what it opened.
 /// </summary>
+/// <remarks>
+/// <para>Thread safety: a model holds one compiled network (its input, output and activation buffers), so it serves
+/// one sampling run at a time. <see cref="SampleRunner.Draw"/> takes <see cref="Exclusive"/> for its whole run, so any
+/// number of threads may draw from one model: their runs are serialized and each gets exactly the samples it would
+/// get alone. Code that calls <see cref="Denoiser"/> itself must hold <see cref="Exclusive"/> for as long as it uses it.
+/// For parallel runs, open one model per thread (on a backend that <see cref="Backend.SupportsConcurrentCalls"/>).</para>
+/// <para>Disposal must not race with use; afterwards every call is an <see cref="ObjectDisposedException"/>.</para>
+/// </remarks>
 public sealed class DiffusionModel : IDisposable
 {
     private readonly IDisposable[] _owned;
+    private readonly object _gate = new();
+    private bool _disposed;
 
     private DiffusionModel(string source, IDenoiser denoiser, SchedulerConfig schedule, int batch, params IDisposable[] owned)
     {
@@ -50,13 +60,17 @@ public sealed class DiffusionModel : IDisposable
     /// The σ grid of <paramref name="steps"/> steps, ending at 0: <c>karras</c> (ρ = 7), <c>exponential</c>, or <c>discrete</c>
     /// (the training timesteps spaced per the model's timestep_spacing).
     /// </summary>
-    public double[] Sigmas(string grid, int steps) => grid switch
+    public double[] Sigmas(string grid, int steps)
     {
-        "karras" => SigmaGrids.Karras(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
-        "exponential" => SigmaGrids.Exponential(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
-        "discrete" => Schedule.CreateSchedule().InferenceSigmas(steps, Schedule.TimestepSpacing, Schedule.StepsOffset, Schedule.FinalSigmasType),
-        _ => throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{grid}'"),
-    };
+        ThrowIfDisposed();
+        return grid switch
+        {
+            "karras" => SigmaGrids.Karras(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
+            "exponential" => SigmaGrids.Exponential(steps, Denoiser.SigmaMin, Denoiser.SigmaMax),
+            "discrete" => Schedule.CreateSchedule().InferenceSigmas(steps, Schedule.TimestepSpacing, Schedule.StepsOffset, Schedule.FinalSigmasType),
+            _ => throw new ArgumentException($"the σ grid must be karras, exponential or discrete, found '{grid}'", nameof(grid)),
+        };
+    }
 
     /// <summary>
     /// The tail of <paramref name="sigmas"/> that img2img with <paramref name="strength"/> in (0, 1] runs (diffusers'
@@ -64,12 +78,57 @@ public sealed class DiffusionModel : IDisposable
     /// </summary>
     public static double[] ForStrength(double[] sigmas, double strength)
     {
-        if (!(strength > 0 && strength <= 1)) throw new ArgumentOutOfRangeException(nameof(strength), $"--strength must be in (0, 1], found {strength}");
+        if (!(strength > 0 && strength <= 1)) throw new ArgumentOutOfRangeException(nameof(strength), $"img2img strength must be in (0, 1], found {strength}");
         int steps = sigmas.Length - 1, keep = Math.Max(1, (int)Math.Min(steps, Math.Round(steps * strength)));
         return sigmas[(steps - keep)..];
     }
 
+    /// <summary>
+    /// Exclusive use of this model (and, where the backend does not take concurrent calls, of its backend) until the
+    /// returned handle is disposed: hold it around any direct use of <see cref="Denoiser"/>. Re-entrant on one thread.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    public IDisposable Exclusive()
+    {
+        ThrowIfDisposed();
+        var backend = Backend;
+        var gates = backend.SupportsConcurrentCalls ? new[] { _gate } : [_gate, backend];
+        return new Lease(gates);
+    }
+
+    /// <summary>Holds monitors in order and releases them in reverse.</summary>
+    private sealed class Lease : IDisposable
+    {
+        private readonly object[] _gates;
+        private int _held;
+
+        public Lease(object[] gates)
+        {
+            _gates = gates;
+            try
+            {
+                for (; _held < gates.Length; _held++) Monitor.Enter(gates[_held]);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            while (_held > 0) Monitor.Exit(_gates[--_held]);
+        }
+    }
+
     /// <summary>Opens <paramref name="source"/> on <paramref name="backend"/> for batches of <paramref name="batch"/> samples.</summary>
+    /// <exception cref="ModelFormatException">A file of the model is malformed or holds an unsupported or out-of-range value (the message names it).</exception>
+    /// <exception cref="FileNotFoundException">A file of the model is missing.</exception>
+    /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
+    /// <exception cref="IOException">A file is not a regular file (a FIFO, a device) or cannot be read.</exception>
+    /// <exception cref="InsufficientMemoryException">The model or its network at this batch size cannot fit in memory.</exception>
+    /// <exception cref="ArgumentException">The overrides or the conditioning do not fit the model.</exception>
     public static DiffusionModel Open(string source, Backend backend, int batch, ScheduleOverrides? overrides = null, ClassConditioning? conditioning = null)
     {
         overrides ??= new ScheduleOverrides();
@@ -78,7 +137,16 @@ public sealed class DiffusionModel : IDisposable
         {
             if (conditioning is not null) throw new ArgumentException($"{source}: class labels and guidance apply to class-conditional U-Nets only");
             var (gmm, spec) = GaussianMixtureSpec.Load(source[4..], backend);
-            return new DiffusionModel(source, gmm, Apply(spec, overrides, source), batch, gmm);
+            try
+            {
+                RequireUsableSchedule(spec.CreateSchedule(), source[4..]);
+                return new DiffusionModel(source, gmm, Apply(spec, overrides, source), batch, gmm);
+            }
+            catch
+            {
+                gmm.Dispose();
+                throw;
+            }
         }
         var unet = KnownTopologies.ByName.TryGetValue(source, out var json)
             ? UNet2DModel.CreateRandom(UNetConfig.Parse(json, source), backend)
@@ -91,10 +159,15 @@ public sealed class DiffusionModel : IDisposable
                 throw new ArgumentException($"{source}: the model is class-conditional; give the class to sample (--class-label)");
             if (!unet.Config.IsClassConditional && conditioning is not null)
                 throw new ArgumentException($"{source}: the model is not class-conditional; --class-label and --guidance-scale do not apply");
-            int size = unet.Config.SampleSize ?? throw new ArgumentException($"{source}: config.json has no sample_size");
+            var discrete = schedule.CreateSchedule();
+            RequireUsableSchedule(discrete, schedulerFile);
+            var configFile = Path.Combine(source, "config.json");
+            int size = unet.Config.SampleSize ?? throw new ModelFormatException($"{configFile}: key 'sample_size' is missing or null; sampling needs the image size");
+            if (size % unet.Config.SpatialMultiple != 0)
+                throw new ModelFormatException($"{configFile}: key 'sample_size' {size} is not a multiple of {unet.Config.SpatialMultiple} (2^(levels−1) for {unet.Config.BlockOutChannels.Length} levels)");
             var plan = unet.Compile(batch, size, size);
             long[]? labels = conditioning is null ? null : Enumerable.Repeat(conditioning.Label, batch).ToArray();
-            var denoiser = new UNetDenoiser(plan, schedule.CreateSchedule(), schedule.Prediction, [unet.Config.InChannels, size, size], labels);
+            var denoiser = new UNetDenoiser(plan, discrete, schedule.Prediction, [unet.Config.InChannels, size, size], labels);
             if (conditioning?.GuidanceScale is not { } scale) return new DiffusionModel(source, denoiser, schedule, batch, denoiser, unet);
             long nullLabel = conditioning.NullLabel ?? (unet.Config.NumClassEmbeds is { } n ? n - 1
                 : throw new ArgumentException($"{source}: the model has no class table; give the null condition's label (--null-class)"));
@@ -106,6 +179,23 @@ public sealed class DiffusionModel : IDisposable
             unet.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A schedule solvers can run on: σ positive, finite and strictly increasing over the training timesteps (a β of 0
+    /// gives σ = 0 and repeated σ, which the σ→t interpolation divides by).
+    /// </summary>
+    private static void RequireUsableSchedule(DiscreteSchedule schedule, string source)
+    {
+        var sigmas = schedule.Sigmas;
+        for (int t = 0; t < sigmas.Length; t++)
+            if (!(double.IsFinite(sigmas[t]) && sigmas[t] > 0 && (t == 0 || sigmas[t] > sigmas[t - 1])))
+                throw new ModelFormatException($"{source}: the noise schedule is unusable: σ at timestep {t} is {sigmas[t]:G4}{(t > 0 ? $" after {sigmas[t - 1]:G4}" : "")} (beta_start, beta_end and beta_schedule must give 0 < β < 1)");
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed) throw new ObjectDisposedException(nameof(DiffusionModel), $"the model {Source} has been disposed");
     }
 
     private static SchedulerConfig Apply(SchedulerConfig config, ScheduleOverrides o, string source)
@@ -122,6 +212,11 @@ public sealed class DiffusionModel : IDisposable
 
     public void Dispose()
     {
-        foreach (var o in _owned) o.Dispose();
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var o in _owned) o.Dispose();
+        }
     }
 }

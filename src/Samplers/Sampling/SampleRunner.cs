@@ -10,6 +10,12 @@ public readonly record struct RunProgress(int SamplesDone, int Samples, StepInfo
 /// Draws any number of samples in batches of the model's batch size: sample n's starting noise (and every later
 /// noise draw) is keyed by (seed, n), so the samples do not depend on the batch size or the split.
 /// </summary>
+/// <remarks>
+/// Thread safety: <see cref="Draw"/> may be called from any number of threads, on one model or several. All state of a
+/// run is its own (its sample buffers and solver context); the model's network is shared, so each run holds the model
+/// exclusively (<see cref="DiffusionModel.Exclusive"/>) and runs on one model are serialized. Every run returns exactly
+/// the samples it returns when alone.
+/// </remarks>
 public static class SampleRunner
 {
     /// <summary>
@@ -18,16 +24,45 @@ public static class SampleRunner
     /// with <paramref name="initIsImage"/>, images to start from (img2img / SDEdit: x = image + σ₀·ε, so a grid that
     /// starts below σ_max only partially re-noises them).
     /// </summary>
+    /// <exception cref="ArgumentException">A count below 1, non-finite <paramref name="init"/> values (unless <see cref="SamplerOptions.CheckFinite"/> is off), or a bad σ grid.</exception>
+    /// <exception cref="ShapeMismatchException"><paramref name="init"/> does not hold <paramref name="count"/> samples.</exception>
+    /// <exception cref="InsufficientMemoryException">The samples cannot fit in one array or in this machine's memory.</exception>
+    /// <exception cref="NumericalInstabilityException">A step produced NaN or Inf (with <see cref="SamplerOptions.CheckFinite"/>).</exception>
+    /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public static float[] Draw(DiffusionModel model, Solver solver, double[] sigmas, int count, SamplerOptions options,
         ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null, bool initIsImage = false)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(solver);
+        ArgumentNullException.ThrowIfNull(sigmas);
+        ArgumentNullException.ThrowIfNull(options);
         if (initIsImage && init.IsEmpty) throw new ArgumentException("images to start from were asked for but not given");
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), $"number of samples must be ≥ 1, found {count}");
+        if (sigmas.Length < 2 || sigmas.Any(s => !double.IsFinite(s) || s < 0))
+            throw new ArgumentException($"the σ grid must hold at least 2 finite, non-negative values, found [{string.Join(", ", sigmas.Take(8))}{(sigmas.Length > 8 ? ", …" : "")}]", nameof(sigmas));
+        int per = model.SampleLength;
+        int total = MemoryBudget.HostArray($"{count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("samples", count, per));
+        if (!init.IsEmpty && init.Length != total)
+            throw new ShapeMismatchException($"initial {(initIsImage ? "images" : "noise")} must hold {count} samples of {Shape.Format(model.SampleShape)} ({total} values), found {init.Length}");
+        if (!init.IsEmpty && options.CheckFinite) RequireFinite(init, per, initIsImage ? "initial images" : "initial noise");
+        using var exclusive = model.Exclusive();
+        return Run(model, solver, sigmas, count, options, init, progress, initIsImage, total);
+    }
+
+    private static void RequireFinite(ReadOnlySpan<float> values, int per, string what)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw new ArgumentException($"the {what} hold a non-finite value ({values[i]}) in sample {i / per}, element {i % per}");
+    }
+
+    private static float[] Run(DiffusionModel model, Solver solver, double[] sigmas, int count, SamplerOptions options,
+        ReadOnlySpan<float> init, Action<RunProgress>? progress, bool initIsImage, int total)
+    {
         int per = model.SampleLength, batch = model.Batch;
-        if (!init.IsEmpty && init.Length != (long)count * per)
-            throw new ShapeMismatchException($"initial noise must hold {count} samples of {Shape.Format(model.SampleShape)} ({(long)count * per} values), found {init.Length}");
         var backend = model.Backend;
-        var samples = new float[(long)count * per];
+        var samples = new float[total];
         var padded = init.IsEmpty ? null : new float[batch * per];
         using var x = backend.Allocate(new Shape([batch, .. model.SampleShape]));
         using var image = initIsImage ? backend.Allocate(x.Shape) : null;

@@ -63,7 +63,15 @@ public sealed record SchedulerConfig
         };
         if (p.Doubles("trained_betas") is not null)
             throw new ModelFormatException($"{p.Source}: trained_betas is not supported yet");
-        c.Validate(p.Source);
+        try
+        {
+            c.Validate(p.Source);
+        }
+        catch (ArgumentException e)
+        {
+            // A bad value read from a file is a malformed file, not a bad argument.
+            throw new ModelFormatException(e.Message, e);
+        }
         return c;
     }
 

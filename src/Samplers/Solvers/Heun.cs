@@ -15,7 +15,7 @@ public sealed record Heun : Solver
     /// <summary>S_tmin: lowest σ that is churned.</summary>
     public double STmin { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "s_tmin"); }
     /// <summary>S_tmax: highest σ that is churned.</summary>
-    public double STmax { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "s_tmax"); } = double.PositiveInfinity;
+    public double STmax { get; init => field = SolverSettingException.AtLeastOrInfinity(value, 0, Name, "s_tmax"); } = double.PositiveInfinity;
     /// <summary>S_noise: scale of the churn noise (Karras et al. use 1.003–1.007 to offset detail lost by the denoiser).</summary>
     public double SNoise { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "s_noise"); } = 1;
 

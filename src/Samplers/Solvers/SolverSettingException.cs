@@ -14,7 +14,11 @@ public sealed class SolverSettingException(string solverName, string settingName
     public string Problem { get; } = problem;
 
     internal static double AtLeast(double value, double min, string solver, string setting) =>
-        value >= min ? value : throw new SolverSettingException(solver, setting, $"must be ≥ {min}, found {value}");
+        value >= min && double.IsFinite(value) ? value : throw new SolverSettingException(solver, setting, $"must be a finite number ≥ {min}, found {value}");
+
+    /// <summary>As <see cref="AtLeast(double, double, string, string)"/>, but +∞ is allowed (an open upper bound such as S_tmax).</summary>
+    internal static double AtLeastOrInfinity(double value, double min, string solver, string setting) =>
+        value >= min ? value : throw new SolverSettingException(solver, setting, $"must be ≥ {min} (∞ allowed), found {value}");
 
     internal static int AtLeast(int value, int min, string solver, string setting) =>
         value >= min ? value : throw new SolverSettingException(solver, setting, $"must be ≥ {min}, found {value}");

@@ -19,6 +19,8 @@ public sealed class AttentionBlock
     {
         _prefix = prefix;
         int d = headDim ?? channels;
+        if (d < 1 || d > channels)
+            throw new ModelFormatException($"{w.Origin}: {prefix}: attention_head_dim {d} must be in [1, {channels}] for {channels} channels");
         _heads = channels / d;
         int inner = _heads * d;
         if (groups is { } g) _norm = new GroupNormLayer(w, prefix + ".group_norm", channels, g, eps);

@@ -11,8 +11,8 @@ public sealed class GroupNormLayer
 
     public GroupNormLayer(ModelWeights w, string prefix, int channels, int groups, float eps)
     {
-        if (channels % groups != 0)
-            throw new ModelFormatException($"{prefix}: {channels} channels are not divisible into {groups} groups");
+        if (groups < 1 || channels % groups != 0)
+            throw new ModelFormatException($"{w.Origin}: {prefix}: {channels} channels cannot be split into {groups} groups (norm_num_groups)");
         _gamma = w.Take(prefix + ".weight", channels);
         _beta = w.Take(prefix + ".bias", channels);
         (_groups, _eps) = (groups, eps);

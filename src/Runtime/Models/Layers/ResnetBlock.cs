@@ -33,7 +33,7 @@ public sealed class ResnetBlock
     public ResnetBlock(ModelWeights w, string prefix, UNetConfig c, int cin, int cout, float outputScaleFactor = 1f,
         ResnetResample resample = ResnetResample.None, int? groups = null, int? groupsOut = null, bool? inShortcut = null)
     {
-        int g = groups ?? c.NormNumGroups ?? throw new ModelFormatException($"{prefix}: norm_num_groups is null");
+        int g = groups ?? c.NormNumGroups ?? throw new ModelFormatException($"{w.Origin}: {prefix}: norm_num_groups is null");
         int g2 = groupsOut ?? g;
         _prefix = prefix;
         _norm1 = new GroupNormLayer(w, prefix + ".norm1", cin, g, c.NormEps);
