@@ -59,6 +59,6 @@ public class DynamicThresholdTests
         Assert.That(((DynamicThresholdDenoiser)wrapped).MaxValue, Is.EqualTo(2.5));
         Assert.That(SchedulerConfig.Parse("""{"clip_sample": true}""", "test").Wrap(inner), Is.InstanceOf<ClippedDenoiser>());
         Assert.That(new SchedulerConfig().Wrap(inner), Is.SameAs(inner));
-        Assert.Throws<ArgumentException>(() => SchedulerConfig.Parse("""{"thresholding": true, "sample_max_value": 0.5}""", "test"));
+        Assert.Throws<ModelFormatException>(() => SchedulerConfig.Parse("""{"thresholding": true, "sample_max_value": 0.5}""", "test"));
     }
 }

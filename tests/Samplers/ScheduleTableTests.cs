@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.IO;
 using DiffusionKernels.Samplers.Schedules;
 using DiffusionKernels.Tests.Support;
@@ -105,7 +106,7 @@ public class ScheduleTableTests
         var config = SchedulerConfig.Parse("""{"beta_schedule": "sigmoid", "rescale_betas_zero_snr": true, "final_sigmas_type": "sigma_min"}""", "test");
         Assert.That(config.CreateSchedule().AlphasCumprod[^1], Is.EqualTo(0));
         Assert.That(config.FinalSigmasType, Is.EqualTo("sigma_min"));
-        Assert.Throws<ArgumentException>(() => SchedulerConfig.Parse("""{"final_sigmas_type": "min"}""", "test"));
+        Assert.Throws<ModelFormatException>(() => SchedulerConfig.Parse("""{"final_sigmas_type": "min"}""", "test"));
     }
 
     [TestCase("vp")]

@@ -1,6 +1,7 @@
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Models;
 using DiffusionKernels.Samplers.Denoisers;
+using DiffusionKernels.Samplers.Diffusers;
 using DiffusionKernels.Samplers.Schedules;
 
 namespace DiffusionKernels.Samplers.Sampling;
@@ -31,7 +32,16 @@ public sealed class DiffusionModel : IDisposable
         RawDenoiser = denoiser;
         Denoiser = schedule.Wrap(denoiser);
         _owned = owned;
+        _network = new Lazy<IDiffusersModel>(() => denoiser as IDiffusersModel ?? new DenoiserModel(denoiser, schedule.CreateSchedule(), schedule.Prediction));
     }
+
+    private readonly Lazy<IDiffusersModel> _network;
+
+    /// <summary>
+    /// The network as diffusers' schedulers call it (<see cref="DiffusersScheduler"/>): the raw U-Net (guided on its
+    /// output when guidance is on), or an analytic model seen through its σ at each timestep.
+    /// </summary>
+    public IDiffusersModel Network => _network.Value;
 
     /// <summary>The path or name the model came from.</summary>
     public string Source { get; }
@@ -116,12 +126,14 @@ public sealed class DiffusionModel : IDisposable
             PredictionType = o.PredictionType ?? config.PredictionType,
             ClipSample = o.ClipSample ?? config.ClipSample,
         };
-        config.Validate(o == new ScheduleOverrides() ? source : "command line");
+        bool overridden = o != new ScheduleOverrides();
+        config.Validate(overridden ? "command line" : source, commandLine: overridden);
         return config;
     }
 
     public void Dispose()
     {
         foreach (var o in _owned) o.Dispose();
+        if (_network.IsValueCreated && _network.Value is DenoiserModel adapter) adapter.Dispose();
     }
 }
