@@ -72,7 +72,8 @@ public class DiffusersConfigTests
         Assert.That(e!.Message, Does.Contain("final_sigmas_type").And.Contain("sigma_min"));
         e = Assert.Throws<ModelFormatException>(() => DiffusersScheduler.FromConfig(Parse("""{"_class_name": "UniPCMultistepScheduler", "use_flow_sigmas": true}""")));
         Assert.That(e!.Message, Does.Contain("use_flow_sigmas"));
-        Assert.Throws<ModelFormatException>(() => Parse("""{"_class_name": "DPMSolverMultistepScheduler", "solver_order": 4}"""));
+        Assert.Throws<ModelFormatException>(() => Parse("""{"_class_name": "DPMSolverMultistepScheduler", "solver_order": 9}"""));
+        Assert.Throws<ModelFormatException>(() => DiffusersScheduler.FromConfig(Parse("""{"_class_name": "DPMSolverSinglestepScheduler", "solver_order": 4}""")));
         Assert.Throws<ModelFormatException>(() => Parse("""{"trained_betas": [0.1, 0.2]}"""));
     }
 
@@ -194,5 +195,23 @@ public class DiffusersConfigTests
         guided.Predict(xt, 417.5f, out_);
         Assert.That(guided.Evaluations, Is.EqualTo(2));
         Close.Assert(uncond.Zip(cond, (u, c) => u + 2.5f * (c - u)).ToArray(), out_.ToArray(), 1e-5, "guided raw output");
+    }
+
+    /// <summary>Keys of other classes in a config change nothing, as in diffusers (here: zero-SNR rescaling, clipping and Karras σ on PNDM).</summary>
+    [Test]
+    public void KeysTheClassDoesNotReadChangeNothing()
+    {
+        var b = TestBackends.Cpu;
+        var plain = Parse("""{"_class_name": "PNDMScheduler", "skip_prk_steps": true}""");
+        var extra = Parse("""{"_class_name": "PNDMScheduler", "skip_prk_steps": true, "rescale_betas_zero_snr": true, "clip_sample": true, "use_karras_sigmas": true}""");
+        Assert.That(extra.IgnoredKeys, Is.EquivalentTo(new[] { "rescale_betas_zero_snr", "clip_sample", "use_karras_sigmas" }));
+        float[] Run(SchedulerConfig config)
+        {
+            using var model = new LinearDiffusersModel(b, "epsilon", [1, 4, 4], 2);
+            using var x = b.Upload(TestData.Normal(32, 3), new Shape(2, 1, 4, 4));
+            DiffusersScheduler.FromConfig(config).Sample(model, x, 8);
+            return x.ToArray();
+        }
+        Close.Identical(Run(plain), Run(extra), "PNDM with other classes' keys");
     }
 }

@@ -42,7 +42,7 @@ public sealed class DdimScheduler : DiffusersScheduler
             var c = s.Config;
             _ac = s.Tables.Value.AlphasCumprod;
             _t = Grids.Discrete(c.NumTrainTimesteps, steps, c.TimestepSpacing, c.StepsOffset);
-            if (_t.Any(t => t < 0 || t >= c.NumTrainTimesteps))
+            if (_t.Any(t => t >= c.NumTrainTimesteps))
                 throw new ArgumentException($"DDIMScheduler: steps_offset {c.StepsOffset} puts a timestep past num_train_timesteps ({c.NumTrainTimesteps}) at {steps} steps");
             _stride = c.NumTrainTimesteps / steps;
             Timesteps = _t.Select(t => (float)t).ToArray();
@@ -50,13 +50,16 @@ public sealed class DdimScheduler : DiffusersScheduler
 
         private double AlphaPrev(int prev) => prev >= 0 ? _ac[prev] : _s.Config.SetAlphaToOne ? 1.0 : _ac[0];
 
-        public override (double From, double To) Levels(int i) => (SigmaOf(_ac[_t[i]]), SigmaOf(AlphaPrev(_t[i] - _stride)));
+        /// <summary>alphas_cumprod[t] with Python's indexing: trailing spacing can end on t = −1, which reads the last entry.</summary>
+        private double Alpha(int t) => _ac[t >= 0 ? t : _ac.Length + t];
+
+        public override (double From, double To) Levels(int i) => (SigmaOf(Alpha(_t[i])), SigmaOf(AlphaPrev(_t[i] - _stride)));
 
         internal override void Step(int i, Tensor output, Tensor sample, RunContext ctx)
         {
             var c = _s.Config;
             int t = _t[i], prev = t - _stride;
-            double a = _ac[t], aPrev = AlphaPrev(prev), b = 1 - a;
+            double a = Alpha(t), aPrev = AlphaPrev(prev), b = 1 - a;
             double sa = Math.Sqrt(a), sb = Math.Sqrt(b);
             // x̂₀ and ε̂ as forms in (sample, output).
             var x0 = c.PredictionType switch

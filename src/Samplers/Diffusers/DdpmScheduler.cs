@@ -38,20 +38,24 @@ public sealed class DdpmScheduler : DiffusersScheduler
             var c = s.Config;
             _ac = s.Tables.Value.AlphasCumprod;
             _t = Grids.Discrete(c.NumTrainTimesteps, steps, c.TimestepSpacing, c.StepsOffset);
-            if (_t.Any(t => t < 0 || t >= c.NumTrainTimesteps))
+            if (_t.Any(t => t >= c.NumTrainTimesteps))
                 throw new ArgumentException($"DDPMScheduler: steps_offset {c.StepsOffset} puts a timestep past num_train_timesteps ({c.NumTrainTimesteps}) at {steps} steps");
             Timesteps = _t.Select(t => (float)t).ToArray();
         }
 
-        private double AlphaPrev(int i) => i + 1 < _t.Length ? _ac[_t[i + 1]] : 1.0;
+        /// <summary>ᾱ of the next grid timestep, 1 after the last or before a negative one (diffusers' prev_t &lt; 0).</summary>
+        private double AlphaPrev(int i) => i + 1 < _t.Length && _t[i + 1] >= 0 ? _ac[_t[i + 1]] : 1.0;
 
-        public override (double From, double To) Levels(int i) => (SigmaOf(_ac[_t[i]]), SigmaOf(AlphaPrev(i)));
+        /// <summary>alphas_cumprod[t] with Python's indexing: trailing spacing can end on t = −1, which reads the last entry.</summary>
+        private double Alpha(int t) => _ac[t >= 0 ? t : _ac.Length + t];
+
+        public override (double From, double To) Levels(int i) => (SigmaOf(Alpha(_t[i])), SigmaOf(AlphaPrev(i)));
 
         internal override void Step(int i, Tensor output, Tensor sample, RunContext ctx)
         {
             var c = _s.Config;
             int t = _t[i];
-            double a = _ac[t], aPrev = AlphaPrev(i), b = 1 - a, bPrev = 1 - aPrev;
+            double a = Alpha(t), aPrev = AlphaPrev(i), b = 1 - a, bPrev = 1 - aPrev;
             double alpha = a / aPrev, beta = 1 - alpha;
             double sa = Math.Sqrt(a), sb = Math.Sqrt(b);
             double x0Coefficient = Math.Sqrt(aPrev) * beta / b, sampleCoefficient = Math.Sqrt(alpha) * bPrev / b;

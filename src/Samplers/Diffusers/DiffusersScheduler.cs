@@ -16,7 +16,10 @@ public abstract class DiffusersScheduler
     {
         Config = config;
         ClassName = config.ClassName ?? throw new ArgumentException("the scheduler config names no class");
-        Tables = new Lazy<TrainingTables>(() => new TrainingTables(config.CreateSchedule(), ClampsZeroSnr));
+        // A key the class does not read must not change its schedule (diffusers ignores it): of the schedule keys only
+        // rescale_betas_zero_snr is missing from some classes.
+        bool rescales = DiffusersClasses.Find(ClassName)?.Keys.Contains("rescale_betas_zero_snr") == true && config.RescaleBetasZeroSnr;
+        Tables = new Lazy<TrainingTables>(() => new TrainingTables((config with { RescaleBetasZeroSnr = rescales }).CreateSchedule(), ClampsZeroSnr));
     }
 
     /// <summary>The config this scheduler was built from.</summary>

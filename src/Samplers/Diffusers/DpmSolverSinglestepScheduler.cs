@@ -30,6 +30,7 @@ public sealed class DpmSolverSinglestepScheduler : DiffusersScheduler
         Algorithm = config.AlgorithmType == "deis" ? "dpmsolver++" : config.AlgorithmType;
         Require(!(Algorithm == "dpmsolver" && config.Thresholding), "thresholding",
             "with algorithm_type 'dpmsolver' fails in diffusers' DPMSolverSinglestepScheduler (it indexes its ᾱ table with a missing timestep)");
+        Require(config.SolverOrder <= 3, "solver_order", $"{config.SolverOrder} is not supported (diffusers' singlestep solver has orders 1–3)");
         Midpoint = config.SolverType is not "heun";
     }
 

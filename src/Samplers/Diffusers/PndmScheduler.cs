@@ -64,7 +64,7 @@ public sealed class PndmScheduler : DiffusersScheduler
                 _prk = prk;
                 _all = [.. prk, .. ts[..^3].Reverse()];
             }
-            if (_all.Concat(_prk).Any(t => t < 0 || t >= T))
+            if (_all.Concat(_prk).Any(t => t >= T))
                 throw new ArgumentException($"PNDMScheduler: steps_offset {c.StepsOffset} puts a timestep past num_train_timesteps ({T}) at {steps} steps");
             Timesteps = _all.Select(t => (float)t).ToArray();
         }
@@ -72,7 +72,10 @@ public sealed class PndmScheduler : DiffusersScheduler
         /// <summary>ᾱ at t, or past the end (t &lt; 0) 1 or ᾱ₀ per set_alpha_to_one.</summary>
         private double Alpha(int t) => t >= 0 ? _ac[t] : _s.Config.SetAlphaToOne ? 1.0 : _ac[0];
 
-        public override (double From, double To) Levels(int i) => (SigmaOf(_ac[_all[i]]), i + 1 < _all.Length ? SigmaOf(_ac[_all[i + 1]]) : SigmaOf(Alpha(-1)));
+        /// <summary>alphas_cumprod[t] with Python's indexing (trailing spacing can give t = −1, which reads the last entry).</summary>
+        private double At(int t) => _ac[t >= 0 ? t : _ac.Length + t];
+
+        public override (double From, double To) Levels(int i) => (SigmaOf(At(_all[i])), i + 1 < _all.Length ? SigmaOf(At(_all[i + 1])) : SigmaOf(Alpha(-1)));
 
         private Tensor Take(RunContext ctx) => _free.Count > 0 ? _free.Dequeue() : ctx.Like();
 
@@ -169,7 +172,7 @@ public sealed class PndmScheduler : DiffusersScheduler
         /// </summary>
         private LinearForm PrevSample(Tensor x, int t, int prev, LinearForm model, RunContext ctx)
         {
-            double a = _ac[t], aPrev = Alpha(prev), b = 1 - a, bPrev = 1 - aPrev;
+            double a = At(t), aPrev = Alpha(prev), b = 1 - a, bPrev = 1 - aPrev;
             var eps = _s.Config.PredictionType == "v_prediction" ? new LinearForm().Add(Math.Sqrt(a), model).Add(Math.Sqrt(b), x) : model;
             double denominator = a * Math.Sqrt(bPrev) + Math.Sqrt(a * b * aPrev);
             return new LinearForm().Add(Math.Sqrt(aPrev / a), x).Add(-(aPrev - a) / denominator, eps);

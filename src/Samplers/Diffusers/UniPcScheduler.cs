@@ -23,6 +23,9 @@ public sealed class UniPcScheduler : DiffusersScheduler
         Require(!config.HasSolverP, "solver_p", "must be null (a scheduler object cannot be reproduced from a config file)");
         Require(!config.UseDynamicShifting, "use_dynamic_shifting", "true needs the pipeline's shift μ (diffusers refuses set_timesteps without it)");
         Require(config.ShiftTerminal is null, "shift_terminal", "is only supported with use_flow_sigmas (diffusers refuses it)");
+        // Order p combines the sample, the current output (a form in sample and network output) and p − 1 earlier outputs;
+        // the backend's linear combination takes 8 terms, so p ≤ 5 (diffusers uses 1–3 in practice).
+        Require(config.SolverOrder <= 5, "solver_order", $"{config.SolverOrder} is not supported here (orders 1–5)");
         Bh1 = config.SolverType == "bh1";
     }
 

@@ -93,6 +93,9 @@ public sealed record SchedulerConfig
     /// <summary>The largest num_train_timesteps accepted: the schedule tables are built on the host, and real models use 1,000–4,000.</summary>
     public const int MaxTrainTimesteps = 100_000;
 
+    /// <summary>The largest solver_order read (DPM-Solver and DEIS use orders above 3 as 3; UniPC goes to 5 here).</summary>
+    public const int MaxSolverOrder = 8;
+
     /// <summary>The beta_schedule values <see cref="CreateSchedule"/> knows.</summary>
     public static readonly string[] BetaSchedules = [.. DiscreteSchedule.BetaSchedules, "laplace", "exp"];
 
@@ -136,7 +139,7 @@ public sealed record SchedulerConfig
             SigmaMin = p.NullableDouble("sigma_min", c.SigmaMin, double.Epsilon, double.MaxValue),
             SigmaMax = p.NullableDouble("sigma_max", c.SigmaMax, double.Epsilon, double.MaxValue),
             TimestepType = p.String("timestep_type", c.TimestepType) ?? throw Null(p, "timestep_type"),
-            SolverOrder = p.Int("solver_order", c.SolverOrder, 1, 3),
+            SolverOrder = p.Int("solver_order", c.SolverOrder, 1, MaxSolverOrder),
             AlgorithmType = p.String("algorithm_type", c.AlgorithmType) ?? throw Null(p, "algorithm_type"),
             SolverType = p.String("solver_type", c.SolverType) ?? throw Null(p, "solver_type"),
             LowerOrderFinal = p.Bool("lower_order_final", c.LowerOrderFinal),
