@@ -22,7 +22,7 @@ public class MainJobCommandTests
     {
         var (code, output, err) = CliRunner.Run("sample", "--num-samples", "3", "--batch-size", "2", "--steps", "2", "--output", P("out"), "--device", "cpu");
         Assert.That(code, Is.Zero, err);
-        Assert.That(output, Does.Contain("device cpu").And.Contain("dpmpp_2m_sde").And.Contain("NFE 4").And.Contain("images/s"));
+        Assert.That(output, Does.Contain("device cpu").And.Contain("diffusers DPMSolverMultistepScheduler").And.Contain("NFE 4").And.Contain("images/s"));
         Assert.That(Npy.Read(P("out/samples.npy")).Shape, Is.EqualTo(new[] { 3, 1, 64, 64 }));
         Assert.That(File.Exists(P("out/grid.png")) && File.Exists(P("out/sample_0002.png")));
     }

@@ -57,7 +57,7 @@ public class InputValidationTests
     [TestCase("[1000]", "expected a JSON object")]
     [TestCase("{\"num_train_timesteps\": 1000.5}", "'num_train_timesteps' must be an integer")]
     [TestCase("{\"num_train_timesteps\": 1e8}", "'num_train_timesteps' must be in [2, 100000]")]
-    [TestCase("{\"beta_schedule\": \"cubic\"}", "beta_schedule 'cubic'")]
+    [TestCase("{\"beta_schedule\": \"cubic\"}", "'beta_schedule' value 'cubic' is not supported")]
     [TestCase("{\"prediction_type\": 3}", "'prediction_type' must be a string")]
     public void ABrokenSchedulerConfigNamesTheFile(string json, string expected)
     {

@@ -4,6 +4,7 @@ using DiffusionKernels.Cli.Images;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.IO;
 using DiffusionKernels.Samplers;
+using DiffusionKernels.Samplers.Diffusers;
 using DiffusionKernels.Samplers.Sampling;
 using DiffusionKernels.Samplers.Solvers;
 
@@ -21,12 +22,16 @@ public static class SampleCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = $"A diffusers UNet2DModel folder, or gmm:spec.json (default: the bundled {BundledModel})" };
-        var sampler = new Option<string>("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "dpmpp_2m_sde" };
+        var sampler = new Option<string?>("--sampler")
+        {
+            Description = $"Solver (see dk samplers), or {Diffusers}: the class the model's scheduler_config.json names, as diffusers runs it "
+                          + $"(default when it names one, else {DefaultSampler})",
+        };
         var steps = new Option<int>("--steps") { Description = "Solver steps", DefaultValueFactory = _ => 20 };
         var seed = new Option<ulong>("--seed") { Description = "Noise seed; sample n of a seed is the same for any batch size", DefaultValueFactory = _ => 0 };
         var count = new Option<int>("--num-samples") { Description = "Samples to draw", DefaultValueFactory = _ => 16 };
         var batch = new Option<int>("--batch-size") { Description = "Samples per network call", DefaultValueFactory = _ => 16 };
-        var grid = new Option<string>("--sigmas") { Description = "Noise-level grid: karras, exponential, or discrete (the training timesteps, spaced as the model's timestep_spacing)", DefaultValueFactory = _ => "karras" };
+        var grid = new Option<string?>("--sigmas") { Description = "Noise-level grid of an explicit --sampler: karras (default), exponential, or discrete (the training timesteps, spaced as the model's timestep_spacing)" };
         var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override the model's beta_schedule" };
         var prediction = new Option<string?>("--prediction-type") { Description = "Override the model's prediction_type (epsilon, v_prediction, sample)" };
         var clip = new Option<bool?>("--clip-sample") { Description = "Clamp x̂₀ to the model's clip_sample_range (default: the model's scheduler_config.json)" };
@@ -45,23 +50,29 @@ public static class SampleCommand
             { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, allowNonFinite, device };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
         command.SetAction(r => Run(new SampleRequest(
-            r.GetValue(model), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
-            r.GetValue(grid)!, r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
+            r.GetValue(model), r.GetValue(sampler), r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
+            r.GetValue(grid), r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
             r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
         return command;
     }
 
-    public sealed record SampleRequest(string? Model, string Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string Sigmas,
+    /// <summary>The --sampler value that runs the model's own diffusers scheduler class.</summary>
+    public const string Diffusers = "diffusers";
+
+    /// <summary>The explicit sampler used when the model's scheduler config names no class.</summary>
+    public const string DefaultSampler = "dpmpp_2m_sde";
+
+    public sealed record SampleRequest(string? Model, string? Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string? Sigmas,
         string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false);
 
     public static int Run(SampleRequest q)
     {
-        var solver = SolverSettingOptions.Apply(SamplerRegistry.Get(q.Sampler), q.SolverSettings);
+        var explicitSolver = q.Sampler is null or Diffusers ? null : SolverSettingOptions.Apply(ExplicitSolver(q.Sampler), q.SolverSettings);
         CommonOptions.InRange("--steps", q.Steps, 1, StudyCommand.MaxSteps);
         CommonOptions.AtLeast("--num-samples", q.Count, 1);
         int batchSize = Math.Min(CommonOptions.AtLeast("--batch-size", q.Batch, 1), q.Count);
         if (q.Guidance is { } w && !(w >= 0 && double.IsFinite(w))) throw new ArgumentException($"--guidance-scale must be a finite number ≥ 0, found {w}");
-        if (q.Sigmas is not ("karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
+        if (q.Sigmas is not (null or "karras" or "exponential" or "discrete")) throw new ArgumentException($"--sigmas must be karras, exponential or discrete, found '{q.Sigmas}'");
         if (!(q.Strength > 0 && q.Strength <= 1)) throw new ArgumentException($"--strength must be in (0, 1], found {q.Strength}");
         var modelPath = q.Model ?? FindBundledModel();
         if (q.Init is not null && q.InitImage is not null) throw new ArgumentException("give --init (noise) or --init-image (img2img), not both");
@@ -79,18 +90,25 @@ public static class SampleCommand
         var conditioning = q.ClassLabel is { } label ? new ClassConditioning(label, q.Guidance, q.NullClass) : null;
         using var model = DiffusionModel.Open(modelPath, backend, batchSize, new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample), conditioning);
         MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
+        // The model's own diffusers scheduler when asked, or by default when its scheduler_config.json names a class.
+        var scheduler = explicitSolver is null && (q.Sampler == Diffusers || model.Schedule.ClassName is not null) ? OpenDiffusersScheduler(q, model) : null;
+        var solver = scheduler is null ? explicitSolver ?? SolverSettingOptions.Apply(SamplerRegistry.Get(DefaultSampler), q.SolverSettings) : null;
         if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * model.SampleLength)
             throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(model.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
         if (initImage is not null && initImage.Length != (long)q.Count * model.SampleLength)
             throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {initImage.Length} values");
-        var sigmas = model.Sigmas(q.Sigmas, q.Steps);
+        var sigmas = solver is null ? [] : model.Sigmas(q.Sigmas ?? "karras", q.Steps);
         if (initImage is not null) sigmas = DiffusionModel.ForStrength(sigmas, q.Strength);
         var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token, CheckFinite = !q.AllowNonFinite };
         int batches = (q.Count + batchSize - 1) / batchSize;
         var clock = Stopwatch.StartNew();
-        int evaluations0 = model.Denoiser.Evaluations;
-        var samples = StepProgress.Run("sampling", batches * (sigmas.Length - 1),
-            report => SampleRunner.Draw(model, solver, sigmas, q.Count, options, initImage ?? initNoise?.AsFloat32(), report, initIsImage: initImage is not null));
+        int evaluations0 = scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations;
+        var samples = scheduler is not null
+            ? StepProgress.Run("sampling", batches * scheduler.Timesteps(q.Steps).Count,
+                report => SampleRunner.Draw(model, scheduler, q.Steps, q.Count, options, initNoise?.AsFloat32(), report))
+            : StepProgress.Run("sampling", batches * (sigmas.Length - 1),
+                report => SampleRunner.Draw(model, solver!, sigmas, q.Count, options, initImage ?? initNoise?.AsFloat32(), report, initIsImage: initImage is not null));
+        int evaluations = (scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations) - evaluations0;
         backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         if (!q.AllowNonFinite && samples.Any(v => !float.IsFinite(v))) throw new NumericalInstabilityException("the samples hold NaN or Inf; nothing was written");
@@ -105,10 +123,31 @@ public static class SampleCommand
                 for (int k = 0; k < q.Count; k++) ImageWriter.SavePng(Path.Combine(temp, $"sample_{k:D4}.png"), samples, shape, k, -1f, 1f);
             }
         });
-        Console.WriteLine($"device {backend.Name} | sampler {solver.Name}, {q.Steps} steps, NFE {model.Denoiser.Evaluations - evaluations0}{(initImage is null ? "" : $", img2img from σ {sigmas[0]:G3}")} "
+        string samplerName = scheduler is null ? solver!.Name : $"{Diffusers} {scheduler.ClassName}";
+        Console.WriteLine($"device {backend.Name} | sampler {samplerName}, {q.Steps} steps, NFE {evaluations}{(initImage is null ? "" : $", img2img from σ {sigmas[0]:G3}")} "
                           + $"({batches} batch{(batches == 1 ? "" : "es")} of {batchSize}) | {q.Count} samples in {seconds:F2} s, {q.Count / seconds:F2} images/s");
         Console.WriteLine($"wrote {output}");
         return 0;
+    }
+
+    /// <summary>An explicit solver by name; the message lists every name --sampler takes.</summary>
+    private static Solver ExplicitSolver(string name) =>
+        SamplerRegistry.Solvers.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
+        ?? throw new ArgumentException($"unknown sampler '{name}'; available: {Diffusers}, {string.Join(", ", SamplerRegistry.Solvers.Select(s => s.Name))}");
+
+    /// <summary>The model's diffusers scheduler; options that belong to the explicit samplers are refused.</summary>
+    private static DiffusersScheduler OpenDiffusersScheduler(SampleRequest q, DiffusionModel model)
+    {
+        string how = q.Sampler == Diffusers ? "--sampler diffusers" : $"the model's {model.Schedule.ClassName} (the default; pick an explicit --sampler to use them)";
+        if (q.Sigmas is not null) throw new ArgumentException($"--sigmas applies to explicit samplers; {how} uses the scheduler's own grid");
+        foreach (var g in q.SolverSettings.Where(g => g.Setting != "eta"))
+            throw new ArgumentException($"{g.Flag} applies to explicit samplers; {how} follows the scheduler config");
+        if (q.InitImage is not null) throw new ArgumentException($"--init-image (img2img) runs with an explicit --sampler, not {how}");
+        double? eta = q.SolverSettings.FirstOrDefault(g => g.Setting == "eta")?.Value is double e ? e : null;
+        var scheduler = DiffusersScheduler.FromConfig(model.Schedule, eta);
+        if (model.Schedule.IgnoredKeys.Count > 0)
+            Console.WriteLine($"note: {model.Schedule.Source}: {scheduler.ClassName} does not read {string.Join(", ", model.Schedule.IgnoredKeys)} (diffusers ignores them too)");
+        return scheduler;
     }
 
     /// <summary>The bundled model folder, searched upward from the program and in the working directory.</summary>

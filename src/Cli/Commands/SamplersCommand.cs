@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DiffusionKernels.Samplers.Diffusers;
 using DiffusionKernels.Samplers.Solvers;
 
 namespace DiffusionKernels.Cli.Commands;
@@ -27,6 +28,10 @@ public static class SamplersCommand
                 var setting = SamplerRegistry.Setting(name)!;
                 Console.WriteLine($"  {setting.Label}: {setting.Description}");
             }
+            Console.WriteLine();
+            Console.WriteLine($"{SampleCommand.Diffusers}: the class the model's scheduler_config.json names, as diffusers v{DiffusersScheduler.DiffusersVersion} runs it "
+                              + "(the default when it names one):");
+            Console.WriteLine("  " + string.Join(", ", DiffusersScheduler.Classes));
             return 0;
         });
         return command;

@@ -13,8 +13,7 @@ namespace DiffusionKernels.Samplers.Denoisers;
 public sealed class DynamicThresholdDenoiser : IDenoiser
 {
     private readonly IDenoiser _inner;
-    private float[] _host = [];
-    private float[] _scale = [];
+    private readonly Threshold _threshold = new();
 
     public DynamicThresholdDenoiser(IDenoiser inner, double ratio = 0.995, double maxValue = 1.0)
     {
@@ -36,16 +35,7 @@ public sealed class DynamicThresholdDenoiser : IDenoiser
     public void Denoise(Tensor x, double sigma, Tensor denoised)
     {
         _inner.Denoise(x, sigma, denoised);
-        int batch = denoised.Shape[0], per = (int)denoised.Shape.Stride(1);
-        if (_host.Length != batch * per) { _host = new float[batch * per]; _scale = new float[batch]; }
-        Backend.CopyToHost(denoised, _host);
-        for (int n = 0; n < batch; n++)
-        {
-            float s = (float)Math.Clamp(AbsQuantile(_host.AsSpan(n * per, per), Ratio), 1, MaxValue);
-            Backend.Clamp(denoised.Slice0(n, 1), -s, s, denoised.Slice0(n, 1));
-            _scale[n] = 1 / s;
-        }
-        Backend.LinearCombination(denoised, [denoised], _scale);
+        _threshold.Apply(Backend, denoised, Ratio, MaxValue);
     }
 
     /// <summary>The q-quantile of |v| with linear interpolation between order statistics (torch.quantile, numpy's default); sorts <paramref name="v"/> in place.</summary>
@@ -56,5 +46,33 @@ public sealed class DynamicThresholdDenoiser : IDenoiser
         double position = q * (v.Length - 1);
         int lo = (int)Math.Floor(position), hi = Math.Min(lo + 1, v.Length - 1);
         return v[lo] + (position - lo) * ((double)v[hi] - v[lo]);
+    }
+
+    /// <summary>The thresholding step with its host buffers (one per run or denoiser: not shared between threads).</summary>
+    internal sealed class Threshold
+    {
+        private float[] _host = [];
+        private float[] _scale = [];
+
+        /// <summary>x̂₀ ← clamp(x̂₀, −s, s)/s in place, s per sample as the class summary says.</summary>
+        public void Apply(Backend backend, Tensor x0, double ratio, double maxValue)
+        {
+            if (maxValue <= 1)
+            {
+                // s is clamped to [1, 1]: the quantile cannot matter, and clamp/1 is a plain clamp to [−1, 1], on the device.
+                backend.Clamp(x0, -1f, 1f, x0);
+                return;
+            }
+            int batch = x0.Shape[0], per = (int)x0.Shape.Stride(1);
+            if (_host.Length != batch * per) { _host = new float[batch * per]; _scale = new float[batch]; }
+            backend.CopyToHost(x0, _host);
+            for (int n = 0; n < batch; n++)
+            {
+                float s = (float)Math.Clamp(AbsQuantile(_host.AsSpan(n * per, per), ratio), 1, maxValue);
+                backend.Clamp(x0.Slice0(n, 1), -s, s, x0.Slice0(n, 1));
+                _scale[n] = 1 / s;
+            }
+            backend.LinearCombination(x0, [x0], _scale);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using DiffusionKernels.Runtime;
+using DiffusionKernels.Samplers.Diffusers;
 
 namespace DiffusionKernels.Samplers.Denoisers;
 
@@ -6,10 +7,11 @@ namespace DiffusionKernels.Samplers.Denoisers;
 /// Classifier-free guidance (Ho &amp; Salimans 2022) for a class-conditional U-Net: two evaluations per call, one with
 /// the wanted labels and one with the "null" labels the model was trained with for dropped conditions, combined as
 /// x̂₀ = x̂₀(∅) + w·(x̂₀(c) − x̂₀(∅)) (the same as guiding ε̂, since x̂₀ is affine in ε̂ at fixed x and σ).
-/// w = 1 is plain conditional sampling, w = 0 unconditional, w &gt; 1 stronger adherence to the class.
+/// w = 1 is plain conditional sampling, w = 0 unconditional, w &gt; 1 stronger adherence to the class. As an
+/// <see cref="IDiffusersModel"/> it guides the raw output as diffusers' pipelines do: out = out(∅) + w·(out(c) − out(∅)).
 /// </summary>
 /// <remarks>Thread safety: one caller at a time (see <see cref="IDenoiser"/>).</remarks>
-public sealed class GuidedDenoiser : IDenoiser, IDisposable
+public sealed class GuidedDenoiser : IDenoiser, IDiffusersModel, IDisposable
 {
     private readonly UNetDenoiser _inner;
     private readonly long[] _labels, _nullLabels;
@@ -41,6 +43,16 @@ public sealed class GuidedDenoiser : IDenoiser, IDisposable
         _inner.SetClassLabels(_labels);
         _inner.Denoise(x, sigma, denoised);
         Backend.LinearCombination(denoised, [_unconditional, denoised], [1 - _scale, _scale]);
+    }
+
+    public void Predict(Tensor input, float timestep, Tensor output)
+    {
+        _unconditional ??= Backend.Allocate(input.Shape);
+        _inner.SetClassLabels(_nullLabels);
+        _inner.Predict(input, timestep, _unconditional);
+        _inner.SetClassLabels(_labels);
+        _inner.Predict(input, timestep, output);
+        Backend.LinearCombination(output, [_unconditional, output], [1 - _scale, _scale]);
     }
 
     public void Dispose() => _unconditional?.Dispose();

@@ -1,5 +1,6 @@
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Models;
+using DiffusionKernels.Samplers.Diffusers;
 using DiffusionKernels.Samplers.Schedules;
 
 namespace DiffusionKernels.Samplers.Denoisers;
@@ -11,9 +12,10 @@ public enum Prediction { Epsilon, VPrediction, Sample }
 /// A diffusers U-Net trained on a discrete VP schedule, seen as a σ-space denoiser (k-diffusion's DiscreteEpsDDPMDenoiser):
 /// the network gets x·c_in with c_in = 1/√(σ² + 1) (= α_t) at t = σ→t, and its output converts to x̂₀ per prediction type:
 /// ε: x − σε̂; v: c_skip·x − c_out·v̂ with x̂₀ = α(x_t) − σ_t v̂ in VP terms; sample: the output itself.
+/// As an <see cref="IDiffusersModel"/> it is the bare network call a diffusers scheduler makes.
 /// </summary>
 /// <remarks>Thread safety: one caller at a time (see <see cref="IDenoiser"/>).</remarks>
-public sealed class UNetDenoiser : IDenoiser, IDisposable
+public sealed class UNetDenoiser : IDenoiser, IDiffusersModel, IDisposable
 {
     private readonly UNetPlan _plan;
     private readonly float[] _t;
@@ -64,6 +66,17 @@ public sealed class UNetDenoiser : IDenoiser, IDisposable
                 Backend.Copy(output, denoised);
                 break;
         }
+        Evaluations++;
+    }
+
+    /// <summary>The network's raw output for <paramref name="input"/> at <paramref name="timestep"/> (diffusers' unet(x, t)).</summary>
+    public void Predict(Tensor input, float timestep, Tensor output)
+    {
+        Backend.Copy(input, _plan.Sample);
+        Array.Fill(_t, timestep);
+        _plan.SetTimesteps(_t);
+        _plan.Run();
+        Backend.Copy(_plan.Output, output);
         Evaluations++;
     }
 

@@ -1,6 +1,7 @@
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Models;
 using DiffusionKernels.Samplers.Denoisers;
+using DiffusionKernels.Samplers.Diffusers;
 using DiffusionKernels.Samplers.Schedules;
 
 namespace DiffusionKernels.Samplers.Sampling;
@@ -21,7 +22,7 @@ public sealed record ClassConditioning(long Label, double? GuidanceScale = null,
 /// </summary>
 /// <remarks>
 /// <para>Thread safety: a model holds one compiled network (its input, output and activation buffers), so it serves
-/// one sampling run at a time. <see cref="SampleRunner.Draw"/> takes <see cref="Exclusive"/> for its whole run, so any
+/// one sampling run at a time. Each <c>SampleRunner.Draw</c> overload takes <see cref="Exclusive"/> for its whole run, so any
 /// number of threads may draw from one model: their runs are serialized and each gets exactly the samples it would
 /// get alone. Code that calls <see cref="Denoiser"/> itself must hold <see cref="Exclusive"/> for as long as it uses it.
 /// For parallel runs, open one model per thread (on a backend that <see cref="Backend.SupportsConcurrentCalls"/>).</para>
@@ -41,7 +42,16 @@ public sealed class DiffusionModel : IDisposable
         RawDenoiser = denoiser;
         Denoiser = schedule.Wrap(denoiser);
         _owned = owned;
+        _network = new Lazy<IDiffusersModel>(() => denoiser as IDiffusersModel ?? new DenoiserModel(denoiser, schedule.CreateSchedule(), schedule.Prediction));
     }
+
+    private readonly Lazy<IDiffusersModel> _network;
+
+    /// <summary>
+    /// The network as diffusers' schedulers call it (<see cref="DiffusersScheduler"/>): the raw U-Net (guided on its
+    /// output when guidance is on), or an analytic model seen through its σ at each timestep.
+    /// </summary>
+    public IDiffusersModel Network => _network.Value;
 
     /// <summary>The path or name the model came from.</summary>
     public string Source { get; }
@@ -206,7 +216,8 @@ public sealed class DiffusionModel : IDisposable
             PredictionType = o.PredictionType ?? config.PredictionType,
             ClipSample = o.ClipSample ?? config.ClipSample,
         };
-        config.Validate(o == new ScheduleOverrides() ? source : "command line");
+        bool overridden = o != new ScheduleOverrides();
+        config.Validate(overridden ? "command line" : source, commandLine: overridden);
         return config;
     }
 
@@ -217,6 +228,7 @@ public sealed class DiffusionModel : IDisposable
             if (_disposed) return;
             _disposed = true;
             foreach (var o in _owned) o.Dispose();
+            if (_network.IsValueCreated && _network.Value is DenoiserModel adapter) adapter.Dispose();
         }
     }
 }

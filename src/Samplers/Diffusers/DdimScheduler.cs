@@ -1,0 +1,123 @@
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Samplers.Schedules;
+
+namespace DiffusionKernels.Samplers.Diffusers;
+
+/// <summary>
+/// diffusers' DDIMScheduler (Song, Meng &amp; Ermon 2021) in its variables: the sample x_t, ᾱ per training step. At t with
+/// t' = t − T // N (ᾱ' = ᾱ₀ or 1 past the end, per set_alpha_to_one): x̂₀ and ε̂ from the prediction type, x̂₀ thresholded or
+/// clipped (ε̂ keeps the unclipped value: the pipeline's use_clipped_model_output is false), σ_η = η·√((1 − ᾱ')/(1 − ᾱ)·(1 − ᾱ/ᾱ')),
+/// x' = √ᾱ'·x̂₀ + √(1 − ᾱ' − σ_η²)·ε̂ + σ_η·z.
+/// </summary>
+public sealed class DdimScheduler : DiffusersScheduler
+{
+    internal DdimScheduler(SchedulerConfig config, double eta = 0) : base(config)
+    {
+        CheckBetaSchedule("linear", "scaled_linear", "squaredcos_cap_v2");
+        CheckPrediction("epsilon", "v_prediction", "sample");
+        if (!(eta >= 0 && double.IsFinite(eta))) throw new ArgumentOutOfRangeException(nameof(eta), $"eta must be a finite number ≥ 0, found {eta}");
+        Eta = eta;
+    }
+
+    /// <summary>η of the DDIM step (0 deterministic, 1 the DDPM posterior variance).</summary>
+    public double Eta { get; }
+
+    internal DdimScheduler WithEta(double eta) => new(Config, eta);
+
+    private protected override bool ClampsZeroSnr => false;
+
+    private protected override DiffusersRun CreateRun(int steps) => new Run(this, steps);
+
+    private sealed class Run : DiffusersRun
+    {
+        private readonly DdimScheduler _s;
+        private readonly float[] _ac;
+        private readonly int[] _t;
+        private readonly int _stride;
+        private Tensor? _x0, _noise;
+
+        public Run(DdimScheduler s, int steps)
+        {
+            _s = s;
+            var c = s.Config;
+            _ac = s.Tables.Value.AlphasCumprod;
+            _t = Grids.Discrete(c.NumTrainTimesteps, steps, c.TimestepSpacing, c.StepsOffset);
+            if (_t.Any(t => t >= c.NumTrainTimesteps))
+                throw new ArgumentException($"DDIMScheduler: steps_offset {c.StepsOffset} puts a timestep past num_train_timesteps ({c.NumTrainTimesteps}) at {steps} steps");
+            _stride = c.NumTrainTimesteps / steps;
+            Timesteps = _t.Select(t => (float)t).ToArray();
+        }
+
+        private double AlphaPrev(int prev) => prev >= 0 ? _ac[prev] : _s.Config.SetAlphaToOne ? 1.0 : _ac[0];
+
+        /// <summary>alphas_cumprod[t] with Python's indexing: trailing spacing can end on t = −1, which reads the last entry.</summary>
+        private double Alpha(int t) => _ac[t >= 0 ? t : _ac.Length + t];
+
+        public override (double From, double To) Levels(int i) => (SigmaOf(Alpha(_t[i])), SigmaOf(AlphaPrev(_t[i] - _stride)));
+
+        internal override void Step(int i, Tensor output, Tensor sample, RunContext ctx)
+        {
+            var c = _s.Config;
+            int t = _t[i], prev = t - _stride;
+            double a = Alpha(t), aPrev = AlphaPrev(prev), b = 1 - a;
+            double sa = Math.Sqrt(a), sb = Math.Sqrt(b);
+            // x̂₀ and ε̂ as forms in (sample, output).
+            var x0 = c.PredictionType switch
+            {
+                "epsilon" => new LinearForm().Add(1 / sa, sample).Add(-sb / sa, output),
+                "v_prediction" => new LinearForm().Add(sa, sample).Add(-sb, output),
+                _ => new LinearForm().Add(1, output),
+            };
+            var eps = c.PredictionType switch
+            {
+                "epsilon" => new LinearForm().Add(1, output),
+                "v_prediction" => new LinearForm().Add(sa, output).Add(sb, sample),
+                _ => new LinearForm().Add(1 / sb, sample).Add(-sa / sb, output),
+            };
+            double variance = (1 - aPrev) / b * (1 - a / aPrev), std = _s.Eta * Math.Sqrt(variance);
+            var next = new LinearForm();
+            if (c.Thresholding || c.ClipSample)
+            {
+                _x0 ??= ctx.Like();
+                WriteX0(c.PredictionType, sample, output, a, ctx);
+                if (c.Thresholding) ctx.Threshold(_x0, c.DynamicThresholdingRatio, c.SampleMaxValue);
+                else ctx.Clip(_x0, c.ClipSampleRange);
+                next.Add(Math.Sqrt(aPrev), _x0);
+            }
+            else next.Add(Math.Sqrt(aPrev), x0);
+            next.Add(Math.Sqrt(1 - aPrev - std * std), eps);
+            if (_s.Eta > 0)
+            {
+                _noise ??= ctx.Like();
+                ctx.Noise(_noise, i);
+                next.Add(std, _noise);
+            }
+            next.WriteTo(ctx.Backend, sample);
+        }
+
+        /// <summary>
+        /// x̂₀ into its own tensor. For ε at ᾱ = 0 (zero terminal SNR) diffusers divides (x − ε̂) by 0: ±∞, which the clip
+        /// then bounds; dividing after the difference keeps that (a folded coefficient would give ∞ − ∞ = NaN).
+        /// </summary>
+        private void WriteX0(string prediction, Tensor sample, Tensor output, double a, RunContext ctx)
+        {
+            double sa = Math.Sqrt(a), sb = Math.Sqrt(1 - a);
+            switch (prediction)
+            {
+                case "epsilon" when a == 0:
+                    new LinearForm().Add(1, sample).Add(-sb, output).WriteTo(ctx.Backend, _x0!);
+                    ctx.Backend.Scale(_x0!, float.PositiveInfinity, _x0!);
+                    break;
+                case "epsilon":
+                    new LinearForm().Add(1 / sa, sample).Add(-sb / sa, output).WriteTo(ctx.Backend, _x0!);
+                    break;
+                case "v_prediction":
+                    new LinearForm().Add(sa, sample).Add(-sb, output).WriteTo(ctx.Backend, _x0!);
+                    break;
+                default:
+                    ctx.Backend.Copy(output, _x0!);
+                    break;
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Samplers.Denoisers;
+
+namespace DiffusionKernels.Samplers.Diffusers;
+
+/// <summary>
+/// Fills <paramref name="into"/> with standard normal noise for the scheduler step <paramref name="step"/> (0-based call
+/// index); a stochastic scheduler asks at most once per step.
+/// </summary>
+public delegate void NoiseSource(Tensor into, int step);
+
+/// <summary>Scratch tensors, noise, x̂₀ post-processing and per-step checks of one scheduler run, all on the backend.</summary>
+internal sealed class RunContext : IDisposable
+{
+    private readonly List<Tensor> _scratch = [];
+    private readonly Shape _shape;
+    private readonly NoiseSource? _noise;
+    private readonly Tensor _nonFinite;
+    private readonly float[] _nonFiniteHost;
+    private readonly DynamicThresholdDenoiser.Threshold _threshold = new();
+
+    public RunContext(Backend backend, Shape shape, SamplerOptions options, NoiseSource? noise)
+    {
+        Backend = backend;
+        Options = options;
+        _shape = shape;
+        _noise = noise;
+        _nonFinite = backend.Allocate(shape[0]);
+        _nonFiniteHost = new float[shape[0]];
+    }
+
+    public Backend Backend { get; }
+    public SamplerOptions Options { get; }
+
+    /// <summary>A scratch tensor shaped like the sample, freed with the context.</summary>
+    public Tensor Like()
+    {
+        var t = Backend.Allocate(_shape);
+        _scratch.Add(t);
+        return t;
+    }
+
+    /// <summary>Standard normal noise for step <paramref name="step"/>: the caller's source, else Philox keyed by (seed, sample, step).</summary>
+    public void Noise(Tensor into, int step)
+    {
+        if (_noise is not null) _noise(into, step);
+        else Backend.RandomNormal(into, Options.Seed, Options.FirstSampleIndex, (ulong)(step + 1) * (ulong)into.Shape.Stride(1));
+    }
+
+    /// <summary>clip_sample: x̂₀ clamped to ±range in place.</summary>
+    public void Clip(Tensor x0, double range) => Backend.Clamp(x0, (float)-range, (float)range, x0);
+
+    /// <summary>
+    /// diffusers' _threshold_sample in place: per sample s = the <paramref name="ratio"/> quantile of |x̂₀| clamped to
+    /// [1, <paramref name="maxValue"/>], then x̂₀ ← clamp(x̂₀, −s, s)/s. The quantile is found on the host (the backend has
+    /// no per-sample quantile); clamp and scale run on the backend.
+    /// </summary>
+    public void Threshold(Tensor x0, double ratio, double maxValue) => _threshold.Apply(Backend, x0, ratio, maxValue);
+
+    /// <summary>Cancellation, the NaN/Inf check and the progress callback after network call <paramref name="i"/>.</summary>
+    public void EndStep(string scheduler, int i, int steps, double sigma, double next, int evaluations, Tensor x)
+    {
+        Options.Cancellation.ThrowIfCancellationRequested();
+        if (Options.CheckFinite)
+        {
+            Backend.Reduce(x, _nonFinite, Reduction.NonFiniteCount);
+            Backend.CopyToHost(_nonFinite, _nonFiniteHost);
+            for (int n = 0; n < _nonFiniteHost.Length; n++)
+                if (_nonFiniteHost[n] > 0)
+                    throw new NumericalInstabilityException($"{scheduler}: step {i + 1} of {steps} (σ {sigma:G4} → {next:G4}) produced {_nonFiniteHost[n]} NaN/Inf values in sample {Options.FirstSampleIndex + n}");
+        }
+        Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, evaluations));
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _scratch) t.Dispose();
+        _nonFinite.Dispose();
+    }
+}
