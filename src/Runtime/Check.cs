@@ -1,3 +1,5 @@
+using DiffusionKernels.Kernels;
+
 namespace DiffusionKernels.Runtime;
 
 /// <summary>Argument checks shared by the backend's ops; every message names the op.</summary>
@@ -40,5 +42,10 @@ internal static class Check
     {
         foreach (var (t, name) in tensors)
             if (t is not null) DType(op, t, Runtime.DType.Float32, name);
+    }
+
+    public static void Known(string op, Activation activation)
+    {
+        if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, $"{op}: unknown activation {(int)activation}");
     }
 }

@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Tests.Support;
 using NUnit.Framework;

@@ -1,4 +1,3 @@
-using DiffusionKernels.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -13,21 +12,18 @@ namespace DiffusionKernels.Kernels.Gpu;
 public sealed class GroupNormKernels
 {
     private readonly Accelerator _accelerator;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int> _groupNorm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation> _groupNorm;
 
     public GroupNormKernels(Accelerator accelerator)
     {
         _accelerator = accelerator;
-        _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int>(GroupNorm);
+        _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation>(GroupNorm);
     }
 
-    /// <summary>Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x.</summary>
+    /// <summary>Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x. Shapes are checked by the caller (<c>Backend.GroupNorm</c>).</summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
-        int channels, int spatial, int groups, float eps, int activation)
+        int channels, int spatial, int groups, float eps, Activation activation)
     {
-        if (groups < 1 || channels % groups != 0)
-            throw new ArgumentException($"group norm: {channels} channels are not divisible into {groups} groups");
-        Activations.CheckCode(activation);
         long blockLength = (long)channels / groups * spatial;
         if (blockLength == 0 || x.Length == 0) return;
         int blocks = checked((int)(x.Length / blockLength));
@@ -36,7 +32,7 @@ public sealed class GroupNormKernels
     }
 
     private static void GroupNorm(ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
-        int channelsPerGroup, int spatial, int groups, float eps, int activation)
+        int channelsPerGroup, int spatial, int groups, float eps, Activation activation)
     {
         var shared = SharedMemory.Allocate<float>(NormBlockReduce.SharedLength);
         int block = Grid.IdxX;
@@ -60,7 +56,7 @@ public sealed class GroupNormKernels
         {
             int c = firstChannel + i / spatial;
             float scale = gamma[c] * rstd;
-            y[start + i] = NormActivationMath.Apply((x[start + i] - mean) * scale + beta[c], activation);
+            y[start + i] = ActivationMath.Apply((x[start + i] - mean) * scale + beta[c], activation);
         }
     }
 }

@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Kernels.Cpu;
 
 namespace DiffusionKernels.Runtime;
@@ -5,7 +6,7 @@ namespace DiffusionKernels.Runtime;
 public sealed partial class CpuBackend
 {
     protected override void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation) =>
-        Kernels.Cpu.GroupNorm.Forward(F(x), F(gamma), F(beta), F(y), x.Shape[0], x.Shape[1], Spatial(x), groups, eps, (int)activation);
+        Kernels.Cpu.GroupNorm.Forward(F(x), F(gamma), F(beta), F(y), x.Shape[0], x.Shape[1], Spatial(x), groups, eps, activation);
 
     protected override void ActivateCore(Tensor x, Tensor y, Activation activation)
     {
@@ -14,11 +15,11 @@ public sealed partial class CpuBackend
             if (!SameElements(x, y)) F(x).CopyTo(F(y));
             return;
         }
-        Activations.Forward(F(x), F(y), (int)activation);
+        Activations.Forward(F(x), F(y), activation);
     }
 
     protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
-        ChannelOps.ScaleShift(F(x), F(scaleShift), F(y), x.Shape[0], x.Shape[1], Spatial(x), (int)activation);
+        ChannelOps.ScaleShift(F(x), F(scaleShift), F(y), x.Shape[0], x.Shape[1], Spatial(x), activation);
 
     protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
         ChannelOps.AddChannelBias(F(x), F(bias), F(y), x.Shape[0], x.Shape[1], Spatial(x));

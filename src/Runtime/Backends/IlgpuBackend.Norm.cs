@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Kernels.Gpu;
 
 namespace DiffusionKernels.Runtime;
@@ -11,7 +12,7 @@ public sealed partial class IlgpuBackend
     private ReductionKernels? _reduction;
 
     protected override void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation) =>
-        (_groupNorm ??= new GroupNormKernels(Accelerator)).Run(Stream, F(x), F(gamma), F(beta), F(y), x.Shape[1], Spatial(x), groups, eps, (int)activation);
+        (_groupNorm ??= new GroupNormKernels(Accelerator)).Run(Stream, F(x), F(gamma), F(beta), F(y), x.Shape[1], Spatial(x), groups, eps, activation);
 
     protected override void ActivateCore(Tensor x, Tensor y, Activation activation)
     {
@@ -20,11 +21,11 @@ public sealed partial class IlgpuBackend
             if (!ReferenceEquals(x.Storage, y.Storage) || x.Offset != y.Offset) CopyCore(x, y);
             return;
         }
-        (_activation ??= new ActivationKernels(Accelerator)).Run(Stream, F(x), F(y), (int)activation);
+        (_activation ??= new ActivationKernels(Accelerator)).Run(Stream, F(x), F(y), activation);
     }
 
     protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
-        (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunScaleShift(Stream, F(x), F(scaleShift), F(y), x.Shape[1], Spatial(x), (int)activation);
+        (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunScaleShift(Stream, F(x), F(scaleShift), F(y), x.Shape[1], Spatial(x), activation);
 
     protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
         (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunAddChannelBias(Stream, F(x), F(bias), F(y), Spatial(x));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DiffusionKernels.Kernels;
 
 namespace DiffusionKernels.Runtime.Models;
 

@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 namespace DiffusionKernels.Runtime;
 
 public abstract partial class Backend
@@ -18,6 +19,7 @@ public abstract partial class Backend
         long m = x.Length / k;
         if (y.Length / n != m) throw ShapeMismatchException.For(op, $"output rows for input {x.Shape}", m, y.Shape);
         if (bias is not null) Check.Shape(op, bias, "bias", n);
+        Check.Known(op, activation);
         LinearCore(x, w, bias, y, (int)m, n, k, activation);
     }
 

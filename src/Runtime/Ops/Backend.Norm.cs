@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 namespace DiffusionKernels.Runtime;
 
 public abstract partial class Backend
@@ -17,6 +18,7 @@ public abstract partial class Backend
         Check.Shape(op, gamma, "weight", c);
         Check.Shape(op, beta, "bias", c);
         Check.Same(op, x, "input", y, "output");
+        Check.Known(op, activation);
         GroupNormCore(x, gamma, beta, y, groups, eps, activation);
     }
 
@@ -27,6 +29,7 @@ public abstract partial class Backend
         Check.Owned(this, op, x, y);
         Check.Float(op, (x, "input"), (y, "output"));
         Check.Same(op, x, "input", y, "output");
+        Check.Known(op, activation);
         ActivateCore(x, y, activation);
     }
 
@@ -42,6 +45,7 @@ public abstract partial class Backend
         if (x.Rank < 2) throw ShapeMismatchException.For(op, "input rank", "≥ 2 ([N, C, ...])", x.Shape);
         Check.Shape(op, scaleShift, $"scale/shift (input {x.Shape})", x.Shape[0], 2 * x.Shape[1]);
         Check.Same(op, x, "input", y, "output");
+        Check.Known(op, activation);
         ScaleShiftCore(x, scaleShift, y, activation);
     }
 
