@@ -129,17 +129,20 @@ public class ActivationTests
         AssertElementwise(x, t.ToArray(), Activation.SiLU);
     }
 
-    [TestCaseSource(nameof(All))]
-    public void IlgpuEmulatorMatchesCpu(Activation a)
+    private static IEnumerable<TestCaseData> GpuActivations() => GpuTargets.Cases(All);
+
+    [TestCaseSource(nameof(GpuActivations))]
+    public void IlgpuEmulatorMatchesCpu(Activation a, string device)
     {
-        var x = TestData.Normal(3 * 7 * 5, 11, 4f).Concat(Extremes).ToArray();
+        var x = TestData.Normal(device == "cuda" ? 1 << 20 : 3 * 7 * 5, 11, 4f).Concat(Extremes).ToArray();
         var shape = new Shape(x.Length);
         using var xc = TestBackends.Cpu.Upload(x, shape);
         using var yc = TestBackends.Cpu.Allocate(shape);
         TestBackends.Cpu.Activate(xc, yc, a);
-        using var xg = TestBackends.IlgpuCpu.Upload(x, shape);
-        using var yg = TestBackends.IlgpuCpu.Allocate(shape);
-        TestBackends.IlgpuCpu.Activate(xg, yg, a);
+        var g = TestBackends.Get(device);
+        using var xg = g.Upload(x, shape);
+        using var yg = g.Allocate(shape);
+        g.Activate(xg, yg, a);
         var expected = yc.ToArray();
         var actual = yg.ToArray();
         for (int i = 0; i < x.Length; i++)
