@@ -68,6 +68,36 @@ public class TensorTests
         Assert.Throws<DTypeMismatchException>(() => b.CopyFromHost(new float[2], labels));
     }
 
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void StagedUploadsStayInOrderAcrossRingWraps(string device)
+    {
+        // Small uploads go through the page-locked ring without waiting for the stream. 3000 uploads of 100 floats
+        // (a 512-byte slot each) wrap the 1 MiB ring; each is consumed by a queued kernel before the next overwrites
+        // the same tensor, so any upload landing out of order, or a slot reused too early, changes the sum.
+        var b = TestBackends.Ilgpu(device);
+        using var t = b.Allocate(100);
+        using var acc = b.Allocate(100);
+        using var labels = b.Allocate(new Shape(3), DType.Int64);
+        int wrapsBefore = b.StagingWraps;
+        var expected = new double[100];
+        var host = new float[100];
+        for (int i = 0; i < 3000; i++)
+        {
+            for (int j = 0; j < 100; j++) host[j] = (i % 7) + j * 0.5f;
+            b.CopyFromHost(host, t);
+            Array.Clear(host); // the backend must have copied the span before returning
+            b.Axpby(1f, acc, 1f, t, acc);
+            for (int j = 0; j < 100; j++) expected[j] += (i % 7) + j * 0.5f;
+            if (i % 500 == 0) b.CopyFromHost([i, -i, long.MaxValue], labels);
+        }
+        Assert.That(b.StagingWraps, Is.GreaterThan(wrapsBefore), "the ring wrapped");
+        Assert.That(acc.ToArray(), Is.EqualTo(expected.Select(v => (float)v).ToArray()).Within(1e-3f));
+        Assert.That(labels.ToInt64Array(), Is.EqualTo(new long[] { 2500, -2500, long.MaxValue }));
+        var big = TestData.Normal(200_000, 3); // 800 KB: more than a staged upload takes, copied synchronously
+        using var large = b.Upload(big, new Shape(big.Length));
+        Close.Identical(big, large.ToArray(), "large upload");
+    }
+
     [Test]
     public void TensorsFromAnotherBackendAreRejected()
     {

@@ -39,11 +39,21 @@ public sealed record SamplerOptions
 }
 
 /// <summary>Scratch tensors, noise and checks shared by the solver loops; everything stays on the backend.</summary>
+/// <remarks>
+/// The NaN/Inf check does not copy the state to the host every step: each step queues a device-side flag update
+/// (<see cref="Backend.FlagNonFinite"/>, the first step at which each sample went non-finite), and the flags are read
+/// every <see cref="FiniteCheckInterval"/> steps and after the last one. A failing run therefore stops up to that many
+/// steps late, and the error still names the step that produced the NaN.
+/// </remarks>
 public sealed class SamplerContext : IDisposable
 {
+    /// <summary>Steps between two reads of the non-finite flags (the last step is always read).</summary>
+    public const int FiniteCheckInterval = 8;
+
     private readonly List<Tensor> _scratch = [];
-    private readonly Tensor _nonFinite;
-    private readonly float[] _nonFiniteHost;
+    private readonly Tensor _firstNonFiniteStep;
+    private readonly long[] _firstNonFiniteHost;
+    private readonly Dictionary<int, (int Steps, double Sigma, double Next)> _stepSigmas = [];
     private readonly Shape _shape;
 
     public SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options)
@@ -52,8 +62,9 @@ public sealed class SamplerContext : IDisposable
         Backend = denoiser.Backend;
         Options = options;
         _shape = x.Shape;
-        _nonFinite = Backend.Allocate(x.Shape[0]);
-        _nonFiniteHost = new float[x.Shape[0]];
+        _firstNonFiniteHost = new long[x.Shape[0]];
+        Array.Fill(_firstNonFiniteHost, long.MaxValue);
+        _firstNonFiniteStep = Backend.Upload(_firstNonFiniteHost, new Shape(x.Shape[0]));
     }
 
     public IDenoiser Denoiser { get; }
@@ -72,24 +83,36 @@ public sealed class SamplerContext : IDisposable
     public void Noise(Tensor into, int step) =>
         Backend.RandomNormal(into, Options.Seed, Options.FirstSampleIndex, (ulong)(step + 1) * (ulong)into.Shape.Stride(1));
 
-    /// <summary>Cancellation, NaN/Inf check and the progress callback, after step <paramref name="i"/>.</summary>
+    /// <summary>Cancellation, NaN/Inf check and the progress callback, after step <paramref name="i"/> of <paramref name="steps"/>.</summary>
     public void EndStep(int i, int steps, double sigma, double next, Tensor x)
     {
         Options.Cancellation.ThrowIfCancellationRequested();
         if (Options.CheckFinite)
         {
-            Backend.Reduce(x, _nonFinite, Reduction.NonFiniteCount);
-            Backend.CopyToHost(_nonFinite, _nonFiniteHost);
-            for (int n = 0; n < _nonFiniteHost.Length; n++)
-                if (_nonFiniteHost[n] > 0)
-                    throw new NumericalInstabilityException($"sampling: step {i + 1} of {steps} (σ {sigma:G4} → {next:G4}) produced {_nonFiniteHost[n]} NaN/Inf values in sample {Options.FirstSampleIndex + n}");
+            Backend.FlagNonFinite(x, _firstNonFiniteStep, i);
+            _stepSigmas[i] = (steps, sigma, next);
+            if ((i + 1) % FiniteCheckInterval == 0 || i + 1 >= steps) ThrowIfNonFinite();
         }
         Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, Denoiser.Evaluations));
+    }
+
+    /// <summary>Reads the flags and throws, naming the first step and sample that went non-finite, if any did.</summary>
+    private void ThrowIfNonFinite()
+    {
+        Backend.CopyToHost(_firstNonFiniteStep, _firstNonFiniteHost);
+        int worst = -1;
+        for (int n = 0; n < _firstNonFiniteHost.Length; n++)
+            if (_firstNonFiniteHost[n] != long.MaxValue && (worst < 0 || _firstNonFiniteHost[n] < _firstNonFiniteHost[worst])) worst = n;
+        if (worst < 0) return;
+        int step = (int)_firstNonFiniteHost[worst];
+        var (steps, sigma, next) = _stepSigmas[step];
+        throw new NumericalInstabilityException(
+            $"sampling: step {step + 1} of {steps} (σ {sigma:G4} → {next:G4}) produced NaN/Inf values in sample {Options.FirstSampleIndex + worst}");
     }
 
     public void Dispose()
     {
         foreach (var t in _scratch) t.Dispose();
-        _nonFinite.Dispose();
+        _firstNonFiniteStep.Dispose();
     }
 }

@@ -81,6 +81,20 @@ public static class Reductions
         }
     }
 
+    /// <summary>
+    /// flags[b] = min(flags[b], step) for every sample b of x [batch, M] that holds a NaN or ±∞: the first step at
+    /// which each sample went non-finite, kept where the sampler can read it now and then rather than every step.
+    /// </summary>
+    public static void FlagNonFinite(ReadOnlySpan<float> x, Span<long> flags, int batch, long step)
+    {
+        if (batch < 1 || x.Length % batch != 0 || flags.Length != batch)
+            throw new ArgumentException($"flag non-finite: {x.Length} input elements and {flags.Length} flags do not form {batch} samples");
+        Span<float> counts = batch <= 256 ? stackalloc float[batch] : new float[batch];
+        Forward(x, counts, batch, NonFiniteCount);
+        for (int b = 0; b < batch; b++)
+            if (counts[b] > 0 && step < flags[b]) flags[b] = step;
+    }
+
     /// <summary>Σ(x − shift) and Σ(x − shift)² over n elements: float vectors within blocks, double across them.</summary>
     internal static unsafe (double Sum, double SumOfSquares) ShiftedSums(float* x, long n, float shift)
     {

@@ -24,6 +24,9 @@ public sealed partial class CpuBackend
     protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
         ChannelOps.AddChannelBias(F(x), F(bias), F(y), x.Shape[0], x.Shape[1], Spatial(x));
 
+    protected override void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step) =>
+        Reductions.FlagNonFinite(F(x), L(firstStep), x.Shape[0], step);
+
     protected override void ReduceCore(Tensor x, Tensor result, Reduction kind) =>
         Reductions.Forward(F(x), F(result), x.Shape[0], (int)kind);
 

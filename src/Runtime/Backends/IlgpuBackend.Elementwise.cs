@@ -1,11 +1,13 @@
 using DiffusionKernels.Kernels.Gpu;
+using ILGPU;
+using ILGPU.Runtime;
 
 namespace DiffusionKernels.Runtime;
 
 public sealed partial class IlgpuBackend
 {
-    // Launchers compile their kernels on first use. ElementwiseKernels holds a small device buffer for
-    // per-sample coefficients, released with the accelerator (ILGPU frees child buffers on dispose).
+    // Launchers compile their kernels on first use and hold nothing else. The backend owns the device buffer of
+    // per-sample linear-combination coefficients (grown on demand, freed in Dispose).
     private ResamplingKernels? _resampling;
     private ElementwiseKernels? _elementwise;
     private TimestepEmbeddingKernel? _timestepEmbedding;
@@ -38,7 +40,38 @@ public sealed partial class IlgpuBackend
     {
         var terms = new TermViews();
         foreach (var x in xs) terms.Add(F(x));
-        Elementwise.LinearCombination(Stream, F(y), terms, coefficients, y.Shape[0], perSample);
+        if (!perSample)
+        {
+            Elementwise.LinearCombination(Stream, F(y), terms, coefficients);
+            return;
+        }
+        var device = CoefficientBuffer(coefficients.Length);
+        if (!_staging.TryUpload(Stream, coefficients, device))
+        {
+            device.CopyFromCPU(Stream, coefficients);
+            Stream.Synchronize();
+        }
+        Elementwise.LinearCombinationPerSample(Stream, F(y), terms, device, y.Shape[0]);
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense>? _coefficients;
+
+    /// <summary>
+    /// The first <paramref name="length"/> floats of the coefficient buffer, growing it (rarely) when short. Reuse is safe
+    /// without waiting: every upload into it and every launch reading it are ordered on the one stream.
+    /// </summary>
+    private ArrayView<float> CoefficientBuffer(int length)
+    {
+        if (_coefficients is null || _coefficients.Length < length)
+        {
+            if (_coefficients is not null)
+            {
+                Stream.Synchronize(); // queued launches may still read the old buffer
+                _coefficients.Dispose();
+            }
+            _coefficients = Accelerator.Allocate1D<float>(Math.Max(length, 64));
+        }
+        return _coefficients.View.SubView(0, length);
     }
 
     protected override void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) =>

@@ -34,13 +34,4 @@ public sealed partial class IlgpuBackend
         };
         Gemm.Run(Stream, F(a), F(b), F(c), ArrayView<float>.Empty, p, batch);
     }
-
-    partial void DisposeKernels()
-    {
-        // The GEMM launcher holds only kernel delegates (the accelerator owns and frees the compiled kernels).
-        // Other families that keep disposable state add their disposal lines here.
-        _gemm = null;
-        _elementwise?.Dispose(); // owns the device buffer of per-sample lincomb coefficients
-        _elementwise = null;
-    }
 }

@@ -30,6 +30,9 @@ public sealed partial class IlgpuBackend
     protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
         (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunAddChannelBias(Stream, F(x), F(bias), F(y), Spatial(x));
 
+    protected override void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step) =>
+        (_reduction ??= new ReductionKernels(Accelerator)).FlagNonFinite(Stream, F(x), L(firstStep), step);
+
     protected override void ReduceCore(Tensor x, Tensor result, Reduction kind) =>
         (_reduction ??= new ReductionKernels(Accelerator)).Run(Stream, F(x), F(result), (int)kind);
 

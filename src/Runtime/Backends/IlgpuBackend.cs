@@ -8,13 +8,20 @@ namespace DiffusionKernels.Runtime;
 
 /// <summary>
 /// The ILGPU backend: kernels compiled to PTX for CUDA devices, or run on ILGPU's CPU accelerator (which
-/// emulates GPU threads; used to test the kernels on machines without a GPU). All work is queued on one
-/// non-blocking stream, so a sampling step never waits on the host.
+/// emulates GPU threads; used to test the kernels on machines without a GPU). Kernels, device copies and small host
+/// uploads (staged through page-locked memory) are all queued on one non-blocking stream without waiting, so the host
+/// waits for the device only where it reads a result (<see cref="Backend.CopyToHost(Tensor, Span{float})"/>,
+/// <see cref="Synchronize"/>) or uploads more than the staging ring holds.
 /// </summary>
 public sealed partial class IlgpuBackend : Backend
 {
     private readonly Context _context;
     private readonly DeviceInfo _device;
+
+    /// <summary>Bytes of page-locked memory for asynchronous uploads (each upload of up to a quarter of it is staged).</summary>
+    private const int StagingBytes = 1 << 20;
+
+    private readonly PinnedStaging _staging;
 
     private IlgpuBackend(Context context, Accelerator accelerator, string name, DeviceInfo device)
     {
@@ -23,6 +30,7 @@ public sealed partial class IlgpuBackend : Backend
         Stream = accelerator.CreateStream();
         Name = name;
         _device = device;
+        _staging = new PinnedStaging(accelerator, StagingBytes);
     }
 
     /// <summary>The ILGPU accelerator.</summary>
@@ -45,7 +53,7 @@ public sealed partial class IlgpuBackend : Backend
         {
             var devices = context.GetCudaDevices();
             if (devices.Count == 0)
-                throw new DeviceNotAvailableException("device 'cuda' requested, but ILGPU found no CUDA device (is the NVIDIA driver and libcuda.so installed?); use --device cpu");
+                throw new DeviceNotAvailableException("device 'cuda' requested, but ILGPU found no CUDA device (is the NVIDIA driver and libcuda.so installed?); use the cpu device instead");
             if (index < 0 || index >= devices.Count)
                 throw new DeviceNotAvailableException($"device 'cuda:{index}' requested, but only {devices.Count} CUDA device(s) exist (cuda:0..cuda:{devices.Count - 1})");
             var accelerator = devices[index].CreateAccelerator(context);
@@ -81,17 +89,24 @@ public sealed partial class IlgpuBackend : Backend
 
     protected override TensorStorage AllocateStorage(long length, DType dtype) => new IlgpuStorage(this, length, dtype);
 
+    // Small uploads (timesteps, labels) are staged and queued without waiting; large ones are copied from the span
+    // itself, which may be gone once we return, so they wait.
     protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst)
     {
+        if (_staging.TryUpload(Stream, src, F(dst))) return;
         F(dst).CopyFromCPU(Stream, src);
-        Stream.Synchronize(); // the span may be gone once we return
+        Stream.Synchronize();
     }
 
     protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst)
     {
+        if (_staging.TryUpload(Stream, src, L(dst))) return;
         L(dst).CopyFromCPU(Stream, src);
         Stream.Synchronize();
     }
+
+    /// <summary>Times the staging ring wrapped and waited for the stream (tests check uploads stay asynchronous).</summary>
+    internal int StagingWraps => _staging.Wraps;
 
     protected override void CopyToHostCore(Tensor src, Span<float> dst)
     {
@@ -121,15 +136,15 @@ public sealed partial class IlgpuBackend : Backend
     /// <inheritdoc />
     public override void Dispose()
     {
-        DisposeKernels();
+        Stream.Synchronize(); // queued copies may still read the staging ring
+        // Launchers hold only compiled kernels, which the accelerator owns and frees; buffers are freed here.
+        _coefficients?.Dispose();
+        _staging.Dispose();
         Stream.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
         base.Dispose();
     }
-
-    /// <summary>Releases per-family kernel caches (each op family registers here).</summary>
-    partial void DisposeKernels();
 
     private sealed class IlgpuStorage : TensorStorage
     {

@@ -71,6 +71,22 @@ public abstract partial class Backend
         ReduceCore(x, result, kind);
     }
 
+    /// <summary>
+    /// firstStep[b] = min(firstStep[b], step) for every sample b of x [B, ...] that holds a NaN or ±∞. firstStep is an
+    /// int64 [B] tensor (start it at <see cref="long.MaxValue"/>); nothing is copied to the host, so a sampler can
+    /// check every step and read the flags only now and then.
+    /// </summary>
+    public void FlagNonFinite(Tensor x, Tensor firstStep, long step)
+    {
+        const string op = "flag non-finite";
+        Check.Owned(this, op, x, firstStep);
+        Check.Float(op, (x, "input"));
+        Check.DType(op, firstStep, Runtime.DType.Int64, "flags");
+        Check.Shape(op, firstStep, $"flags (input {x.Shape})", x.Shape[0]);
+        FlagNonFiniteCore(x, firstStep, step);
+    }
+
+    protected abstract void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step);
     protected abstract void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation);
     protected abstract void ActivateCore(Tensor x, Tensor y, Activation activation);
     protected abstract void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation);
