@@ -6,9 +6,10 @@ using ILGPU.Runtime.Cuda;
 namespace DiffusionKernels.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project bench -- ptx --output DIR [--arch 9.0] [--driver 13.0] [--filter NAME]</c>: writes
+/// <c>dotnet run -c Release --project bench -- ptx --output DIR [--arch 9.0] [--driver 13.0] [--filter NAME] [--opt O1]</c>: writes
 /// every kernel's PTX (<c>Type.Method.ptx</c>) as ILGPU compiles it for that architecture under that driver, with no
 /// GPU, plus <c>kernels.tsv</c> (kernel, grouping, file, ISA, compile ms). <c>tools/gpu/ptxcheck.sh</c> assembles them.
+/// <c>--opt</c> compiles at another ILGPU optimization level than the runtime's, for comparisons.
 /// </summary>
 public static class PtxDump
 {
@@ -24,11 +25,12 @@ public static class PtxDump
         var arch = ParseVersion(Arg("--arch", "9.0"), "--arch");
         var driver = ParseVersion(Arg("--driver", "13.0"), "--driver");
         string filter = Arg("--filter", "");
+        var level = Enum.Parse<ILGPU.OptimizationLevel>(Arg("--opt", Kernels.KernelCompilation.Level.ToString()), ignoreCase: true);
         var architecture = new CudaArchitecture(arch.Major, arch.Minor);
         var isa = OfflinePtxCompiler.RuntimeInstructionSet(architecture, driver.Major, driver.Minor);
         Directory.CreateDirectory(output);
-        Console.WriteLine($"ILGPU PTX for sm_{arch.Major}{arch.Minor} under a CUDA {driver.Major}.{driver.Minor} driver: ISA {isa}");
-        using var compiler = new OfflinePtxCompiler(architecture, isa);
+        Console.WriteLine($"ILGPU PTX for sm_{arch.Major}{arch.Minor} under a CUDA {driver.Major}.{driver.Minor} driver: ISA {isa}, {level}");
+        using var compiler = new OfflinePtxCompiler(architecture, isa, level);
         var lines = new List<string> { "kernel\tgrouping\tfile\tisa\tcompile_ms" };
         int failed = 0;
         foreach (var kernel in KernelCatalog.All.Where(k => k.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)))

@@ -9,17 +9,18 @@
 # non-free), unpacked with dpkg -x (never installed) and cached in .cache/cuda-tools (git-ignored). PTXAS=… and
 # CUOBJDUMP=… use other copies instead (a CUDA 12+ ptxas reads ILGPU's ISA as it is).
 #
-# usage: tools/gpu/ptxcheck.sh [--no-build] [--markdown FILE] [--keep DIR]
+# usage: tools/gpu/ptxcheck.sh [--no-build] [--markdown FILE] [--keep DIR] [--opt O1|O2]   (--opt: compare another ILGPU level)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 cache=${DK_CUDA_TOOLS:-$root/.cache/cuda-tools}
-build=1 markdown="" keep=""
+build=1 markdown="" keep="" opt=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
     --markdown) markdown=$2; shift ;;
     --keep) keep=$2; shift ;;
+    --opt) opt=(--opt "$2"); shift ;;
     *) echo "ptxcheck: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -77,7 +78,7 @@ esac
 
 dll=bench/bin/Release/net10.0/DiffusionKernels.Bench.dll
 if [ "$build" = 1 ] || [ ! -f "$dll" ]; then dotnet build bench -c Release -v q -nologo > "$work/build.log" || { cat "$work/build.log"; exit 1; }; fi
-dotnet "$dll" ptx --output "$work/ptx" --arch 9.0 --driver 13.0 > "$work/emit.log" || { cat "$work/emit.log"; exit 1; }
+dotnet "$dll" ptx --output "$work/ptx" --arch 9.0 --driver 13.0 "${opt[@]}" > "$work/emit.log" || { cat "$work/emit.log"; exit 1; }
 head -1 "$work/emit.log"
 
 # Instructions or types that need a PTX ISA newer than 7.8 (sm_90 features ILGPU 1.5.3 does not emit today).
@@ -113,14 +114,15 @@ while IFS=$'\t' read -r kernel grouping file isa _; do
     failed=$((failed + 1)); continue
   fi
   hmma=$(grep -c 'HMMA' "$work/sass.txt" || true)
-  rows+=("| $kernel | $grouping | ${registers:-?} | $spill | ${smem:-0} | ${stack:-0} | $hmma |")
+  approx=$(grep -oE '\b[a-z0-9]+\.approx' "$ptx" | sed 's/\.approx//' | sort -u | paste -sd, - || true)
+  rows+=("| $kernel | $grouping | ${registers:-?} | $spill | ${smem:-0} | ${stack:-0} | $hmma | ${approx:--} |")
   if [ "$spill" -gt 0 ]; then echo "ptxcheck: $kernel spills $spill bytes"; failed=$((failed + 1)); fi
 done < "$work/ptx/kernels.tsv"
 
 table=$work/table.md
 {
-  echo "| kernel | launch | registers | spill bytes | shared memory (bytes) | stack frame (bytes) | HMMA |"
-  echo "|---|---|---:|---:|---:|---:|---:|"
+  echo "| kernel | launch | registers | spill bytes | shared memory (bytes) | stack frame (bytes) | HMMA | .approx PTX |"
+  echo "|---|---|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${rows[@]}"
 } > "$table"
 cat "$table"

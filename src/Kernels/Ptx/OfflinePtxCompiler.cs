@@ -17,12 +17,15 @@ public sealed class OfflinePtxCompiler : IDisposable
     private readonly Context _context;
     private readonly PTXBackend _backend;
 
-    /// <summary>Compiles for <paramref name="architecture"/> at PTX ISA <paramref name="instructionSet"/>.</summary>
-    public OfflinePtxCompiler(CudaArchitecture architecture, CudaInstructionSet instructionSet)
+    /// <summary>
+    /// Compiles for <paramref name="architecture"/> at PTX ISA <paramref name="instructionSet"/>, with the runtime's
+    /// settings or, for comparisons, another optimization <paramref name="level"/>.
+    /// </summary>
+    public OfflinePtxCompiler(CudaArchitecture architecture, CudaInstructionSet instructionSet, OptimizationLevel level = KernelCompilation.Level)
     {
         Architecture = architecture;
         InstructionSet = instructionSet;
-        _context = Context.Create(b => KernelCompilation.Configure(b));
+        _context = Context.Create(b => KernelCompilation.Configure(b).Optimize(level));
         _backend = new PTXBackend(_context, new CudaCapabilityContext(architecture), architecture, instructionSet, null);
     }
 
