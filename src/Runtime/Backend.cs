@@ -106,6 +106,9 @@ public abstract partial class Backend : IDisposable
     protected abstract void CopyCore(Tensor src, Tensor dst);
     protected abstract void FillCore(Tensor dst, float value);
 
+    /// <summary>Elements per channel of x [N, C, ...] (1 for [N, C]).</summary>
+    internal static int SpatialOf(Tensor x) => checked((int)x.Shape.Stride(2));
+
     /// <summary>Releases device resources.</summary>
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }

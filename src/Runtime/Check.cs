@@ -1,5 +1,3 @@
-using DiffusionKernels.Kernels;
-
 namespace DiffusionKernels.Runtime;
 
 /// <summary>Argument checks shared by the backend's ops; every message names the op.</summary>
@@ -44,8 +42,8 @@ internal static class Check
             if (t is not null) DType(op, t, Runtime.DType.Float32, name);
     }
 
-    public static void Known(string op, Activation activation)
+    public static void Known<T>(string op, T value, string what) where T : struct, Enum
     {
-        if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, $"{op}: unknown activation {(int)activation}");
+        if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(what, value, $"{op}: unknown {what} {Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)}");
     }
 }

@@ -36,15 +36,15 @@ public class BundledModelTests
         Close.Assert(cpu, Denoise(TestBackends.IlgpuCpu), 1e-4);
     }
 
-    // (image size, batch): 8×8 on the emulator, the model's own 64×64 in a batch of 4 on CUDA.
-    private static IEnumerable<TestCaseData> SamplingCases() => GpuTargets.Cases([new object[] { 8, 1 }], [[64, 4]]);
-
-    [TestCaseSource(nameof(SamplingCases))]
-    public void TenStepSamplesAgreeWithTheCpuBackend(int size, int batch, string device)
+    [Test, Category(GpuTargets.Category)]
+    public void TenStepSamplesAgreeWithTheCpuBackendOnCuda()
     {
-        // The same run (dpmpp_2m_sde, Karras σ, Philox noise of seed 7) on both backends: one network call agrees to
-        // ~1e-5 of the output, and ten steps of the solver carry those differences along. 1e-3 of the largest value
-        // leaves a wide margin over the ~2e-6 measured on the emulator at 8×8.
+        // The same run (dpmpp_2m_sde, Karras σ, Philox noise of seed 7, the model's 64×64 in a batch of 4) on the CPU
+        // backend and CUDA. Ten steps carry the per-call rounding differences along: on the emulator (8×8, one sample,
+        // too slow to keep in the suite) they came to 8e-7 of the largest value; 1e-4, the golden U-Net bound, leaves
+        // room for CUDA's FMA contraction and other summation orders.
+        const int size = 64, batch = 4;
+        var cuda = TestBackends.Cuda; // before the CPU run: without a device there is nothing to compare
         float[] Sample(Backend b)
         {
             using var unet = UNet2DModel.Load(ModelDir, b);
@@ -60,7 +60,7 @@ public class BundledModelTests
         }
         var cpu = Sample(TestBackends.Cpu);
         Assert.That(cpu.All(float.IsFinite));
-        Close.Assert(cpu, Sample(TestBackends.Get(device)), 1e-3, $"samples on {device}");
+        Close.Assert(cpu, Sample(cuda), 1e-4, "samples on cuda");
     }
 
     [Test]

@@ -129,6 +129,20 @@ public class GroupNormTests
         Close.Assert(Run(TestBackends.Cpu, x, gamma, beta, dims, groups, 1e-5f, a), Run(TestBackends.Get(device), x, gamma, beta, dims, groups, 1e-5f, a), what: $"{device} group norm {a}");
     }
 
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void VarianceSurvivesAnOutlyingFirstElement(string device)
+    {
+        // One 16384-element group whose first element is 1000 (the rest N(0, 1)): centring the one-pass sums on that
+        // element leaves E[(x−K)²] ≈ 1e6 to cancel against (E[x−K])² for a variance of ≈ 62, losing ~3 digits in float.
+        // Both twins centre on the mean of the first 64 elements instead (≈ 16 here).
+        int[] dims = [2, 4, 64, 64];
+        var (x, gamma, beta) = Inputs(dims, 11);
+        x[0] = 1000f;
+        x[4 * 64 * 64] = -700f;
+        Close.Assert(Reference(x, gamma, beta, dims, 1, 1e-5, Activation.Identity), Run(TestBackends.Get(device), x, gamma, beta, dims, 1, 1e-5f, Activation.Identity),
+            what: $"{device} group norm, outlying first element");
+    }
+
     [Test]
     public void ChannelsNotDivisibleByGroupsNamesTheOp()
     {

@@ -44,7 +44,7 @@ public static class Program
                           + $"{(Environment.GetEnvironmentVariable(TestBackends.RequireCudaVariable) == "1" ? $", {TestBackends.RequireCudaVariable}=1" : "")}");
         if (options.List)
         {
-            ListTests(runner.LoadedTest, filter);
+            ListTests(runner.LoadedTest!, filter);
             return matching == 0 ? 3 : 0;
         }
         if (matching == 0)

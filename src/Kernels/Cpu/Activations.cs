@@ -17,7 +17,6 @@ public static class Activations
     /// <summary>y = act(x) element-wise, parallel over both cores when large; y may be x.</summary>
     public static void Forward(ReadOnlySpan<float> x, Span<float> y, Activation activation)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"activation: input has {x.Length} elements, output {y.Length}");
         if (x.Length < ParallelThreshold)
         {
             AffineForward(x, y, 1f, 0f, activation);
@@ -48,7 +47,6 @@ public static class Activations
     /// </summary>
     public static void AffineForward(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, Activation activation, float center = 0f)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"activation: input has {x.Length} elements, output {y.Length}");
         switch (activation)
         {
             case Activation.Identity: AffineLoop<IdentityOp>(x, y, center, scale, shift); break;

@@ -13,8 +13,6 @@ public static class ChannelOps
     public static void ScaleShift(ReadOnlySpan<float> x, ReadOnlySpan<float> scaleShift, Span<float> y, int batch, int channels, int spatial, Activation activation)
     {
         CheckLengths("scale shift", x, y, batch, channels, spatial);
-        if (scaleShift.Length != 2L * batch * channels)
-            throw new ArgumentException($"scale shift: scale/shift has {scaleShift.Length} elements, expected {batch}×{2 * channels}");
         unsafe
         {
             fixed (float* px = x, ps = scaleShift, py = y)
@@ -34,8 +32,6 @@ public static class ChannelOps
     public static void AddChannelBias(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y, int batch, int channels, int spatial)
     {
         CheckLengths("add channel bias", x, y, batch, channels, spatial);
-        if (bias.Length != (long)batch * channels)
-            throw new ArgumentException($"add channel bias: bias has {bias.Length} elements, expected {batch}×{channels}");
         unsafe
         {
             fixed (float* px = x, pb = bias, py = y)
@@ -48,8 +44,6 @@ public static class ChannelOps
 
     private static void CheckLengths(string op, ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int spatial)
     {
-        if ((long)batch * channels * spatial != x.Length || y.Length != x.Length)
-            throw new ArgumentException($"{op}: input has {x.Length} and output {y.Length} elements, expected {batch}×{channels}×{spatial}");
     }
 
     private static unsafe void Row(float* x, float* y, int row, int spatial, float scale, float shift, Activation activation)

@@ -6,8 +6,8 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// </summary>
 public static class GroupNorm
 {
-    /// <summary>Elements averaged (in double) for the shift that centres the one-pass moments.</summary>
-    private const int ShiftSampleLength = 64;
+    /// <summary>Elements averaged (in double) for the shift that centres the one-pass moments (the GPU kernel's too).</summary>
+    public const int ShiftSampleLength = 64;
 
     /// <summary>
     /// x and y [batch, channels, spatial]; γ and β [channels]; <paramref name="activation"/> is an
@@ -16,12 +16,6 @@ public static class GroupNorm
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y,
         int batch, int channels, int spatial, int groups, float eps, Activation activation)
     {
-        if (groups < 1 || channels % groups != 0)
-            throw new ArgumentException($"group norm: {channels} channels are not divisible into {groups} groups");
-        if ((long)batch * channels * spatial != x.Length || y.Length != x.Length)
-            throw new ArgumentException($"group norm: input has {x.Length} and output {y.Length} elements, expected {batch}×{channels}×{spatial}");
-        if (gamma.Length != channels || beta.Length != channels)
-            throw new ArgumentException($"group norm: weight has {gamma.Length} and bias {beta.Length} elements, expected {channels}");
         int channelsPerGroup = channels / groups, items = batch * groups;
         if (x.Length == 0) return;
         unsafe

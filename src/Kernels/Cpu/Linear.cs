@@ -17,7 +17,6 @@ public static unsafe class Linear
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int m, int n, int k, Activation activation)
     {
-        if (bias.Length != 0 && bias.Length != n) throw new ArgumentException($"linear: bias has {bias.Length} elements, expected {n}");
         Sgemm.Multiply(false, true, m, n, k, 1f, x, k, w, k, 0f, y, n);
         if (bias.Length == 0 && activation == Activation.Identity) return;
 

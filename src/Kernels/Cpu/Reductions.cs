@@ -25,9 +25,6 @@ public static class Reductions
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, Span<float> result, int batch, int kind)
     {
-        if (batch < 1 || x.Length % batch != 0 || result.Length != batch)
-            throw new ArgumentException($"reduce: {x.Length} input elements and {result.Length} results do not form {batch} samples");
-        if (kind is < Mean or > NonFiniteCount) throw new ArgumentException($"reduce: unknown reduction code {kind}");
         long sample = x.Length / batch;
         if (sample == 0)
         {
@@ -87,8 +84,6 @@ public static class Reductions
     /// </summary>
     public static void FlagNonFinite(ReadOnlySpan<float> x, Span<long> flags, int batch, long step)
     {
-        if (batch < 1 || x.Length % batch != 0 || flags.Length != batch)
-            throw new ArgumentException($"flag non-finite: {x.Length} input elements and {flags.Length} flags do not form {batch} samples");
         Span<float> counts = batch <= 256 ? stackalloc float[batch] : new float[batch];
         Forward(x, counts, batch, NonFiniteCount);
         for (int b = 0; b < batch; b++)

@@ -6,11 +6,16 @@ namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>
 /// Group normalization (+ activation) over x [N, C, spatial]: one group of threads per (sample, group) block of
-/// C/groups × spatial contiguous elements. The group reduces Σ(x − K) and Σ(x − K)² (K = the block's first
-/// element, which keeps the one-pass variance from cancelling), then normalizes, applies γ/β and the activation.
+/// C/groups × spatial contiguous elements. The group reduces Σ(x − K) and Σ(x − K)² with K the mean of the block's
+/// first <see cref="ShiftSampleLength"/> elements, the shift the CPU twin (<see cref="Cpu.GroupNorm"/>) uses, so the
+/// one-pass variance does not cancel even when one element lies far from the rest; then it normalizes, applies γ/β and
+/// the activation. (The twin sums in double where this sums in float; the formulation is the same.)
 /// </summary>
 public sealed class GroupNormKernels
 {
+    /// <summary>Elements averaged for the shift K (the CPU twin's choice).</summary>
+    public const int ShiftSampleLength = Cpu.GroupNorm.ShiftSampleLength;
+
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation> _groupNorm;
 
@@ -38,7 +43,10 @@ public sealed class GroupNormKernels
         int block = Grid.IdxX;
         int length = channelsPerGroup * spatial;
         long start = (long)block * length;
-        float k = x[start];
+        int head = XMath.Min(length, ShiftSampleLength);
+        float headSum = 0f;
+        for (int i = Group.IdxX; i < head; i += Group.DimX) headSum += x[start + i];
+        float k = NormBlockReduce.Sum(headSum, shared) / head;
         float sum = 0f, squares = 0f;
         for (int i = Group.IdxX; i < length; i += Group.DimX)
         {

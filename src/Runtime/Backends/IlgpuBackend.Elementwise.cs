@@ -6,21 +6,8 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class IlgpuBackend
 {
-    // Launchers compile their kernels on first use and hold nothing else. The backend owns the device buffer of
-    // per-sample linear-combination coefficients (grown on demand, freed in Dispose).
-    private ResamplingKernels? _resampling;
     private ElementwiseKernels? _elementwise;
-    private TimestepEmbeddingKernel? _timestepEmbedding;
-    private EmbeddingLookupKernel? _embeddingLookup;
-
-    private ResamplingKernels Resampling => _resampling ??= new ResamplingKernels(Accelerator);
     private ElementwiseKernels Elementwise => _elementwise ??= new ElementwiseKernels(Accelerator);
-
-    protected override void UpsampleNearest2xCore(Tensor x, Tensor y) =>
-        Resampling.UpsampleNearest2x(Stream, F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
-
-    protected override void AvgPool2x2Core(Tensor x, Tensor y) =>
-        Resampling.AvgPool2x2(Stream, F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
 
     protected override void ConcatChannelsCore(Tensor a, Tensor b, Tensor y)
     {
@@ -73,10 +60,4 @@ public sealed partial class IlgpuBackend
         }
         return _coefficients.View.SubView(0, length);
     }
-
-    protected override void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) =>
-        (_timestepEmbedding ??= new TimestepEmbeddingKernel(Accelerator)).Run(Stream, F(timesteps), F(y), y.Shape[1], flipSinToCos, downscaleFreqShift, scale, maxPeriod);
-
-    protected override void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y) =>
-        (_embeddingLookup ??= new EmbeddingLookupKernel(Accelerator)).Run(Stream, F(table), L(labels), F(y), table.Shape[0], table.Shape[1]);
 }

@@ -23,6 +23,9 @@ public sealed partial class IlgpuBackend : Backend
 
     private readonly PinnedStaging _staging;
 
+    // Each op family's launcher (IlgpuBackend.<Family>.cs, named after Kernels/Gpu/<Family>Kernels.cs) is created on
+    // first use and holds only compiled kernels, which the accelerator owns and frees.
+
     private IlgpuBackend(Context context, Accelerator accelerator, string name, DeviceInfo device)
     {
         _context = context;
@@ -100,6 +103,7 @@ public sealed partial class IlgpuBackend : Backend
 
     protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst)
     {
+        ((IlgpuStorage)dst.Storage).Mirror(dst.Offset, src);
         if (_staging.TryUpload(Stream, src, L(dst))) return;
         L(dst).CopyFromCPU(Stream, src);
         Stream.Synchronize();
@@ -122,9 +126,31 @@ public sealed partial class IlgpuBackend : Backend
 
     protected override void CopyCore(Tensor src, Tensor dst)
     {
-        if (src.DType == DType.Float32) F(src).CopyTo(Stream, F(dst));
-        else L(src).CopyTo(Stream, L(dst));
+        if (src.DType == DType.Float32)
+        {
+            F(src).CopyTo(Stream, F(dst));
+            return;
+        }
+        L(src).CopyTo(Stream, L(dst));
+        var from = (IlgpuStorage)src.Storage;
+        var to = (IlgpuStorage)dst.Storage;
+        if (from.HostLongs is { } mirror) to.Mirror(dst.Offset, mirror.AsSpan(checked((int)src.Offset), checked((int)src.Length)));
+        else to.InvalidateMirror();
     }
+
+    /// <summary>
+    /// int64 tensors (labels) change only through uploads and copies, so their storage keeps a host copy: checks of
+    /// their values (<see cref="Backend.EmbeddingLookup"/>) read it without waiting for the device. Storage a kernel
+    /// has written (<see cref="Backend.FlagNonFinite"/>) has no valid copy and is read from the device.
+    /// </summary>
+    protected override void ReadInt64WithoutWaiting(Tensor t, Span<long> values)
+    {
+        if (((IlgpuStorage)t.Storage).HostLongs is { } mirror) mirror.AsSpan(checked((int)t.Offset), values.Length).CopyTo(values);
+        else CopyToHostCore(t, values);
+    }
+
+    /// <summary>Marks int64 storage a kernel writes: its host copy no longer holds.</summary>
+    private static void DeviceWrites(Tensor t) => ((IlgpuStorage)t.Storage).InvalidateMirror();
 
     protected override void FillCore(Tensor dst, float value) => (_fill ??= new FillKernel(Accelerator)).Run(Stream, F(dst), value);
 
@@ -161,6 +187,7 @@ public sealed partial class IlgpuBackend : Backend
                 {
                     Longs = backend.Accelerator.Allocate1D<long>(length);
                     Longs.View.MemSetToZero(backend.Stream);
+                    if (length <= MirroredLongs) HostLongs = new long[length];
                 }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -169,8 +196,21 @@ public sealed partial class IlgpuBackend : Backend
             }
         }
 
+        /// <summary>int64 tensors up to this length keep a host copy (labels and flags are a batch long).</summary>
+        private const int MirroredLongs = 1 << 16;
+
         public MemoryBuffer1D<float, Stride1D.Dense>? Floats { get; private set; }
         public MemoryBuffer1D<long, Stride1D.Dense>? Longs { get; private set; }
+
+        /// <summary>The host copy of an int64 storage's values, or null when there is none or a kernel wrote it.</summary>
+        public long[]? HostLongs { get; private set; }
+
+        public void Mirror(long offset, ReadOnlySpan<long> values)
+        {
+            if (HostLongs is not null) values.CopyTo(HostLongs.AsSpan(checked((int)offset)));
+        }
+
+        public void InvalidateMirror() => HostLongs = null;
 
         protected override void Release()
         {

@@ -19,7 +19,7 @@ public abstract partial class Backend
         long m = x.Length / k;
         if (y.Length / n != m) throw ShapeMismatchException.For(op, $"output rows for input {x.Shape}", m, y.Shape);
         if (bias is not null) Check.Shape(op, bias, "bias", n);
-        Check.Known(op, activation);
+        Check.Known(op, activation, "activation");
         LinearCore(x, w, bias, y, (int)m, n, k, activation);
     }
 
