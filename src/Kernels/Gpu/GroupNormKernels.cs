@@ -25,14 +25,21 @@ public sealed class GroupNormKernels
         _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation>(GroupNorm);
     }
 
-    /// <summary>Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x. Shapes are checked by the caller (<c>Backend.GroupNorm</c>).</summary>
+    /// <summary>
+    /// Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x. Shapes are checked by the caller
+    /// (<c>Backend.GroupNorm</c>). <paramref name="threads"/> overrides the threads per group (whole warps, at most the
+    /// device's limit and 1024), for the kernel checks across launch shapes; by default up to 512.
+    /// </summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
-        int channels, int spatial, int groups, float eps, Activation activation)
+        int channels, int spatial, int groups, float eps, Activation activation, int? threads = null)
     {
         long blockLength = (long)channels / groups * spatial;
         if (blockLength == 0 || x.Length == 0) return;
         int blocks = checked((int)(x.Length / blockLength));
-        var config = new KernelConfig(blocks, NormBlockReduce.GroupSize(_accelerator, blockLength));
+        int groupSize = threads ?? NormBlockReduce.GroupSize(_accelerator, blockLength);
+        if (groupSize % _accelerator.WarpSize != 0 || groupSize > Math.Min(_accelerator.MaxNumThreadsPerGroup, NormBlockReduce.MaxWarps * _accelerator.WarpSize))
+            throw new ArgumentOutOfRangeException(nameof(threads), $"group norm: {groupSize} threads per group is not whole warps within the device's limit");
+        var config = new KernelConfig(blocks, groupSize);
         _groupNorm(stream, config, x, gamma, beta, y, channels / groups, spatial, groups, eps, activation);
     }
 

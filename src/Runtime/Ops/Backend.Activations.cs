@@ -12,8 +12,13 @@ public abstract partial class Backend
         Check.Float(op, (x, "input"), (y, "output"));
         Check.Same(op, x, "input", y, "output");
         Check.Known(op, activation, "activation");
+        if (!Supports(BackendOp.Activate))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.Activate(m[x], m[y], activation));
+            return;
+        }
         ActivateCore(x, y, activation);
     }
 
-    protected abstract void ActivateCore(Tensor x, Tensor y, Activation activation);
+    protected virtual void ActivateCore(Tensor x, Tensor y, Activation activation) => throw NotImplementedHere(BackendOp.Activate);
 }

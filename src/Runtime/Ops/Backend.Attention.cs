@@ -19,8 +19,13 @@ public abstract partial class Backend
         if (k.Shape[0] != b || k.Shape[2] != c) throw new ShapeMismatchException($"{op}: query {q.Shape} and key {k.Shape} disagree in batch or channels");
         Check.Same(op, k, "key", v, "value");
         Check.Same(op, q, "query", o, "output");
+        if (!Supports(BackendOp.Attention))
+        {
+            OnCpu([q, k, v, o], [o], (cpu, m) => cpu.Attention(m[q], m[k], m[v], m[o], heads, scale));
+            return;
+        }
         AttentionCore(q, k, v, o, heads, scale);
     }
 
-    protected abstract void AttentionCore(Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale);
+    protected virtual void AttentionCore(Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale) => throw NotImplementedHere(BackendOp.Attention);
 }

@@ -17,6 +17,11 @@ public abstract partial class Backend
         Check.Shape(op, scaleShift, $"scale/shift (input {x.Shape})", x.Shape[0], 2 * x.Shape[1]);
         Check.Same(op, x, "input", y, "output");
         Check.Known(op, activation, "activation");
+        if (!Supports(BackendOp.ScaleShift))
+        {
+            OnCpu([x, scaleShift, y], [y], (cpu, m) => cpu.ScaleShift(m[x], m[scaleShift], m[y], activation));
+            return;
+        }
         ScaleShiftCore(x, scaleShift, y, activation);
     }
 
@@ -29,9 +34,14 @@ public abstract partial class Backend
         if (x.Rank < 2) throw ShapeMismatchException.For(op, "input rank", "≥ 2 ([N, C, ...])", x.Shape);
         Check.Shape(op, bias, $"bias (input {x.Shape})", x.Shape[0], x.Shape[1]);
         Check.Same(op, x, "input", y, "output");
+        if (!Supports(BackendOp.AddChannelBias))
+        {
+            OnCpu([x, bias, y], [y], (cpu, m) => cpu.AddChannelBias(m[x], m[bias], m[y]));
+            return;
+        }
         AddChannelBiasCore(x, bias, y);
     }
 
-    protected abstract void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation);
-    protected abstract void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y);
+    protected virtual void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) => throw NotImplementedHere(BackendOp.ScaleShift);
+    protected virtual void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) => throw NotImplementedHere(BackendOp.AddChannelBias);
 }

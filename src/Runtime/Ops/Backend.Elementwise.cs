@@ -14,6 +14,11 @@ public abstract partial class Backend
             if (i != 1 && dims[i] != b.Shape[i]) throw new ShapeMismatchException($"{op}: first {a.Shape} and second {b.Shape} differ outside the channel dimension");
         dims[1] += b.Shape[1];
         Check.Shape(op, y, $"output (first {a.Shape}, second {b.Shape})", dims);
+        if (!Supports(BackendOp.ConcatChannels))
+        {
+            OnCpu([a, b, y], [y], (cpu, m) => cpu.ConcatChannels(m[a], m[b], m[y]));
+            return;
+        }
         ConcatChannelsCore(a, b, y);
     }
 
@@ -31,6 +36,11 @@ public abstract partial class Backend
         Check.Float(op, (a, "a"), (b, "b"), (y, "output"));
         if (b is not null) Check.Same(op, a, "a", b, "b");
         Check.Same(op, a, "a", y, "output");
+        if (!Supports(BackendOp.Axpby))
+        {
+            OnCpu([a, b, y], [y], (cpu, m) => cpu.Axpby(alpha, m[a], beta, m.Maybe(b), m[y]));
+            return;
+        }
         AxpbyCore(alpha, a, beta, b, y);
     }
 
@@ -42,6 +52,11 @@ public abstract partial class Backend
         Check.Float(op, (x, "input"), (y, "output"));
         if (!(lo <= hi)) throw new ArgumentException($"{op}: lower bound {lo} exceeds upper bound {hi}");
         Check.Same(op, x, "input", y, "output");
+        if (!Supports(BackendOp.Clamp))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.Clamp(m[x], lo, hi, m[y]));
+            return;
+        }
         ClampCore(x, lo, hi, y);
     }
 
@@ -70,11 +85,18 @@ public abstract partial class Backend
         bool perSample = coefficients.Length == xs.Length * batch;
         if (!perSample && coefficients.Length != xs.Length)
             throw new ArgumentException($"{op}: {xs.Length} terms over batch {batch} need {xs.Length} or {xs.Length * batch} coefficients, found {coefficients.Length}");
+        if (!Supports(BackendOp.LinearCombination))
+        {
+            var terms = xs.ToArray();
+            var c = coefficients.ToArray();
+            OnCpu([y, .. terms], [y], (cpu, m) => cpu.LinearCombination(m[y], terms.Select(t => m[t]).ToArray(), c));
+            return;
+        }
         LinearCombinationCore(y, xs, coefficients, perSample);
     }
 
-    protected abstract void ConcatChannelsCore(Tensor a, Tensor b, Tensor y);
-    protected abstract void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y);
-    protected abstract void ClampCore(Tensor x, float lo, float hi, Tensor y);
-    protected abstract void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample);
+    protected virtual void ConcatChannelsCore(Tensor a, Tensor b, Tensor y) => throw NotImplementedHere(BackendOp.ConcatChannels);
+    protected virtual void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y) => throw NotImplementedHere(BackendOp.Axpby);
+    protected virtual void ClampCore(Tensor x, float lo, float hi, Tensor y) => throw NotImplementedHere(BackendOp.Clamp);
+    protected virtual void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample) => throw NotImplementedHere(BackendOp.LinearCombination);
 }

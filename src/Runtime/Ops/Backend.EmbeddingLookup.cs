@@ -22,6 +22,11 @@ public abstract partial class Backend
             if ((ulong)values[n] >= (ulong)rows)
                 throw new ArgumentOutOfRangeException(nameof(labels), values[n],
                     $"{op}: label {values[n]} at position {n} is outside the table's {rows} rows (valid labels 0..{rows - 1})");
+        if (!Supports(BackendOp.EmbeddingLookup))
+        {
+            OnCpu([table, labels, y], [y], (cpu, m) => cpu.EmbeddingLookup(m[table], m[labels], m[y]));
+            return;
+        }
         EmbeddingLookupCore(table, labels, y);
     }
 
@@ -31,5 +36,5 @@ public abstract partial class Backend
     /// </summary>
     protected virtual void ReadInt64WithoutWaiting(Tensor t, Span<long> values) => CopyToHostCore(t, values);
 
-    protected abstract void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y);
+    protected virtual void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y) => throw NotImplementedHere(BackendOp.EmbeddingLookup);
 }

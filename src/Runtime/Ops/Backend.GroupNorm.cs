@@ -19,8 +19,13 @@ public abstract partial class Backend
         Check.Shape(op, beta, "bias", c);
         Check.Same(op, x, "input", y, "output");
         Check.Known(op, activation, "activation");
+        if (!Supports(BackendOp.GroupNorm))
+        {
+            OnCpu([x, gamma, beta, y], [y], (cpu, m) => cpu.GroupNorm(m[x], m[gamma], m[beta], m[y], groups, eps, activation));
+            return;
+        }
         GroupNormCore(x, gamma, beta, y, groups, eps, activation);
     }
 
-    protected abstract void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation);
+    protected virtual void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation) => throw NotImplementedHere(BackendOp.GroupNorm);
 }

@@ -14,8 +14,13 @@ public abstract partial class Backend
         Check.Owned(this, op, y);
         Check.Float(op, (y, "output"));
         if (firstSampleIndex < 0) throw new ArgumentOutOfRangeException(nameof(firstSampleIndex), $"{op}: sample index must be ≥ 0");
+        if (!Supports(BackendOp.RandomNormal))
+        {
+            OnCpu([y], [y], (cpu, m) => cpu.RandomNormal(m[y], seed, firstSampleIndex, offset));
+            return;
+        }
         RandomNormalCore(y, seed, firstSampleIndex, offset);
     }
 
-    protected abstract void RandomNormalCore(Tensor y, ulong seed, long firstSampleIndex, ulong offset);
+    protected virtual void RandomNormalCore(Tensor y, ulong seed, long firstSampleIndex, ulong offset) => throw NotImplementedHere(BackendOp.RandomNormal);
 }

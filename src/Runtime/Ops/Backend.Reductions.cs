@@ -10,6 +10,11 @@ public abstract partial class Backend
         Check.Float(op, (x, "input"), (result, "result"));
         Check.Shape(op, result, $"result (input {x.Shape})", x.Shape[0]);
         Check.Known(op, kind, "reduction");
+        if (!Supports(BackendOp.Reduce))
+        {
+            OnCpu([x, result], [result], (cpu, m) => cpu.Reduce(m[x], m[result], kind));
+            return;
+        }
         ReduceCore(x, result, kind);
     }
 
@@ -25,9 +30,14 @@ public abstract partial class Backend
         Check.Float(op, (x, "input"));
         Check.DType(op, firstStep, Runtime.DType.Int64, "flags");
         Check.Shape(op, firstStep, $"flags (input {x.Shape})", x.Shape[0]);
+        if (!Supports(BackendOp.FlagNonFinite))
+        {
+            OnCpu([x, firstStep], [firstStep], (cpu, m) => cpu.FlagNonFinite(m[x], m[firstStep], step));
+            return;
+        }
         FlagNonFiniteCore(x, firstStep, step);
     }
 
-    protected abstract void ReduceCore(Tensor x, Tensor result, Reduction kind);
-    protected abstract void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step);
+    protected virtual void ReduceCore(Tensor x, Tensor result, Reduction kind) => throw NotImplementedHere(BackendOp.Reduce);
+    protected virtual void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step) => throw NotImplementedHere(BackendOp.FlagNonFinite);
 }

@@ -10,6 +10,11 @@ public abstract partial class Backend
         Check.Float(op, (x, "input"), (y, "output"));
         Check.Rank(op, x, 4, "input");
         Check.Shape(op, y, $"output (input {x.Shape})", x.Shape[0], x.Shape[1], 2 * x.Shape[2], 2 * x.Shape[3]);
+        if (!Supports(BackendOp.UpsampleNearest2x))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.UpsampleNearest2x(m[x], m[y]));
+            return;
+        }
         UpsampleNearest2xCore(x, y);
     }
 
@@ -22,9 +27,14 @@ public abstract partial class Backend
         Check.Rank(op, x, 4, "input");
         if (x.Shape[2] < 2 || x.Shape[3] < 2) throw ShapeMismatchException.For(op, "input spatial size", "≥ 2×2", x.Shape);
         Check.Shape(op, y, $"output (input {x.Shape})", x.Shape[0], x.Shape[1], x.Shape[2] / 2, x.Shape[3] / 2);
+        if (!Supports(BackendOp.AvgPool2x2))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.AvgPool2x2(m[x], m[y]));
+            return;
+        }
         AvgPool2x2Core(x, y);
     }
 
-    protected abstract void UpsampleNearest2xCore(Tensor x, Tensor y);
-    protected abstract void AvgPool2x2Core(Tensor x, Tensor y);
+    protected virtual void UpsampleNearest2xCore(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.UpsampleNearest2x);
+    protected virtual void AvgPool2x2Core(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.AvgPool2x2);
 }

@@ -16,8 +16,13 @@ public abstract partial class Backend
         Check.Rank(op, y, 2, "output");
         if (y.Shape[0] != timesteps.Shape[0]) throw ShapeMismatchException.For(op, $"output rows (timesteps {timesteps.Shape})", timesteps.Shape[0], y.Shape);
         if (y.Shape[1] < 2) throw ShapeMismatchException.For(op, "embedding dimension", "≥ 2", y.Shape);
+        if (!Supports(BackendOp.TimestepEmbedding))
+        {
+            OnCpu([timesteps, y], [y], (cpu, m) => cpu.TimestepEmbedding(m[timesteps], m[y], flipSinToCos, downscaleFreqShift, scale, maxPeriod));
+            return;
+        }
         TimestepEmbeddingCore(timesteps, y, flipSinToCos, downscaleFreqShift, scale, maxPeriod);
     }
 
-    protected abstract void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod);
+    protected virtual void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) => throw NotImplementedHere(BackendOp.TimestepEmbedding);
 }

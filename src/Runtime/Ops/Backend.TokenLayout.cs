@@ -10,6 +10,11 @@ public abstract partial class Backend
         Check.Float(op, (x, "input"), (y, "output"));
         Check.Rank(op, x, 4, "input");
         Check.Shape(op, y, $"output (input {x.Shape})", x.Shape[0], x.Shape[2] * x.Shape[3], x.Shape[1]);
+        if (!Supports(BackendOp.NchwToTokens))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.NchwToTokens(m[x], m[y]));
+            return;
+        }
         NchwToTokensCore(x, y);
     }
 
@@ -25,9 +30,14 @@ public abstract partial class Backend
         Check.Rank(op, y, 4, "output");
         Check.Shape(op, x, $"input (output {y.Shape})", y.Shape[0], y.Shape[2] * y.Shape[3], y.Shape[1]);
         if (residual is not null) Check.Same(op, residual, "residual", y, "output");
+        if (!Supports(BackendOp.TokensToNchw))
+        {
+            OnCpu([x, y, residual], [y], (cpu, m) => cpu.TokensToNchw(m[x], m[y], m.Maybe(residual), outputScale));
+            return;
+        }
         TokensToNchwCore(x, y, residual, outputScale);
     }
 
-    protected abstract void NchwToTokensCore(Tensor x, Tensor y);
-    protected abstract void TokensToNchwCore(Tensor x, Tensor y, Tensor? residual, float outputScale);
+    protected virtual void NchwToTokensCore(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.NchwToTokens);
+    protected virtual void TokensToNchwCore(Tensor x, Tensor y, Tensor? residual, float outputScale) => throw NotImplementedHere(BackendOp.TokensToNchw);
 }
