@@ -4,6 +4,9 @@ namespace DiffusionKernels.Bench;
 
 /// <summary>
 /// <c>dotnet run -c Release --project bench -- ops [filter] [--device cpu,cuda]</c> prints the quick GFLOP/s table;
+/// <c>-- kernel gemm|conv|attention|groupnorm [--device D]</c> checks every kept version of a kernel family against a
+/// naive reference and times them side by side (see <see cref="KernelCheck"/>);
+/// <c>-- ptx --output DIR</c> writes every kernel's PTX for sm_90 (see <see cref="PtxDump"/>);
 /// <c>-- onnx model.onnx</c> times ONNX Runtime on an exported U-Net; any other arguments go to BenchmarkDotNet (<c>-- --filter '*OpBenchmarks*'</c>).
 /// </summary>
 public static class Program
@@ -17,6 +20,16 @@ public static class Program
             var devices = d >= 0 ? rest[d + 1].Split(',') : BenchDevices.Available().ToArray();
             if (d >= 0) rest.RemoveRange(d, 2);
             OpTable.Run(rest.FirstOrDefault(), devices);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "kernel")
+        {
+            Environment.Exit(KernelCheck.Run(args.Skip(1).ToList()));
+            return;
+        }
+        if (args.Length > 0 && args[0] == "ptx")
+        {
+            Environment.Exit(PtxDump.Run(args.Skip(1).ToList()));
             return;
         }
         if (args.Length > 1 && args[0] == "onnx")

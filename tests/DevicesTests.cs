@@ -23,6 +23,15 @@ public class DevicesTests
         Assert.That(b, Is.InstanceOf<CpuBackend>());
     }
 
+    [Test, Category(GpuTargets.Category)]
+    public void AutoPicksCudaWhereThereIsOne()
+    {
+        var cuda = TestBackends.Cuda; // fails under DK_REQUIRE_CUDA=1 without a device, else ignored
+        Assert.That(cuda.IsCuda, Is.True);
+        Assert.That(Devices.ResolveAuto(), Is.EqualTo("cuda:0"));
+        Assert.That(Devices.CudaDevices()[0].Kind, Is.EqualTo("cuda"));
+    }
+
     [TestCase("cuda")]
     [TestCase("cuda:0")]
     [TestCase("CUDA:3")]

@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Runtime;
 
 namespace DiffusionKernels.Bench.Cases;

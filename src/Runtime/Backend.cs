@@ -166,6 +166,9 @@ public abstract partial class Backend : IDisposable
     protected abstract void CopyCore(Tensor src, Tensor dst);
     protected abstract void FillCore(Tensor dst, float value);
 
+    /// <summary>Elements per channel of x [N, C, ...] (1 for [N, C]).</summary>
+    internal static int SpatialOf(Tensor x) => checked((int)x.Shape.Stride(2));
+
     /// <summary>Releases device resources; later calls fail with <see cref="ObjectDisposedException"/>. Disposing twice does nothing.</summary>
     public virtual void Dispose()
     {

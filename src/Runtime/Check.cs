@@ -42,4 +42,9 @@ internal static class Check
         foreach (var (t, name) in tensors)
             if (t is not null) DType(op, t, Runtime.DType.Float32, name);
     }
+
+    public static void Known<T>(string op, T value, string what) where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(what, value, $"{op}: unknown {what} {Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)}");
+    }
 }

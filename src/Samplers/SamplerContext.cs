@@ -24,12 +24,18 @@ public sealed record SamplerOptions
 }
 
 /// <summary>Scratch tensors, noise and checks shared by the solver loops; everything stays on the backend.</summary>
-/// <remarks>Thread safety: the state of one sampling run; used by the thread running it.</remarks>
+/// <remarks>
+/// The NaN/Inf check reads device-side flags every <see cref="FiniteCheckInterval"/> steps and after the last one, so a
+/// failing run stops up to that many steps late; the error still names the step that produced the NaN.
+/// Thread safety: the state of one sampling run; used by the thread running it.
+/// </remarks>
 public sealed class SamplerContext : IDisposable
 {
+    /// <summary>Steps between two reads of the non-finite flags (the last step is always read).</summary>
+    public const int FiniteCheckInterval = NonFiniteWatch.Interval;
+
     private readonly List<Tensor> _scratch = [];
-    private readonly Tensor _nonFinite;
-    private readonly float[] _nonFiniteHost;
+    private readonly NonFiniteWatch? _finite;
     private readonly Shape _shape;
 
     public SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options)
@@ -38,8 +44,7 @@ public sealed class SamplerContext : IDisposable
         Backend = denoiser.Backend;
         Options = options;
         _shape = x.Shape;
-        _nonFinite = Backend.Allocate(x.Shape[0]);
-        _nonFiniteHost = new float[x.Shape[0]];
+        if (options.CheckFinite) _finite = new NonFiniteWatch(Backend, x.Shape[0], options.FirstSampleIndex, "sampling");
     }
 
     public IDenoiser Denoiser { get; }
@@ -58,24 +63,17 @@ public sealed class SamplerContext : IDisposable
     public void Noise(Tensor into, int step) =>
         Backend.RandomNormal(into, Options.Seed, Options.FirstSampleIndex, (ulong)(step + 1) * (ulong)into.Shape.Stride(1));
 
-    /// <summary>Cancellation, NaN/Inf check and the progress callback, after step <paramref name="i"/>.</summary>
+    /// <summary>Cancellation, NaN/Inf check and the progress callback, after step <paramref name="i"/> of <paramref name="steps"/>.</summary>
     public void EndStep(int i, int steps, double sigma, double next, Tensor x)
     {
         Options.Cancellation.ThrowIfCancellationRequested();
-        if (Options.CheckFinite)
-        {
-            Backend.Reduce(x, _nonFinite, Reduction.NonFiniteCount);
-            Backend.CopyToHost(_nonFinite, _nonFiniteHost);
-            for (int n = 0; n < _nonFiniteHost.Length; n++)
-                if (_nonFiniteHost[n] > 0)
-                    throw new NumericalInstabilityException($"sampling: step {i + 1} of {steps} (σ {sigma:G4} → {next:G4}) produced {_nonFiniteHost[n]} NaN/Inf values in sample {Options.FirstSampleIndex + n}");
-        }
+        _finite?.AfterStep(x, i, steps, sigma, next);
         Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, Denoiser.Evaluations));
     }
 
     public void Dispose()
     {
         foreach (var t in _scratch) t.Dispose();
-        _nonFinite.Dispose();
+        _finite?.Dispose();
     }
 }

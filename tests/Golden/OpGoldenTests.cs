@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Tests.Support;
 using NUnit.Framework;
@@ -19,10 +20,11 @@ public class OpGoldenTests
         {
             yield return new TestCaseData("cpu", f).SetArgDisplayNames("cpu", f);
             yield return new TestCaseData("ilgpu-cpu", f).SetArgDisplayNames("ilgpu-cpu", f);
+            yield return new TestCaseData("cuda", f).SetArgDisplayNames("cuda", f).SetCategory(GpuTargets.Category);
         }
     }
 
-    private static Backend Get(string device) => device == "cpu" ? TestBackends.Cpu : TestBackends.IlgpuCpu;
+    private static Backend Get(string device) => TestBackends.Get(device);
 
     private static IEnumerable<TestCaseData> ConvCases() => On("conv_k1_s1", "conv_k3_s1_p1", "conv_k3_s2_p1", "conv_k3_s2_pad0011", "conv_k3_s1_p0");
 

@@ -94,25 +94,37 @@ public class AttentionTests
     }
 
     // Tiny shapes for the emulator: several key tiles (S > 64) and rows per group, partial query blocks, d odd,
-    // d large enough for many threads per row, heads > 1.
-    [TestCase(1, 3, 5, 6, 2, 1f)]
-    [TestCase(2, 5, 3, 10, 2, 1f)]
-    [TestCase(1, 3, 70, 8, 1, 30f)]
-    [TestCase(1, 7, 9, 300, 1, 1f)]
-    [TestCase(1, 40, 6, 6, 3, 1f)]
-    public void TiledKernelMatchesCpu(int batch, int t, int s, int c, int heads, float magnitude) =>
-        CompareKernel(AttentionAlgorithm.Tiled, batch, t, s, c, heads, magnitude);
+    // d large enough for many threads per row, heads > 1. (batch, queries, keys, channels, heads, input magnitude)
+    private static IEnumerable<object[]> TiledTiny() =>
+    [
+        [1, 3, 5, 6, 2, 1f], [2, 5, 3, 10, 2, 1f], [1, 3, 70, 8, 1, 30f], [1, 7, 9, 300, 1, 1f], [1, 40, 6, 6, 3, 1f],
+    ];
 
     // Key chunks of 8 here (1024 by default): S = 20 runs three chunks with rescales.
-    [TestCase(1, 3, 5, 6, 2, 1f)]
-    [TestCase(2, 2, 7, 10, 2, 30f)]
-    [TestCase(1, 2, 20, 4, 1, 1f)]
-    [TestCase(1, 2, 20, 4, 1, 30f)]
-    [TestCase(1, 2, 3, 600, 1, 1f)]
-    public void RowwiseKernelMatchesCpu(int batch, int t, int s, int c, int heads, float magnitude) =>
-        CompareKernel(AttentionAlgorithm.Rowwise, batch, t, s, c, heads, magnitude);
+    private static IEnumerable<object[]> RowwiseTiny() =>
+    [
+        [1, 3, 5, 6, 2, 1f], [2, 2, 7, 10, 2, 30f], [1, 2, 20, 4, 1, 1f], [1, 2, 20, 4, 1, 30f], [1, 2, 3, 600, 1, 1f],
+    ];
 
-    private static void CompareKernel(AttentionAlgorithm algorithm, int batch, int t, int s, int c, int heads, float magnitude)
+    // The model shapes on CUDA: DDPM-CIFAR's 16×16 and 4×4 attention (d = 256), 8 heads of 64, long sequences.
+    private static IEnumerable<object[]> CudaShapes() =>
+    [
+        [4, 256, 256, 256, 1, 1f], [8, 16, 16, 256, 1, 1f], [2, 1024, 1024, 512, 8, 1f], [1, 300, 2000, 128, 2, 30f], [3, 65, 129, 96, 3, 1f],
+    ];
+
+    private static IEnumerable<TestCaseData> TiledCases() => GpuTargets.Cases(TiledTiny(), CudaShapes());
+
+    private static IEnumerable<TestCaseData> RowwiseCases() => GpuTargets.Cases(RowwiseTiny(), CudaShapes());
+
+    [TestCaseSource(nameof(TiledCases))]
+    public void TiledKernelMatchesCpu(int batch, int t, int s, int c, int heads, float magnitude, string device) =>
+        CompareKernel(AttentionAlgorithm.Tiled, batch, t, s, c, heads, magnitude, device);
+
+    [TestCaseSource(nameof(RowwiseCases))]
+    public void RowwiseKernelMatchesCpu(int batch, int t, int s, int c, int heads, float magnitude, string device) =>
+        CompareKernel(AttentionAlgorithm.Rowwise, batch, t, s, c, heads, magnitude, device);
+
+    private static void CompareKernel(AttentionAlgorithm algorithm, int batch, int t, int s, int c, int heads, float magnitude, string device)
     {
         var (q, k, v) = Inputs(batch, t, s, c, 31 + s, magnitude);
         // Keys grow along the sequence, so later tiles raise the running max and the rescale is exercised.
@@ -121,24 +133,25 @@ public class AttentionTests
                 for (int x = 0; x < c; x++) k[(b * s + j) * c + x] *= 1 + 2f * j / s;
         float scale = 1 / MathF.Sqrt(c / heads);
         var expected = Run(TestBackends.Cpu, q, k, v, batch, t, s, c, heads, scale);
-        var accelerator = TestBackends.IlgpuCpu.Accelerator;
+        var backend = TestBackends.Ilgpu(device);
+        var accelerator = backend.Accelerator;
         var kernels = new AttentionKernels(accelerator, rowChunk: 8);
         using var bq = accelerator.Allocate1D(q);
         using var bk = accelerator.Allocate1D(k);
         using var bv = accelerator.Allocate1D(v);
         using var bo = accelerator.Allocate1D<float>(q.Length);
-        var stream = TestBackends.IlgpuCpu.Stream;
+        var stream = backend.Stream;
         kernels.Run(stream, bq.View, bk.View, bv.View, bo.View, batch, t, s, c, heads, scale, algorithm);
         stream.Synchronize();
         // Both sum in float in different orders; ×30 inputs make the scores large (see CpuIsStableForLargeScores).
         Close.Assert(expected, bo.GetAsArray1D(), magnitude > 1 ? 1e-3 : 1e-5, $"{algorithm}");
     }
 
-    [Test]
-    public void BackendUsesTheGpuKernels()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void BackendUsesTheGpuKernels(string device)
     {
         var (q, k, v) = Inputs(2, 5, 6, 8, 3);
-        Close.Assert(Run(TestBackends.Cpu, q, k, v, 2, 5, 6, 8, 2, 0.3f), Run(TestBackends.IlgpuCpu, q, k, v, 2, 5, 6, 8, 2, 0.3f), 1e-5, "ilgpu-cpu backend");
+        Close.Assert(Run(TestBackends.Cpu, q, k, v, 2, 5, 6, 8, 2, 0.3f), Run(TestBackends.Get(device), q, k, v, 2, 5, 6, 8, 2, 0.3f), 1e-5, $"{device} backend");
     }
 
     [Test]

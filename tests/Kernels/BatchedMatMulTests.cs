@@ -44,15 +44,22 @@ public class BatchedMatMulTests
         Close.Assert(Naive(a, b, batch, m, n, k, tb, alpha), Run(TestBackends.Cpu, a, b, batch, m, n, k, tb, alpha));
     }
 
-    [TestCase(2, 3, 5, 7, true, 0.125f)]
-    [TestCase(2, 3, 5, 7, false, 1f)]
-    [TestCase(3, 17, 33, 9, false, 0.5f)]
-    [TestCase(2, 65, 17, 18, true, 1f)]        // M just over a 64-row tile, K over one 16-step
-    public void IlgpuMatchesCpu(int batch, int m, int n, int k, bool tb, float alpha)
+    // (batch, m, n, k, transposeB, alpha): M just over a 64-row tile, K over one 16-step, tiles in both directions of several batches.
+    private static IEnumerable<object[]> Tiny() =>
+        [[2, 3, 5, 7, true, 0.125f], [2, 3, 5, 7, false, 1f], [3, 17, 33, 9, false, 0.5f], [2, 65, 17, 18, true, 1f], [3, 130, 70, 20, false, 1f]];
+
+    // On CUDA: attention-sized products, and 70,000 batches (more than the 65,535 groups a grid's y or z holds).
+    private static IEnumerable<object[]> CudaShapes() =>
+        [[8, 256, 256, 256, true, 0.0625f], [8, 256, 256, 256, false, 1f], [3, 1000, 999, 129, true, 1f], [70_000, 2, 3, 4, false, 1f]];
+
+    private static IEnumerable<TestCaseData> GpuCases() => GpuTargets.Cases(Tiny(), CudaShapes());
+
+    [TestCaseSource(nameof(GpuCases))]
+    public void IlgpuMatchesCpu(int batch, int m, int n, int k, bool tb, float alpha, string device)
     {
         var a = TestData.Normal(batch * m * k, 3);
         var b = TestData.Normal(batch * k * n, 4);
-        Close.Assert(Run(TestBackends.Cpu, a, b, batch, m, n, k, tb, alpha), Run(TestBackends.IlgpuCpu, a, b, batch, m, n, k, tb, alpha));
+        Close.Assert(Run(TestBackends.Cpu, a, b, batch, m, n, k, tb, alpha), Run(TestBackends.Get(device), a, b, batch, m, n, k, tb, alpha));
     }
 
     [Test]

@@ -59,6 +59,18 @@ public class Conv2dTests
         yield return new Case(1, 2, 6, 5, 3, 2, Stride: 2, Padding: 1);
     }
 
+    /// <summary>On CUDA also the large shapes, edge tiles in both dimensions (130 channels, stride 2) and odd sizes.</summary>
+    private static IEnumerable<Case> CudaCases()
+    {
+        foreach (var c in LargeCases()) yield return c;
+        yield return new Case(3, 17, 33, 31, 130, 3, Stride: 2, Padding: 1, Bias: true, Residual: true, Scale: 0.7071f);
+        yield return new Case(2, 128, 32, 32, 128, 3, Padding: 1, Bias: true);   // a DDPM-CIFAR resnet conv
+        yield return new Case(1, 256, 8, 8, 256, 3, Stride: 2, ExtraPad: 1);       // a diffusers downsample
+        yield return new Case(4, 3, 64, 64, 64, 3, Padding: 1, Bias: true);       // conv_in of a 64×64 model
+    }
+
+    private static IEnumerable<TestCaseData> KernelCases() => GpuTargets.Cases(EmulatorCases(), CudaCases());
+
     [TestCaseSource(nameof(SmallCases))]
     [TestCaseSource(nameof(LargeCases))]
     public void CpuMatchesNaiveLoop(Case c)
@@ -84,19 +96,19 @@ public class Conv2dTests
         Close.Assert(expected, ty.ToArray(), what: "in-place residual");
     }
 
-    [TestCaseSource(nameof(EmulatorCases))]
-    public void EmulatedTiledKernelMatchesCpu(Case c) => CompareKernel(c, Conv2dAlgorithm.Tiled);
+    [TestCaseSource(nameof(KernelCases))]
+    public void TiledKernelMatchesCpu(Case c, string device) => CompareKernel(c, Conv2dAlgorithm.Tiled, device);
 
-    [TestCaseSource(nameof(EmulatorCases))]
-    public void EmulatedDirectKernelMatchesCpu(Case c) => CompareKernel(c, Conv2dAlgorithm.Direct);
+    [TestCaseSource(nameof(KernelCases))]
+    public void DirectKernelMatchesCpu(Case c, string device) => CompareKernel(c, Conv2dAlgorithm.Direct, device);
 
-    [Test]
-    public void IlgpuBackendMatchesCpu()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void IlgpuBackendMatchesCpu(string device)
     {
         var c = new Case(2, 3, 7, 5, 5, 3, Stride: 2, Padding: 1, Bias: true, Residual: true, Scale: 0.25f);
         var (x, w, bias, residual) = Inputs(c);
         var expected = RunBackend(TestBackends.Cpu, c, x, w, bias, residual);
-        var actual = RunBackend(TestBackends.IlgpuCpu, c, x, w, bias, residual);
+        var actual = RunBackend(TestBackends.Get(device), c, x, w, bias, residual);
         Close.Assert(expected, actual, what: $"ilgpu backend {c}");
     }
 
@@ -137,13 +149,13 @@ public class Conv2dTests
         Assert.That(e2.Message, Does.Contain("conv2d").And.Contain(residual.Shape.ToString()).And.Contain(y.Shape.ToString()));
     }
 
-    private static void CompareKernel(Case c, Conv2dAlgorithm algorithm)
+    private static void CompareKernel(Case c, Conv2dAlgorithm algorithm, string device)
     {
         var (x, w, bias, residual) = Inputs(c);
         var expected = RunBackend(TestBackends.Cpu, c, x, w, bias, residual);
-        var backend = TestBackends.IlgpuCpu;
+        var backend = TestBackends.Ilgpu(device);
         var kernels = new Conv2dKernels(backend.Accelerator);
-        Assert.That(kernels.HasTiled, Is.True, "the emulator runs 256-thread groups, so the tiled kernel must load");
+        Assert.That(kernels.HasTiled, Is.True, "the emulator and CUDA run 256-thread groups, so the tiled kernel must load");
         var accelerator = backend.Accelerator;
         using var dx = accelerator.Allocate1D(x);
         using var dw = accelerator.Allocate1D(w);

@@ -6,8 +6,6 @@ namespace DiffusionKernels.Tests.Kernels;
 
 public class ElementwiseTests
 {
-    private static IEnumerable<Backend> Backends() { yield return TestBackends.Cpu; yield return TestBackends.IlgpuCpu; }
-
     private static int Count(int[] d) => d.Aggregate(1, (p, v) => p * v);
 
     // ---------------------------------------------------------------- concat
@@ -51,13 +49,13 @@ public class ElementwiseTests
         Close.Identical(ConcatReference(a, b, da[0]), Concat(TestBackends.Cpu, a, da, b, db), "concat");
     }
 
-    [Test]
-    public void IlgpuConcatMatchesCpu()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void IlgpuConcatMatchesCpu(string device)
     {
         int[] da = [2, 3, 5, 7], db = [2, 2, 5, 7];
         var a = TestData.Normal(Count(da), 3);
         var b = TestData.Normal(Count(db), 4);
-        Close.Identical(Concat(TestBackends.Cpu, a, da, b, db), Concat(TestBackends.IlgpuCpu, a, da, b, db), "concat");
+        Close.Identical(Concat(TestBackends.Cpu, a, da, b, db), Concat(TestBackends.Get(device), a, da, b, db), "concat");
     }
 
     // ---------------------------------------------------------------- axpby, scale, clamp
@@ -96,22 +94,24 @@ public class ElementwiseTests
         }
     }
 
-    [TestCase(Alias.None)]
-    [TestCase(Alias.A)]
-    [TestCase(Alias.B)]
-    public void IlgpuAxpbyMatchesCpu(Alias alias)
+    private static IEnumerable<TestCaseData> AliasCases() => GpuTargets.Cases(Enum.GetValues<Alias>());
+
+    [TestCaseSource(nameof(AliasCases))]
+    public void IlgpuAxpbyMatchesCpu(Alias alias, string device)
     {
+        var g = TestBackends.Get(device);
         var a = TestData.Normal(105, 7);
         var b = TestData.Normal(105, 8);
         // CUDA may fuse the multiply-add (1 ulp); the emulator does not, but keep the tolerance for both.
-        Close.Assert(RunAxpby(TestBackends.Cpu, 2.5f, a, 0.5f, b, Alias.None), RunAxpby(TestBackends.IlgpuCpu, 2.5f, a, 0.5f, b, alias), 1e-6, "axpby");
+        Close.Assert(RunAxpby(TestBackends.Cpu, 2.5f, a, 0.5f, b, Alias.None), RunAxpby(g, 2.5f, a, 0.5f, b, alias), 1e-6, "axpby");
         if (alias != Alias.B)
-            Close.Identical(RunAxpby(TestBackends.Cpu, -3f, a, 0f, null, Alias.None), RunAxpby(TestBackends.IlgpuCpu, -3f, a, 0f, null, alias), "scale");
+            Close.Identical(RunAxpby(TestBackends.Cpu, -3f, a, 0f, null, Alias.None), RunAxpby(g, -3f, a, 0f, null, alias), "scale");
     }
 
-    [TestCaseSource(nameof(Backends))]
-    public void AddAndScaleGoThroughAxpby(Backend backend)
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void AddAndScaleGoThroughAxpby(string device)
     {
+        var backend = TestBackends.Get(device);
         using var a = backend.Upload([1f, 2f, 3f], new Shape(3));
         using var b = backend.Upload([10f, 20f, 30f], new Shape(3));
         using var y = backend.Allocate(3);
@@ -152,12 +152,13 @@ public class ElementwiseTests
         Assert.That(float.IsNaN(actual[0]), "NaN passes through clamp, as in torch.clamp");
     }
 
-    [TestCase(false)]
-    [TestCase(true)]
-    public void IlgpuClampMatchesCpu(bool inPlace)
+    private static IEnumerable<TestCaseData> InPlaceCases() => GpuTargets.Cases([false, true]);
+
+    [TestCaseSource(nameof(InPlaceCases))]
+    public void IlgpuClampMatchesCpu(bool inPlace, string device)
     {
         var x = WithSpecials(TestData.Normal(77, 10, 2f));
-        Close.Identical(RunClamp(TestBackends.Cpu, x, -0.5f, 1.25f, false), RunClamp(TestBackends.IlgpuCpu, x, -0.5f, 1.25f, inPlace), "clamp");
+        Close.Identical(RunClamp(TestBackends.Cpu, x, -0.5f, 1.25f, false), RunClamp(TestBackends.Get(device), x, -0.5f, 1.25f, inPlace), "clamp");
     }
 
     // ---------------------------------------------------------------- linear combination
@@ -223,37 +224,34 @@ public class ElementwiseTests
         Close.Assert(expected, RunCombination(TestBackends.Cpu, xs, c, dims, terms - 1), CombinationTolerance, "output over the last term");
     }
 
-    private static IEnumerable<TestCaseData> IlgpuCombinationCases()
-    {
-        for (int terms = 1; terms <= Backend.MaxLinearCombinationTerms; terms++)
-            foreach (bool perSample in new[] { false, true })
-                yield return new TestCaseData(terms, perSample);
-    }
+    private static IEnumerable<TestCaseData> IlgpuCombinationCases() =>
+        GpuTargets.Cases(Enumerable.Range(1, Backend.MaxLinearCombinationTerms).SelectMany(terms => new[] { new object[] { terms, false }, [terms, true] }));
 
     [TestCaseSource(nameof(IlgpuCombinationCases))]
-    public void IlgpuLinearCombinationMatchesCpu(int terms, bool perSample)
+    public void IlgpuLinearCombinationMatchesCpu(int terms, bool perSample, string device)
     {
+        var g = TestBackends.Get(device);
         int[] dims = [3, 2, 5, 7];
         var (xs, c) = CombinationData(terms, dims, perSample, 40 + terms);
         var expected = RunCombination(TestBackends.Cpu, xs, c, dims, -1);
         // CUDA may contract c·x + acc into FMA (≤ 1 ulp per term); the emulator matches the CPU exactly.
-        Close.Assert(expected, RunCombination(TestBackends.IlgpuCpu, xs, c, dims, -1), CombinationTolerance, "fresh output");
-        Close.Assert(expected, RunCombination(TestBackends.IlgpuCpu, xs, c, dims, terms / 2), CombinationTolerance, "aliased output");
+        Close.Assert(expected, RunCombination(g, xs, c, dims, -1), CombinationTolerance, "fresh output");
+        Close.Assert(expected, RunCombination(g, xs, c, dims, terms / 2), CombinationTolerance, "aliased output");
     }
 
-    [Test]
-    public void IlgpuLinearCombinationReusesItsCoefficientBufferAcrossCalls()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void IlgpuLinearCombinationReusesItsCoefficientBufferAcrossCalls(string device)
     {
         // Consecutive per-sample calls with new coefficients (and a batch that grows the device buffer) must each use their own.
         foreach (var dims in new[] { new[] { 2, 3 }, new[] { 40, 3 }, new[] { 2, 3 } })
         {
             var (xs, c) = CombinationData(3, dims, true, dims[0]);
-            Close.Assert(CombinationReference(xs, c, dims[0], true), RunCombination(TestBackends.IlgpuCpu, xs, c, dims, -1), CombinationTolerance, $"batch {dims[0]}");
+            Close.Assert(CombinationReference(xs, c, dims[0], true), RunCombination(TestBackends.Get(device), xs, c, dims, -1), CombinationTolerance, $"batch {dims[0]}");
         }
     }
 
-    [Test, Category("Gpu")]
-    public void CudaMatchesCpu()
+    [Test, Category(GpuTargets.Category)]
+    public void CudaMatchesCpuOnLargeShapes()
     {
         var cuda = TestBackends.Cuda;
         int[] da = [8, 256, 17, 19], db = [8, 128, 17, 19];
@@ -272,9 +270,10 @@ public class ElementwiseTests
 
     // ---------------------------------------------------------------- bad inputs
 
-    [TestCaseSource(nameof(Backends))]
-    public void BadInputsNameTheOp(Backend b)
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void BadInputsNameTheOp(string device)
     {
+        var b = TestBackends.Get(device);
         using var x = b.Allocate(2, 3, 5);
         using var other = b.Allocate(2, 3, 6);
         using var y = b.Allocate(2, 3, 5);

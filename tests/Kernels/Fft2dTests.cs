@@ -86,30 +86,34 @@ public class Fft2dTests
         Close.Assert(mi, ai.AsSpan(0, 512), 2e-5, "mathnet im");
     }
 
-    [TestCaseSource(nameof(TinyShapes))]
-    public void Ilgpu_matches_cpu(int[] d)
+    // On CUDA also image sizes: 256² and 1024-point lines (radix-2), and non-powers of two (the direct DFT).
+    private static readonly int[][] CudaShapes = [[4, 2, 256, 256], [1, 1, 1024, 64], [2, 1, 96, 200], [1, 2, 320, 320]];
+
+    private static IEnumerable<TestCaseData> GpuShapes() => GpuTargets.Cases(TinyShapes, CudaShapes);
+
+    [TestCaseSource(nameof(GpuShapes))]
+    public void Ilgpu_matches_cpu(int[] d, string device)
     {
         var re = TestData.Normal(Count(d), 4);
         var im = TestData.Normal(Count(d), 5);
         foreach (bool inverse in new[] { false, true })
         {
             var (cr, ci) = Run(TestBackends.Cpu, re, im, d, inverse);
-            var (gr, gi) = Run(TestBackends.IlgpuCpu, re, im, d, inverse);
+            var (gr, gi) = Run(TestBackends.Get(device), re, im, d, inverse);
             Close.Assert(cr, gr, 2e-5, $"re inverse={inverse}");
             Close.Assert(ci, gi, 2e-5, $"im inverse={inverse}");
         }
         var (rr, ri) = Run(TestBackends.Cpu, re, null, d, false);
-        var (hr, hi) = Run(TestBackends.IlgpuCpu, re, null, d, false);
+        var (hr, hi) = Run(TestBackends.Get(device), re, null, d, false);
         Close.Assert(rr, hr, 2e-5, "real input re");
         Close.Assert(ri, hi, 2e-5, "real input im");
     }
 
-    [TestCase("cpu")]
-    [TestCase("ilgpu-cpu")]
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
     public void Is_unitary_and_inverse_undoes_forward(string device)
     {
-        Backend b = device == "cpu" ? TestBackends.Cpu : TestBackends.IlgpuCpu;
-        int[] d = device == "cpu" ? [2, 2, 32, 24] : [1, 2, 8, 6];
+        Backend b = TestBackends.Get(device);
+        int[] d = device == "ilgpu-cpu" ? [1, 2, 8, 6] : [2, 2, 32, 24];
         var shape = new Shape(d);
         var re = TestData.Normal(Count(d), 6);
         var im = TestData.Normal(Count(d), 7);
@@ -125,11 +129,10 @@ public class Fft2dTests
         Close.Assert(im, fi.ToArray(), 2e-6, "im round trip");
     }
 
-    [TestCase("cpu")]
-    [TestCase("ilgpu-cpu")]
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
     public void Packed_complex_matches_separate_planes(string device)
     {
-        Backend b = device == "cpu" ? TestBackends.Cpu : TestBackends.IlgpuCpu;
+        Backend b = TestBackends.Get(device);
         int n = 3, h = 8, w = 5;
         var img = TestData.Normal(n * h * w, 8);
         using var x = b.Upload(img, new Shape(n, 1, h, w));

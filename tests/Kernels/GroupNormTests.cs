@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Tests.Support;
 using NUnit.Framework;
@@ -86,33 +87,60 @@ public class GroupNormTests
         Close.Assert(Reference(x, gamma, beta, dims, 8, 1e-5, Activation.SiLU), Run(TestBackends.Cpu, x, gamma, beta, dims, 8, 1e-5f, Activation.SiLU, inPlace: true));
     }
 
-    [Test]
-    public void ConstantGroupGivesBeta()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void ConstantGroupGivesBeta(string device)
     {
         int[] dims = [1, 4, 3, 3];
         var x = Enumerable.Repeat(0.1f, 36).ToArray();
         var gamma = new float[] { 1, 2, 3, 4 };
         var beta = new float[] { -1, 0, 1, 2 };
         // Zero variance: 1/√eps multiplies x − μ = 0 exactly, so nothing is left but β.
-        foreach (var backend in new Backend[] { TestBackends.Cpu, TestBackends.IlgpuCpu })
+        foreach (var backend in new[] { TestBackends.Get(device) })
             Close.Identical(Enumerable.Range(0, 36).Select(i => beta[i / 9]).ToArray(), Run(backend, x, gamma, beta, dims, 2, 1e-5f, Activation.Identity), backend.Name);
     }
 
-    private static IEnumerable<TestCaseData> EmulatorCases()
-    {
-        yield return new TestCaseData(new[] { 1, 3, 7, 5 }, 1, Activation.Identity);
-        yield return new TestCaseData(new[] { 1, 3, 7, 5 }, 3, Activation.SiLU);
-        yield return new TestCaseData(new[] { 2, 6, 5, 3 }, 2, Activation.GeluTanh);
-        yield return new TestCaseData(new[] { 2, 4, 9, 11 }, 2, Activation.GeluExact); // 198 per group: several warps
-        yield return new TestCaseData(new[] { 1, 2, 23, 23 }, 1, Activation.Mish); // 1058 per group: more elements than threads
-        yield return new TestCaseData(new[] { 2, 6, 5 }, 3, Activation.Relu);
-    }
+    private static IEnumerable<object[]> EmulatorCases() =>
+    [
+        [new[] { 1, 3, 7, 5 }, 1, Activation.Identity],
+        [new[] { 1, 3, 7, 5 }, 3, Activation.SiLU],
+        [new[] { 2, 6, 5, 3 }, 2, Activation.GeluTanh],
+        [new[] { 2, 4, 9, 11 }, 2, Activation.GeluExact], // 198 per group: several warps
+        [new[] { 1, 2, 23, 23 }, 1, Activation.Mish],     // 1058 per group: more elements than threads
+        [new[] { 2, 6, 5 }, 3, Activation.Relu],
+    ];
 
-    [TestCaseSource(nameof(EmulatorCases))]
-    public void IlgpuEmulatorMatchesCpu(int[] dims, int groups, Activation a)
+    // On CUDA the kernel runs 512-thread groups (16 warps, more than the emulator's 256): groups of 513 to 32k elements,
+    // DDPM-CIFAR's GroupNorm(32) at 32×32 and 4×4, and a large mean.
+    private static IEnumerable<object[]> CudaCases() =>
+    [
+        [new[] { 2, 3, 19, 27 }, 1, Activation.SiLU],
+        [new[] { 16, 128, 32, 32 }, 32, Activation.SiLU],
+        [new[] { 8, 256, 4, 4 }, 32, Activation.Identity],
+        [new[] { 4, 64, 64, 64 }, 2, Activation.GeluExact],
+        [new[] { 2, 9, 513 }, 9, Activation.Mish],
+    ];
+
+    private static IEnumerable<TestCaseData> GpuCases() => GpuTargets.Cases(EmulatorCases(), CudaCases());
+
+    [TestCaseSource(nameof(GpuCases))]
+    public void IlgpuEmulatorMatchesCpu(int[] dims, int groups, Activation a, string device)
     {
         var (x, gamma, beta) = Inputs(dims, 7 + groups, offset: 3f);
-        Close.Assert(Run(TestBackends.Cpu, x, gamma, beta, dims, groups, 1e-5f, a), Run(TestBackends.IlgpuCpu, x, gamma, beta, dims, groups, 1e-5f, a), what: $"ilgpu group norm {a}");
+        Close.Assert(Run(TestBackends.Cpu, x, gamma, beta, dims, groups, 1e-5f, a), Run(TestBackends.Get(device), x, gamma, beta, dims, groups, 1e-5f, a), what: $"{device} group norm {a}");
+    }
+
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void VarianceSurvivesAnOutlyingFirstElement(string device)
+    {
+        // One 16384-element group whose first element is 1000 (the rest N(0, 1)): centring the one-pass sums on that
+        // element leaves E[(x−K)²] ≈ 1e6 to cancel against (E[x−K])² for a variance of ≈ 62, losing ~3 digits in float.
+        // Both twins centre on the mean of the first 64 elements instead (≈ 16 here).
+        int[] dims = [2, 4, 64, 64];
+        var (x, gamma, beta) = Inputs(dims, 11);
+        x[0] = 1000f;
+        x[4 * 64 * 64] = -700f;
+        Close.Assert(Reference(x, gamma, beta, dims, 1, 1e-5, Activation.Identity), Run(TestBackends.Get(device), x, gamma, beta, dims, 1, 1e-5f, Activation.Identity),
+            what: $"{device} group norm, outlying first element");
     }
 
     [Test]

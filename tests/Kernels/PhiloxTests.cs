@@ -1,14 +1,8 @@
-using System.Reflection;
 using System.Text.RegularExpressions;
 using DiffusionKernels.Kernels;
-using DiffusionKernels.Kernels.Gpu;
+using DiffusionKernels.Kernels.Ptx;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Tests.Support;
-using ILGPU;
-using ILGPU.Algorithms;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using MathNet.Numerics.Distributions;
 using NUnit.Framework;
@@ -85,8 +79,8 @@ public class PhiloxTests
         return y.ToArray();
     }
 
-    [Test]
-    public void CpuAndIlgpuAreBitIdentical()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void CpuAndIlgpuAreBitIdentical(string device)
     {
         foreach (var (shape, seed, first, offset) in new (int[], ulong, long, ulong)[]
                  {
@@ -94,8 +88,12 @@ public class PhiloxTests
                      ([2, 1, 3, 3], 1, 0, 0),
                      ([1, 37], 42, 1L << 33, (1UL << 34) + 1),
                      ([4, 6], ulong.MaxValue, long.MaxValue - 4, 2),
+                     ([16, 3, 64, 64], 2024, 0, 4097), // a sampling step's noise (larger on CUDA only)
                  })
-            Close.Identical(Noise(TestBackends.Cpu, shape, seed, first, offset), Noise(TestBackends.IlgpuCpu, shape, seed, first, offset), $"{string.Join('x', shape)}");
+        {
+            if (device == "ilgpu-cpu" && shape[0] == 16) continue;
+            Close.Identical(Noise(TestBackends.Cpu, shape, seed, first, offset), Noise(TestBackends.Get(device), shape, seed, first, offset), $"{string.Join('x', shape)}");
+        }
     }
 
     [Test]
@@ -109,16 +107,15 @@ public class PhiloxTests
                 Assert.That(y[n * per + i], Is.EqualTo(Philox.Normal(99, 11 + (ulong)n, 4097 + (ulong)i)), $"sample {n} element {i}");
     }
 
-    [TestCaseSource(typeof(PhiloxTests), nameof(Backends))]
-    public void BatchSplitsGiveTheSameNoise(Backend b)
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void BatchSplitsGiveTheSameNoise(string device)
     {
+        var b = TestBackends.Get(device);
         var all = Noise(b, [4, 3, 5, 5], 2024, 0, 10);
         var first = Noise(b, [2, 3, 5, 5], 2024, 0, 10);
         var second = Noise(b, [2, 3, 5, 5], 2024, 2, 10);
         Close.Identical(all, [.. first, .. second], "samples 0-1 then 2-3");
     }
-
-    private static IEnumerable<Backend> Backends() { yield return TestBackends.Cpu; yield return TestBackends.IlgpuCpu; }
 
     [Test]
     public void OffsetShiftsTheStream()
@@ -209,10 +206,9 @@ public class PhiloxTests
         // rounded) and one multiply by 2⁻²⁸ (exact); the double sqrt is only an estimate corrected in integers.
         // Compile it to PTX here (no GPU needed) and check that no other floating-point instruction appears:
         // no approximate transcendental, no call, nothing ptxas could contract into an FMA.
-        using var context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O1));
-        var backend = new PTXBackend(context, CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null!);
-        var kernel = typeof(RandomNormalKernel).GetMethod("Fill", BindingFlags.NonPublic | BindingFlags.Static)!;
-        var ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), KernelSpecialization.Empty)).PTXAssembly;
+        // The PTX is that of an sm_90 device under a CUDA 13 driver, compiled with the runtime's settings.
+        using var compiler = new OfflinePtxCompiler(CudaArchitecture.SM_90, OfflinePtxCompiler.RuntimeInstructionSet(CudaArchitecture.SM_90, 13, 0));
+        var ptx = compiler.Compile(KernelCatalog.All.Single(k => k.Name == "RandomNormalKernel.Fill"));
         var floatOps = Regex.Matches(ptx, @"^\s+([a-z][a-z0-9]*(?:\.[a-z0-9]+)+)\s+(.*)$", RegexOptions.Multiline)
             .Select(m => (Op: m.Groups[1].Value, Args: m.Groups[2].Value))
             .Where(f => f.Op.Split('.').Any(part => part is "f16" or "f32" or "f64"))

@@ -60,22 +60,22 @@ public class ReductionTests
             Assert.That(actual[b], Is.EqualTo(expected[b]).Within(2e-6 * Math.Abs(expected[b])), $"{kind} sample {b}");
     }
 
-    [Test]
-    public void StdOfAConstantIsExactlyZero()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void StdOfAConstantIsExactlyZero(string device)
     {
-        foreach (var backend in new Backend[] { TestBackends.Cpu, TestBackends.IlgpuCpu })
+        foreach (var backend in new[] { TestBackends.Get(device) })
         {
-            int[] dims = backend is CpuBackend ? [2, 3, 150, 151] : [2, 3, 7, 5];
+            int[] dims = device == "ilgpu-cpu" ? [2, 3, 7, 5] : [2, 3, 150, 151];
             var x = Enumerable.Repeat(0.1f, dims.Aggregate(1, (p, d) => p * d)).ToArray();
             Assert.That(Run(backend, x, dims, Reduction.Std), Is.All.EqualTo(0f), backend.Name);
             Assert.That(Run(backend, x, dims, Reduction.Mean), Is.All.EqualTo(0.1f), backend.Name);
         }
     }
 
-    [Test]
-    public void NonFiniteCountCountsNaNAndBothInfinities()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void NonFiniteCountCountsNaNAndBothInfinities(string device)
     {
-        foreach (var backend in new Backend[] { TestBackends.Cpu, TestBackends.IlgpuCpu })
+        foreach (var backend in new[] { TestBackends.Get(device) })
         {
             var x = TestData.Normal(2 * 105, 41);
             x[0] = float.NaN; x[17] = float.PositiveInfinity; x[104] = float.NegativeInfinity; // sample 0: body and tail
@@ -94,14 +94,18 @@ public class ReductionTests
         Assert.That(Run(TestBackends.Cpu, x, [2, 70_001], Reduction.NonFiniteCount), Is.EqualTo(new[] { 4f, 1f }));
     }
 
-    [TestCaseSource(nameof(Kinds))]
-    public void IlgpuEmulatorMatchesCpu(Reduction kind)
+    private static IEnumerable<TestCaseData> GpuKinds() => GpuTargets.Cases(Kinds);
+
+    [TestCaseSource(nameof(GpuKinds))]
+    public void IlgpuEmulatorMatchesCpu(Reduction kind, string device)
     {
-        foreach (int[] dims in new[] { new[] { 3, 3, 7, 5 }, [2, 700], [1, 1] })
+        // On CUDA also samples that fill 512-thread groups (16 warps) and a sampler-state-sized one.
+        int[][] shapes = device == "cuda" ? [[3, 3, 7, 5], [2, 700], [1, 1], [4, 513], [16, 3, 64, 64], [2, 1, 1000, 1001]] : [[3, 3, 7, 5], [2, 700], [1, 1]];
+        foreach (int[] dims in shapes)
         {
             var x = TestData.Normal(dims.Aggregate(1, (p, d) => p * d), 43, 3f).Select(v => v + 1f).ToArray();
             var expected = Run(TestBackends.Cpu, x, dims, kind);
-            var actual = Run(TestBackends.IlgpuCpu, x, dims, kind);
+            var actual = Run(TestBackends.Get(device), x, dims, kind);
             for (int b = 0; b < dims[0]; b++)
                 Assert.That(actual[b], Is.EqualTo(expected[b]).Within(1e-5 * Math.Abs(expected[b]) + 1e-6), $"{kind} {string.Join('x', dims)} sample {b}");
         }

@@ -72,29 +72,24 @@ public class ResamplingTests
         Close.Identical(PoolReference(x, d[0], d[1], d[2], d[3]), Pool(TestBackends.Cpu, x, d), "avg pool");
     }
 
-    [TestCaseSource(nameof(TinyShapes))]
-    public void IlgpuUpsampleMatchesCpu(int[] d)
+    private static readonly int[][] CudaShapes = [[8, 256, 16, 17], [2, 5, 33, 67], [16, 128, 32, 32], [1, 1, 1, 1]];
+
+    private static IEnumerable<TestCaseData> GpuUpsampleCases() => GpuTargets.Cases(TinyShapes, CudaShapes);
+
+    private static IEnumerable<TestCaseData> GpuPoolCases() => GpuTargets.Cases(TinyShapes, CudaShapes.Where(d => d[2] >= 2));
+
+    [TestCaseSource(nameof(GpuUpsampleCases))]
+    public void IlgpuUpsampleMatchesCpu(int[] d, string device)
     {
         var x = TestData.Normal(Count(d), 3);
-        Close.Identical(Upsample(TestBackends.Cpu, x, d), Upsample(TestBackends.IlgpuCpu, x, d), "upsample");
+        Close.Identical(Upsample(TestBackends.Cpu, x, d), Upsample(TestBackends.Get(device), x, d), "upsample");
     }
 
-    [TestCaseSource(nameof(TinyShapes))]
-    public void IlgpuAvgPoolMatchesCpu(int[] d)
+    [TestCaseSource(nameof(GpuPoolCases))]
+    public void IlgpuAvgPoolMatchesCpu(int[] d, string device)
     {
         var x = TestData.Normal(Count(d), 4);
-        Close.Identical(Pool(TestBackends.Cpu, x, d), Pool(TestBackends.IlgpuCpu, x, d), "avg pool");
-    }
-
-    [Test, Category("Gpu")]
-    public void CudaMatchesCpu()
-    {
-        int[] d = [8, 256, 16, 17];
-        var x = TestData.Normal(Count(d), 5);
-        Close.Identical(Upsample(TestBackends.Cpu, x, d), Upsample(TestBackends.Cuda, x, d), "upsample");
-        int[] p = [2, 5, 33, 67];
-        var xp = TestData.Normal(Count(p), 6);
-        Close.Identical(Pool(TestBackends.Cpu, xp, p), Pool(TestBackends.Cuda, xp, p), "avg pool");
+        Close.Identical(Pool(TestBackends.Cpu, x, d), Pool(TestBackends.Get(device), x, d), "avg pool");
     }
 
     [Test]

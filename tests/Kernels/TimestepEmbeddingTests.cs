@@ -100,12 +100,17 @@ public class TimestepEmbeddingTests
         Assert.That(worstAtLargestT, Is.GreaterThan(1e-6));
     }
 
-    private static IEnumerable<TestCaseData> IlgpuCases()
+    private static IEnumerable<TestCaseData> IlgpuCases() =>
+        GpuTargets.Cases(from dim in new[] { 33, 128 } from flip in new[] { false, true } from shift in new[] { 0f, 1f } select new object[] { dim, flip, shift });
+
+    /// <summary>
+    /// Identical bits on the emulator; on CUDA ptxas may contract the double polynomials into FMAs (~1e-16 apart),
+    /// which can flip a rare float rounding, so 1e-6 there.
+    /// </summary>
+    private static void AssertMatches(float[] cpu, float[] gpu, string device, string what)
     {
-        foreach (int dim in new[] { 33, 128 })
-            foreach (bool flip in new[] { false, true })
-                foreach (float shift in new[] { 0f, 1f })
-                    yield return new TestCaseData(dim, flip, shift);
+        if (device == "cuda") Close.Assert(cpu, gpu, 1e-6, what);
+        else Close.Identical(cpu, gpu, what);
     }
 
     // The kernel evaluates exp, sin and cos by its own double polynomials (not XMath's float approximations),
@@ -113,31 +118,29 @@ public class TimestepEmbeddingTests
     // round to the same float unless a value falls within 1e-16 of a rounding boundary (odds ~1e-9 per
     // element): the test demands identical bits, which also catches polynomial errors far below 1e-6.
     [TestCaseSource(nameof(IlgpuCases))]
-    public void IlgpuMatchesCpu(int dim, bool flip, float shift)
-    {
-        Close.Identical(Run(TestBackends.Cpu, Timesteps, dim, flip, shift), Run(TestBackends.IlgpuCpu, Timesteps, dim, flip, shift), "embedding");
-    }
+    public void IlgpuMatchesCpu(int dim, bool flip, float shift, string device) =>
+        AssertMatches(Run(TestBackends.Cpu, Timesteps, dim, flip, shift), Run(TestBackends.Get(device), Timesteps, dim, flip, shift), device, "embedding");
 
-    [Test]
-    public void IlgpuMatchesCpuOnRandomTimestepsScaleAndPeriod()
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void IlgpuMatchesCpuOnRandomTimestepsScaleAndPeriod(string device)
     {
         // Arguments up to 2·1000 and negative timesteps exercise the kernel's range reduction in every quadrant.
         var t = TestData.Uniform(64, 11, -1000f, 1000f);
-        Close.Identical(Run(TestBackends.Cpu, t, 20, false, 1f, 2f, 100f), Run(TestBackends.IlgpuCpu, t, 20, false, 1f, 2f, 100f), "embedding");
+        AssertMatches(Run(TestBackends.Cpu, t, 20, false, 1f, 2f, 100f), Run(TestBackends.Get(device), t, 20, false, 1f, 2f, 100f), device, "embedding");
     }
 
-    [Test, Category("Gpu")]
-    public void CudaMatchesCpu()
+    [Test, Category(GpuTargets.Category)]
+    public void CudaMatchesCpuOnABatchOf256()
     {
-        // CUDA may contract the double polynomials into FMAs (~1e-16 apart), which can flip a rare float rounding: 1e-6, not bits.
         var t = TestData.Uniform(256, 12, 0f, 1000f);
         foreach (bool flip in new[] { false, true })
-            Close.Assert(Run(TestBackends.Cpu, t, 129, flip, 1f), Run(TestBackends.Cuda, t, 129, flip, 1f), 1e-6, $"embedding, flip {flip}");
+            AssertMatches(Run(TestBackends.Cpu, t, 129, flip, 1f), Run(TestBackends.Cuda, t, 129, flip, 1f), "cuda", $"embedding, flip {flip}");
     }
 
-    [TestCaseSource(nameof(Backends))]
-    public void BadShapesNameTheOp(Backend b)
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
+    public void BadShapesNameTheOp(string device)
     {
+        var b = TestBackends.Get(device);
         using var t = b.Allocate(3);
         using var wrongRows = b.Allocate(4, 8);
         var e = Assert.Throws<ShapeMismatchException>(() => b.TimestepEmbedding(t, wrongRows, false, 1f))!;
@@ -148,6 +151,4 @@ public class TimestepEmbeddingTests
         using var y = b.Allocate(3, 8);
         Assert.Throws<ShapeMismatchException>(() => b.TimestepEmbedding(t2, y, false, 1f));
     }
-
-    public static IEnumerable<Backend> Backends() { yield return TestBackends.Cpu; yield return TestBackends.IlgpuCpu; }
 }

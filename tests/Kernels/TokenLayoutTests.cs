@@ -72,16 +72,24 @@ public class TokenLayoutTests
         Close.Identical(NaiveToNchw(x, null, scale, n, c, h, w), ToNchw(TestBackends.Cpu, x, null, scale, n, c, h, w), "scale only");
     }
 
-    [TestCase(1, 3, 7, 5)]
-    [TestCase(2, 33, 5, 7)]
-    [TestCase(1, 8, 6, 6)]
-    public void IlgpuMatchesCpu(int n, int c, int h, int w)
+    // (n, c, h, w): odd sizes, and tiles of several samples in both directions (40 channels × 72 pixels).
+    private static IEnumerable<object[]> Tiny() => [[1, 3, 7, 5], [2, 33, 5, 7], [1, 8, 6, 6], [2, 40, 9, 8]];
+
+    // On CUDA: the model shapes, and 1500² pixels of one channel, whose 70,313 pixel tiles exceed the 65,535 groups
+    // CUDA allows along a grid's y dimension (the launch is one-dimensional).
+    private static IEnumerable<object[]> CudaShapes() => [[4, 256, 16, 16], [2, 128, 64, 64], [3, 37, 33, 31], [1, 1, 1500, 1500]];
+
+    private static IEnumerable<TestCaseData> GpuCases() => GpuTargets.Cases(Tiny(), CudaShapes());
+
+    [TestCaseSource(nameof(GpuCases))]
+    public void IlgpuMatchesCpu(int n, int c, int h, int w, string device)
     {
+        var b = TestBackends.Get(device);
         var x = TestData.Normal(n * c * h * w, 9);
         var r = TestData.Normal(n * c * h * w, 10);
-        Close.Identical(ToTokens(TestBackends.Cpu, x, n, c, h, w), ToTokens(TestBackends.IlgpuCpu, x, n, c, h, w), "to tokens");
-        Close.Identical(ToNchw(TestBackends.Cpu, x, r, 0.5f, n, c, h, w), ToNchw(TestBackends.IlgpuCpu, x, r, 0.5f, n, c, h, w), "residual and scale");
-        Close.Identical(ToNchw(TestBackends.Cpu, x, null, 1f, n, c, h, w), ToNchw(TestBackends.IlgpuCpu, x, null, 1f, n, c, h, w), "plain");
+        Close.Identical(ToTokens(TestBackends.Cpu, x, n, c, h, w), ToTokens(b, x, n, c, h, w), "to tokens");
+        Close.Identical(ToNchw(TestBackends.Cpu, x, r, 0.5f, n, c, h, w), ToNchw(b, x, r, 0.5f, n, c, h, w), "residual and scale");
+        Close.Identical(ToNchw(TestBackends.Cpu, x, null, 1f, n, c, h, w), ToNchw(b, x, null, 1f, n, c, h, w), "plain");
     }
 
     [Test]

@@ -80,21 +80,35 @@ public class UpFirDn2dTests
         Close.Assert(expected, Run(TestBackends.Cpu, x, k, d, kh, kw, up, down, p0, p1), 1e-5, "cpu");
     }
 
-    [TestCaseSource(nameof(SmallCases))]
-    public void IlgpuMatchesCpu(int[] a)
+    // On CUDA also the larger shapes: many planes, up 2 / down 2 with the (1, 3, 3, 1) filter of the skip blocks.
+    private static IEnumerable<TestCaseData> GpuCases() =>
+        GpuTargets.Cases(SmallCases.Cast<int[]>(), [[2, 37, 33, 41, 4, 4, 1, 2, 1, 1], [3, 29, 35, 17, 4, 4, 2, 1, 2, 1], [8, 128, 32, 32, 4, 4, 1, 2, 1, 1], [4, 3, 64, 64, 4, 4, 2, 1, 2, 1]]);
+
+    [TestCaseSource(nameof(GpuCases))]
+    public void IlgpuMatchesCpu(int[] a, string device)
     {
         var (d, kh, kw, up, down, p0, p1) = (new[] { a[0], a[1], a[2], a[3] }, a[4], a[5], a[6], a[7], a[8], a[9]);
         var x = TestData.Normal(d[0] * d[1] * d[2] * d[3], 3);
         var k = TestData.Normal(kh * kw, 4);
-        Close.Assert(Run(TestBackends.Cpu, x, k, d, kh, kw, up, down, p0, p1), Run(TestBackends.IlgpuCpu, x, k, d, kh, kw, up, down, p0, p1), 1e-5, "ilgpu");
+        Close.Assert(Run(TestBackends.Cpu, x, k, d, kh, kw, up, down, p0, p1), Run(TestBackends.Get(device), x, k, d, kh, kw, up, down, p0, p1), 1e-5, device);
     }
 
-    private static IEnumerable<Backend> GoldenBackends() => [TestBackends.Cpu, TestBackends.IlgpuCpu];
+    private static IEnumerable<TestCaseData> GoldenCases(string first, string second) =>
+        GpuTargets.AllDevices().SelectMany(d => new[] { first, second }.Select(f =>
+        {
+            var data = new TestCaseData(f, d.Arguments[0]).SetName($"{{m}}({f}, {d.Arguments[0]})");
+            return (string?)d.Arguments[0] == "cuda" ? data.SetCategory(GpuTargets.Category) : data;
+        }));
+
+    private static IEnumerable<TestCaseData> FirCases() => GoldenCases("fir_down", "fir_up");
+
+    private static IEnumerable<TestCaseData> FirConvCases() => GoldenCases("fir_down_conv", "fir_up_conv");
 
     /// <summary>PyTorch's fir_down / fir_up (upfirdn2d_native with the normalized (1, 3, 3, 1) filter) through the plan layer.</summary>
-    [Test]
-    public void FirResamplerMatchesPyTorch([Values("fir_down", "fir_up")] string fixture, [ValueSource(nameof(GoldenBackends))] Backend b)
+    [TestCaseSource(nameof(FirCases))]
+    public void FirResamplerMatchesPyTorch(string fixture, string device)
     {
+        var b = TestBackends.Get(device);
         using var f = new FixtureFile("ops", fixture + ".safetensors");
         using var weights = new ModelWeights(new DictionaryWeightSource(new Dictionary<string, (int[], float[])>()), b);
         var fir = new FirResampler(weights);
@@ -102,9 +116,10 @@ public class UpFirDn2dTests
     }
 
     /// <summary>FirDownsample2D / FirUpsample2D with use_conv (stride-2 conv after the padded filter; transposed conv then filter).</summary>
-    [Test]
-    public void FirConvResamplersMatchPyTorch([Values("fir_down_conv", "fir_up_conv")] string fixture, [ValueSource(nameof(GoldenBackends))] Backend b)
+    [TestCaseSource(nameof(FirConvCases))]
+    public void FirConvResamplersMatchPyTorch(string fixture, string device)
     {
+        var b = TestBackends.Get(device);
         using var f = new FixtureFile("ops", fixture + ".safetensors");
         var tensors = new Dictionary<string, (int[], float[])>
         {

@@ -37,12 +37,16 @@ public class OperatorTests
     ];
 
     private static IEnumerable<TestCaseData> Named() =>
-        Cases().SelectMany(c => new[] { "cpu", "ilgpu-cpu" }.Select(d => new TestCaseData(c.Name, d).SetName($"{c.Name} on {d}")));
+        Cases().SelectMany(c => new[] { "cpu", "ilgpu-cpu", "cuda" }.Select(d =>
+        {
+            var data = new TestCaseData(c.Name, d).SetName($"{c.Name} on {d}");
+            return d == "cuda" ? data.SetCategory(GpuTargets.Category) : data;
+        }));
 
     private static (ILinearOperator Op, Backend B, Shape X, Shape Y) Make(string name, string device)
     {
         var c = Cases().Single(c => c.Name == name);
-        Backend b = device == "cpu" ? TestBackends.Cpu : TestBackends.IlgpuCpu;
+        Backend b = TestBackends.Get(device);
         var op = c.Make(b);
         var x = new Shape(c.Image);
         return (op, b, x, op.MeasurementShape(x));
@@ -147,11 +151,10 @@ public class OperatorTests
         Assert.Throws<ShapeMismatchException>(() => m.MeasurementShape(new Shape(1, 1, 4, 3)));
     }
 
-    [TestCase("cpu")]
-    [TestCase("ilgpu-cpu")]
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.AllDevices))]
     public void Mask_multiply_and_channel_copy_match_loops(string device)
     {
-        Backend b = device == "cpu" ? TestBackends.Cpu : TestBackends.IlgpuCpu;
+        Backend b = TestBackends.Get(device);
         int n = 3, c = 2, h = 5, w = 7;
         var x = TestData.Normal(n * c * h * w, 19);
         var m = TestData.Uniform(n * h * w, 20);

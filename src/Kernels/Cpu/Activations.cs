@@ -5,23 +5,18 @@ using System.Runtime.InteropServices;
 namespace DiffusionKernels.Kernels.Cpu;
 
 /// <summary>
-/// Element-wise nonlinearities over spans, SIMD with <see cref="Vector{T}"/>. Activations are passed as ints
-/// whose values are those of <c>DiffusionKernels.Runtime.Activation</c> (this assembly cannot see that enum).
-/// Every element, tails included, goes through the same vector code, so results do not depend on position.
+/// Element-wise nonlinearities over spans, SIMD with <see cref="Vector{T}"/>: the CPU twin of
+/// <see cref="ActivationMath"/> (same formulas, same erf/erfc coefficients). Every element, tails included, goes
+/// through the same vector code, so results do not depend on position.
 /// </summary>
 public static class Activations
 {
-    /// <summary>Activation codes, equal to <c>(int)DiffusionKernels.Runtime.Activation.X</c>.</summary>
-    public const int Identity = 0, SiLU = 1, GeluTanh = 2, GeluExact = 3, Mish = 4, Relu = 5;
-
     /// <summary>Elements below which a call stays on one core.</summary>
     internal const int ParallelThreshold = 1 << 15;
 
     /// <summary>y = act(x) element-wise, parallel over both cores when large; y may be x.</summary>
-    public static void Forward(ReadOnlySpan<float> x, Span<float> y, int activation)
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y, Activation activation)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"activation: input has {x.Length} elements, output {y.Length}");
-        CheckCode(activation);
         if (x.Length < ParallelThreshold)
         {
             AffineForward(x, y, 1f, 0f, activation);
@@ -50,23 +45,22 @@ public static class Activations
     /// y = act((x − center)·scale + shift) on one core; y may be x. GroupNorm (center = the group mean, so a large
     /// mean does not cancel after scaling), ScaleShift and AddChannelBias (center 0) run their rows through this.
     /// </summary>
-    public static void AffineForward(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, int activation, float center = 0f)
+    public static void AffineForward(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, Activation activation, float center = 0f)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"activation: input has {x.Length} elements, output {y.Length}");
         switch (activation)
         {
-            case Identity: AffineLoop<IdentityOp>(x, y, center, scale, shift); break;
-            case SiLU: AffineLoop<SiLUOp>(x, y, center, scale, shift); break;
-            case GeluTanh: AffineLoop<GeluTanhOp>(x, y, center, scale, shift); break;
-            case GeluExact: AffineLoop<GeluExactOp>(x, y, center, scale, shift); break;
-            case Mish: AffineLoop<MishOp>(x, y, center, scale, shift); break;
-            case Relu: AffineLoop<ReluOp>(x, y, center, scale, shift); break;
-            default: throw UnknownCode(activation);
+            case Activation.Identity: AffineLoop<IdentityOp>(x, y, center, scale, shift); break;
+            case Activation.SiLU: AffineLoop<SiLUOp>(x, y, center, scale, shift); break;
+            case Activation.GeluTanh: AffineLoop<GeluTanhOp>(x, y, center, scale, shift); break;
+            case Activation.GeluExact: AffineLoop<GeluExactOp>(x, y, center, scale, shift); break;
+            case Activation.Mish: AffineLoop<MishOp>(x, y, center, scale, shift); break;
+            case Activation.Relu: AffineLoop<ReluOp>(x, y, center, scale, shift); break;
+            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "activation: unknown activation");
         }
     }
 
     /// <summary>act(x) for one value, through the same vector code as the span methods.</summary>
-    public static float Apply(float x, int activation)
+    public static float Apply(float x, Activation activation)
     {
         Span<float> one = [x];
         AffineForward(one, one, 1f, 0f, activation);
@@ -80,13 +74,6 @@ public static class Activations
         var erf = Vector.ConditionalSelect(Vector.LessThanOrEqual(a, Vector<float>.One), ErfSmall(a), Vector<float>.One - ErfcOfLarge(a, a, Vector<float>.One));
         return x < 0 ? -erf[0] : erf[0];
     }
-
-    internal static void CheckCode(int activation)
-    {
-        if (activation is < Identity or > Relu) throw UnknownCode(activation);
-    }
-
-    private static ArgumentException UnknownCode(int activation) => new($"activation: unknown activation code {activation}");
 
     private static void AffineLoop<TAct>(ReadOnlySpan<float> x, Span<float> y, float center, float scale, float shift) where TAct : struct, IActivationOp
     {
@@ -129,12 +116,10 @@ public static class Activations
     private struct GeluTanhOp : IActivationOp
     {
         // 0.5·x·(1 + tanh u) = x·sigmoid(2u), u = √(2/π)·(x + 0.044715·x³): one exponential, no tanh.
-        private const float TwoSqrtTwoOverPi = 1.5957691216f, Cubic = 0.044715f * TwoSqrtTwoOverPi;
-
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector<float> Apply(Vector<float> x)
         {
-            var twoU = x * Vector.FusedMultiplyAdd(x * x, new Vector<float>(Cubic), new Vector<float>(TwoSqrtTwoOverPi));
+            var twoU = x * Vector.FusedMultiplyAdd(x * x, new Vector<float>(ActivationMath.Cubic), new Vector<float>(ActivationMath.TwoSqrtTwoOverPi));
             return x / (Vector<float>.One + Exp(-twoU));
         }
     }
@@ -202,17 +187,12 @@ public static class Activations
         return Vector.ConditionalSelect(Vector.GreaterThan(x, new Vector<float>(High)), new Vector<float>(float.PositiveInfinity), e);
     }
 
-    // erf(a) = a·P(a²) on [0, 1]: Chebyshev fit of erf(√w)/√w on w ∈ [0, 1], max error 1.2e-9.
-    internal const float ErfP0 = 1.1283791658e+00f, ErfP1 = -3.7612626667e-01f, ErfP2 = 1.1283594715e-01f, ErfP3 = -2.6854212011e-02f,
-        ErfP4 = 5.1890874234e-03f, ErfP5 = -8.0168642872e-04f, ErfP6 = 7.8758750627e-05f;
-
-    // erfc(a) = e^(−a²)·t·Q(t), t = 2/(2 + a), on a ∈ [1, 10]: Chebyshev fit of erfc(a)·e^(a²)/t over
-    // t ∈ [1/6, 2/3], max relative error 3.6e-9. Past a = 10 erfc is below float's smallest normal.
-    internal const float ErfcQ0 = 2.8208257304e-01f, ErfcQ1 = 2.8242412536e-01f, ErfcQ2 = 2.4302549621e-01f, ErfcQ3 = 2.0101292555e-01f,
-        ErfcQ4 = -1.4759013721e-02f, ErfcQ5 = 2.4232893466e-01f, ErfcQ6 = -4.3066840719e-01f, ErfcQ7 = 2.3858628428e-01f,
-        ErfcQ8 = -4.3872026448e-02f;
-
-    internal const float ErfcMaxArgument = 10f;
+    // The erf/erfc coefficients are ActivationMath's (the scalar twin's), so CPU and GPU use the same fits.
+    private const float ErfP0 = ActivationMath.ErfP0, ErfP1 = ActivationMath.ErfP1, ErfP2 = ActivationMath.ErfP2, ErfP3 = ActivationMath.ErfP3,
+        ErfP4 = ActivationMath.ErfP4, ErfP5 = ActivationMath.ErfP5, ErfP6 = ActivationMath.ErfP6;
+    private const float ErfcQ0 = ActivationMath.ErfcQ0, ErfcQ1 = ActivationMath.ErfcQ1, ErfcQ2 = ActivationMath.ErfcQ2, ErfcQ3 = ActivationMath.ErfcQ3,
+        ErfcQ4 = ActivationMath.ErfcQ4, ErfcQ5 = ActivationMath.ErfcQ5, ErfcQ6 = ActivationMath.ErfcQ6, ErfcQ7 = ActivationMath.ErfcQ7,
+        ErfcQ8 = ActivationMath.ErfcQ8, ErfcMaxArgument = ActivationMath.ErfcMaxArgument;
 
     /// <summary>erf(a) for 0 ≤ a ≤ 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

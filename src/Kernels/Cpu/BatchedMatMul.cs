@@ -15,8 +15,6 @@ public static unsafe class BatchedMatMul
         int batch, int m, int n, int k, bool transposeB, float alpha)
     {
         long sa = (long)m * k, sb = (long)k * n, sc = (long)m * n;
-        if (a.Length < batch * sa || b.Length < batch * sb || c.Length < batch * sc)
-            throw new ArgumentException($"batched matmul: spans of {a.Length}, {b.Length}, {c.Length} elements are too short for batch {batch} of [{m}, {k}]·[{k}, {n}]");
         int ldb = transposeB ? k : n;
         int cores = Environment.ProcessorCount;
         if (batch == 1 || (2.0 * m * n * k >= ParallelFlops && batch < MatricesPerCore * cores && batch % cores != 0))

@@ -10,12 +10,9 @@ public static class ChannelOps
     /// y = act(x·(1 + scale) + shift), scale = ss[n, 0..C), shift = ss[n, C..2C); x and y [batch, channels, spatial],
     /// ss [batch, 2·channels]; y may be x.
     /// </summary>
-    public static void ScaleShift(ReadOnlySpan<float> x, ReadOnlySpan<float> scaleShift, Span<float> y, int batch, int channels, int spatial, int activation)
+    public static void ScaleShift(ReadOnlySpan<float> x, ReadOnlySpan<float> scaleShift, Span<float> y, int batch, int channels, int spatial, Activation activation)
     {
         CheckLengths("scale shift", x, y, batch, channels, spatial);
-        if (scaleShift.Length != 2L * batch * channels)
-            throw new ArgumentException($"scale shift: scale/shift has {scaleShift.Length} elements, expected {batch}×{2 * channels}");
-        Activations.CheckCode(activation);
         unsafe
         {
             fixed (float* px = x, ps = scaleShift, py = y)
@@ -35,25 +32,21 @@ public static class ChannelOps
     public static void AddChannelBias(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y, int batch, int channels, int spatial)
     {
         CheckLengths("add channel bias", x, y, batch, channels, spatial);
-        if (bias.Length != (long)batch * channels)
-            throw new ArgumentException($"add channel bias: bias has {bias.Length} elements, expected {batch}×{channels}");
         unsafe
         {
             fixed (float* px = x, pb = bias, py = y)
             {
                 nint xp = (nint)px, bp = (nint)pb, yp = (nint)py;
-                ForRows(batch * channels, spatial, row => Row((float*)xp, (float*)yp, row, spatial, 1f, ((float*)bp)[row], Activations.Identity));
+                ForRows(batch * channels, spatial, row => Row((float*)xp, (float*)yp, row, spatial, 1f, ((float*)bp)[row], Activation.Identity));
             }
         }
     }
 
     private static void CheckLengths(string op, ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int spatial)
     {
-        if ((long)batch * channels * spatial != x.Length || y.Length != x.Length)
-            throw new ArgumentException($"{op}: input has {x.Length} and output {y.Length} elements, expected {batch}×{channels}×{spatial}");
     }
 
-    private static unsafe void Row(float* x, float* y, int row, int spatial, float scale, float shift, int activation)
+    private static unsafe void Row(float* x, float* y, int row, int spatial, float scale, float shift, Activation activation)
     {
         long offset = (long)row * spatial;
         Activations.AffineForward(new ReadOnlySpan<float>(x + offset, spatial), new Span<float>(y + offset, spatial), scale, shift, activation);

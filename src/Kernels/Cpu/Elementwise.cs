@@ -69,8 +69,6 @@ public static class Elementwise
     /// </summary>
     public static void ConcatChannels(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int batch, int aSample, int bSample)
     {
-        if (a.Length != (long)batch * aSample || b.Length != (long)batch * bSample || y.Length != (long)batch * (aSample + bSample))
-            throw new ArgumentException($"concat channels: inputs have {a.Length} and {b.Length} elements, output {y.Length}; expected {batch}×{aSample}, {batch}×{bSample} and {batch}×{aSample + bSample}");
         int ySample = aSample + bSample;
         if (y.Length < ParallelThreshold || batch < 2)
         {
@@ -102,8 +100,6 @@ public static class Elementwise
     /// <summary>y = alpha·a + beta·b; y may be a or b.</summary>
     public static void Axpby(float alpha, ReadOnlySpan<float> a, float beta, ReadOnlySpan<float> b, Span<float> y)
     {
-        if (b.Length != a.Length || y.Length != a.Length)
-            throw new ArgumentException($"axpby: a has {a.Length} elements, b {b.Length}, output {y.Length}");
         unsafe
         {
             fixed (float* pa = a, pb = b, py = y)
@@ -117,7 +113,6 @@ public static class Elementwise
     /// <summary>y = alpha·x; y may be x.</summary>
     public static void Scale(float alpha, ReadOnlySpan<float> x, Span<float> y)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"scale: input has {x.Length} elements, output {y.Length}");
         unsafe
         {
             fixed (float* px = x, py = y)
@@ -131,7 +126,6 @@ public static class Elementwise
     /// <summary>y = min(max(x, lo), hi), NaN passing through as in PyTorch; y may be x.</summary>
     public static void Clamp(ReadOnlySpan<float> x, float lo, float hi, Span<float> y)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"clamp: input has {x.Length} elements, output {y.Length}");
         unsafe
         {
             fixed (float* px = x, py = y)
@@ -151,12 +145,6 @@ public static class Elementwise
     public static void LinearCombination(Span<float> y, scoped in LinearTerms xs, ReadOnlySpan<float> coefficients, int batch, bool perSample)
     {
         int terms = xs.Count;
-        if (terms < 1 || terms > MaxTerms) throw new ArgumentException($"linear combination: takes 1 to {MaxTerms} terms, found {terms}");
-        if (batch < 1 || y.Length % batch != 0) throw new ArgumentException($"linear combination: output of {y.Length} elements does not split into {batch} samples");
-        for (int i = 0; i < terms; i++)
-            if (xs[i].Length != y.Length) throw new ArgumentException($"linear combination: term {i} has {xs[i].Length} elements, output {y.Length}");
-        int expected = perSample ? terms * batch : terms;
-        if (coefficients.Length != expected) throw new ArgumentException($"linear combination: expected {expected} coefficients, found {coefficients.Length}");
         if (y.Length == 0) return;
 
         int sampleLength = y.Length / batch;

@@ -6,23 +6,16 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// </summary>
 public static class GroupNorm
 {
-    /// <summary>Elements averaged (in double) for the shift that centres the one-pass moments.</summary>
-    private const int ShiftSampleLength = 64;
+    /// <summary>Elements averaged (in double) for the shift that centres the one-pass moments (the GPU kernel's too).</summary>
+    public const int ShiftSampleLength = 64;
 
     /// <summary>
     /// x and y [batch, channels, spatial]; γ and β [channels]; <paramref name="activation"/> is an
     /// <see cref="Activations"/> code applied after the affine. Parallel over (sample, group); y may be x.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y,
-        int batch, int channels, int spatial, int groups, float eps, int activation)
+        int batch, int channels, int spatial, int groups, float eps, Activation activation)
     {
-        if (groups < 1 || channels % groups != 0)
-            throw new ArgumentException($"group norm: {channels} channels are not divisible into {groups} groups");
-        if ((long)batch * channels * spatial != x.Length || y.Length != x.Length)
-            throw new ArgumentException($"group norm: input has {x.Length} and output {y.Length} elements, expected {batch}×{channels}×{spatial}");
-        if (gamma.Length != channels || beta.Length != channels)
-            throw new ArgumentException($"group norm: weight has {gamma.Length} and bias {beta.Length} elements, expected {channels}");
-        Activations.CheckCode(activation);
         int channelsPerGroup = channels / groups, items = batch * groups;
         if (x.Length == 0) return;
         unsafe
@@ -39,7 +32,7 @@ public static class GroupNorm
     }
 
     private static unsafe void NormalizeGroup(float* x, float* gamma, float* beta, float* y, int item, int groups,
-        int channelsPerGroup, int spatial, float eps, int activation)
+        int channelsPerGroup, int spatial, float eps, Activation activation)
     {
         long length = (long)channelsPerGroup * spatial;
         long offset = item * length; // (n, g) blocks are contiguous and in order

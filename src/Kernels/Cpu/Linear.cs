@@ -1,9 +1,11 @@
 using System.Numerics;
-using DiffusionKernels.Kernels.Gpu;
 
 namespace DiffusionKernels.Kernels.Cpu;
 
-/// <summary>y = act(x·wᵀ + b) with PyTorch <c>nn.Linear</c> weights w [N, K]: one SGEMM plus a bias/activation pass.</summary>
+/// <summary>
+/// y = act(x·wᵀ + b) with PyTorch <c>nn.Linear</c> weights w [N, K]: one SGEMM plus a bias/activation pass. The
+/// epilogue applies <see cref="ActivationMath"/>, the same scalar code as the GPU GEMM's epilogue.
+/// </summary>
 public static unsafe class Linear
 {
     // Rows per parallel chunk of the epilogue are sized so each chunk has at least this many elements.
@@ -13,11 +15,10 @@ public static unsafe class Linear
     /// x [M, K], w [N, K], bias [N] (empty for none), y [M, N], all row-major and dense.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
-        int m, int n, int k, ActivationKind activation)
+        int m, int n, int k, Activation activation)
     {
-        if (bias.Length != 0 && bias.Length != n) throw new ArgumentException($"linear: bias has {bias.Length} elements, expected {n}");
         Sgemm.Multiply(false, true, m, n, k, 1f, x, k, w, k, 0f, y, n);
-        if (bias.Length == 0 && activation == ActivationKind.Identity) return;
+        if (bias.Length == 0 && activation == Activation.Identity) return;
 
         fixed (float* py = y, pb = bias)
         {
@@ -29,7 +30,7 @@ public static unsafe class Linear
         }
     }
 
-    private static void Epilogue(float* y, float* bias, int row0, int row1, int n, ActivationKind activation)
+    private static void Epilogue(float* y, float* bias, int row0, int row1, int n, Activation activation)
     {
         for (int r = row0; r < row1; r++)
         {
@@ -42,8 +43,8 @@ public static unsafe class Linear
                     (new Vector<float>(row.Slice(j)) + new Vector<float>(b.Slice(j))).CopyTo(row.Slice(j));
                 for (; j < n; j++) row[j] += b[j];
             }
-            if (activation != ActivationKind.Identity)
-                for (int j = 0; j < n; j++) row[j] = ActivationFunctions.Apply(activation, row[j]);
+            if (activation != Activation.Identity)
+                for (int j = 0; j < n; j++) row[j] = ActivationMath.Apply(row[j], activation);
         }
     }
 }

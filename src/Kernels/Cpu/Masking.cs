@@ -16,8 +16,6 @@ public static class Masking
     public static void MultiplyMask(ReadOnlySpan<float> x, ReadOnlySpan<float> mask, Span<float> y, int batch, int channels, int spatial, bool maskPerSample)
     {
         long planes = (long)batch * channels;
-        if (x.Length != planes * spatial || y.Length != x.Length || mask.Length != (maskPerSample ? (long)batch * spatial : spatial))
-            throw new ArgumentException($"multiply mask: input {x.Length}, output {y.Length} and mask {mask.Length} elements do not fit {batch}×{channels}×{spatial} (mask per sample: {maskPerSample})");
         unsafe
         {
             fixed (float* px = x, pm = mask, py = y)
@@ -47,9 +45,6 @@ public static class Masking
     /// </summary>
     public static void CopyChannels(ReadOnlySpan<float> x, Span<float> y, int batch, int spatial, int xChannels, int xFirst, int yChannels, int yFirst, int count)
     {
-        if (x.Length != (long)batch * xChannels * spatial || y.Length != (long)batch * yChannels * spatial
-            || xFirst < 0 || yFirst < 0 || count < 0 || xFirst + count > xChannels || yFirst + count > yChannels)
-            throw new ArgumentException($"copy channels: channels [{xFirst}, {xFirst + count}) of {xChannels} into [{yFirst}, {yFirst + count}) of {yChannels} do not fit (input {x.Length}, output {y.Length} elements)");
         int run = count * spatial;
         for (int b = 0; b < batch; b++)
             x.Slice((int)(((long)b * xChannels + xFirst) * spatial), run).CopyTo(y.Slice((int)(((long)b * yChannels + yFirst) * spatial), run));

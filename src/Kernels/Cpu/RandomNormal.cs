@@ -12,7 +12,6 @@ public static class RandomNormal
     /// <summary>Fills <paramref name="y"/>, <paramref name="samples"/> samples of equal length, with noise.</summary>
     public static unsafe void Fill(Span<float> y, int samples, ulong seed, ulong firstSampleIndex, ulong offset)
     {
-        if (samples < 1 || y.Length % samples != 0) throw new ArgumentException($"random normal: {y.Length} elements do not split into {samples} samples");
         int perSample = y.Length / samples;
         if (perSample == 0) return;
         int chunks = (perSample + Chunk - 1) / Chunk;

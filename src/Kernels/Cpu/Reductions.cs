@@ -25,9 +25,6 @@ public static class Reductions
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, Span<float> result, int batch, int kind)
     {
-        if (batch < 1 || x.Length % batch != 0 || result.Length != batch)
-            throw new ArgumentException($"reduce: {x.Length} input elements and {result.Length} results do not form {batch} samples");
-        if (kind is < Mean or > NonFiniteCount) throw new ArgumentException($"reduce: unknown reduction code {kind}");
         long sample = x.Length / batch;
         if (sample == 0)
         {
@@ -79,6 +76,18 @@ public static class Reductions
             ArrayPool<double>.Shared.Return(partial);
             ArrayPool<double>.Shared.Return(center);
         }
+    }
+
+    /// <summary>
+    /// flags[b] = min(flags[b], step) for every sample b of x [batch, M] that holds a NaN or ±∞: the first step at
+    /// which each sample went non-finite, kept where the sampler can read it now and then rather than every step.
+    /// </summary>
+    public static void FlagNonFinite(ReadOnlySpan<float> x, Span<long> flags, int batch, long step)
+    {
+        Span<float> counts = batch <= 256 ? stackalloc float[batch] : new float[batch];
+        Forward(x, counts, batch, NonFiniteCount);
+        for (int b = 0; b < batch; b++)
+            if (counts[b] > 0 && step < flags[b]) flags[b] = step;
     }
 
     /// <summary>Σ(x − shift) and Σ(x − shift)² over n elements: float vectors within blocks, double across them.</summary>

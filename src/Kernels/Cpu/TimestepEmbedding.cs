@@ -14,8 +14,6 @@ public static class TimestepEmbedding
     /// </summary>
     public static void Compute(ReadOnlySpan<float> timesteps, Span<float> y, int dim, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod)
     {
-        if (dim < 2 || y.Length != (long)timesteps.Length * dim)
-            throw new ArgumentException($"timestep embedding: {timesteps.Length} timesteps need an output of {timesteps.Length}×{dim} (dim ≥ 2), found {y.Length} elements");
         int half = dim / 2;
         var (negLogMaxPeriod, divisor) = Constants(half, downscaleFreqShift, maxPeriod);
         int sinColumn = flipSinToCos ? half : 0, cosColumn = flipSinToCos ? 0 : half;

@@ -16,7 +16,6 @@ public static class TokenLayout
     public static unsafe void NchwToTokens(ReadOnlySpan<float> x, Span<float> y, int samples, int channels, int pixels)
     {
         long len = (long)samples * channels * pixels;
-        if (x.Length < len || y.Length < len) throw new ArgumentException("nchw to tokens: a span is shorter than the shapes require");
         fixed (float* px = x, py = y)
             Run(px, py, null, samples, channels, pixels, 1f);
     }
@@ -29,8 +28,6 @@ public static class TokenLayout
         int samples, int channels, int pixels, float scale)
     {
         long len = (long)samples * channels * pixels;
-        if (x.Length < len || y.Length < len || (!residual.IsEmpty && residual.Length < len))
-            throw new ArgumentException("tokens to nchw: a span is shorter than the shapes require");
         fixed (float* px = x, py = y, pr = residual)
             Run(px, py, residual.IsEmpty ? null : pr, samples, pixels, channels, scale);
     }

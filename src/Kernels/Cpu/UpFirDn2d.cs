@@ -20,11 +20,6 @@ public static class UpFirDn2d
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, Span<float> y, int planes, int height, int width,
         int kh, int kw, int outHeight, int outWidth, int up, int down, int padBefore, ReadOnlySpan<float> bias = default, int channels = 1)
     {
-        if (!bias.IsEmpty && (channels < 1 || bias.Length != channels || planes % channels != 0))
-            throw new ArgumentException($"upfirdn2d: bias has {bias.Length} elements for {channels} channels over {planes} planes");
-        if (up < 1 || down < 1) throw new ArgumentOutOfRangeException(nameof(up), $"upfirdn2d: up {up} and down {down} must be ≥ 1");
-        if (x.Length != (long)planes * height * width || kernel.Length != (long)kh * kw || y.Length != (long)planes * outHeight * outWidth)
-            throw new ArgumentException($"upfirdn2d: input {x.Length}, kernel {kernel.Length} and output {y.Length} elements do not match {planes}×{height}×{width}, {kh}×{kw} and {planes}×{outHeight}×{outWidth}");
         if (y.Length == 0) return;
         int rowSlots = (kh + up - 1) / up, colSlots = (kw + up - 1) / up;
         var pool = ArrayPool<int>.Shared;

@@ -63,7 +63,6 @@ public sealed class AttentionKernels
     public void Run(AcceleratorStream stream, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o,
         int batch, int queries, int keys, int channels, int heads, float scale, AttentionAlgorithm algorithm = AttentionAlgorithm.Auto)
     {
-        if (heads < 1 || channels % heads != 0) throw new ArgumentException($"attention: {heads} heads do not divide {channels} channels");
         int d = channels / heads;
         if (algorithm == AttentionAlgorithm.Auto) algorithm = Choose(d, keys);
         var shape = new AttentionShape { T = queries, S = keys, C = channels, Heads = heads, D = d, Scale = scale };

@@ -1,4 +1,3 @@
-using DiffusionKernels.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -7,34 +6,33 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// <summary>FiLM scale/shift (+ activation) and per-(sample, channel) bias over NC(spatial) data, one thread per element.</summary>
 public sealed class ChannelOpsKernels
 {
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _scaleShift;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, Activation> _scaleShift;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _addBias;
 
     public ChannelOpsKernels(Accelerator accelerator)
     {
-        _scaleShift = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ScaleShift);
+        _scaleShift = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, Activation>(ScaleShift);
         _addBias = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AddChannelBias);
     }
 
     /// <summary>y = act(x·(1 + ss[n, c]) + ss[n, C + c]); x, y [N, C, spatial], ss [N, 2C]; y may be x.</summary>
-    public void RunScaleShift(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> scaleShift, ArrayView<float> y, int channels, int spatial, int activation)
+    public void RunScaleShift(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> scaleShift, ArrayView<float> y, int channels, int spatial, Activation activation)
     {
-        Activations.CheckCode(activation);
-        if (x.Length > 0) _scaleShift(stream, checked((int)x.Length), x, scaleShift, y, channels, spatial, activation);
+        if (x.Length > 0) _scaleShift(stream, ElementwiseKernels.Threads(x.Length, "scale shift"), x, scaleShift, y, channels, spatial, activation);
     }
 
     /// <summary>y = x + bias[n, c]; x, y [N, C, spatial], bias [N, C]; y may be x.</summary>
     public void RunAddChannelBias(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> bias, ArrayView<float> y, int spatial)
     {
-        if (x.Length > 0) _addBias(stream, checked((int)x.Length), x, bias, y, spatial);
+        if (x.Length > 0) _addBias(stream, ElementwiseKernels.Threads(x.Length, "add channel bias"), x, bias, y, spatial);
     }
 
-    private static void ScaleShift(Index1D i, ArrayView<float> x, ArrayView<float> scaleShift, ArrayView<float> y, int channels, int spatial, int activation)
+    private static void ScaleShift(Index1D i, ArrayView<float> x, ArrayView<float> scaleShift, ArrayView<float> y, int channels, int spatial, Activation activation)
     {
         int row = i / spatial;
         int n = row / channels, c = row - n * channels;
         int at = 2 * n * channels + c;
-        y[i] = NormActivationMath.Apply(x[i] * (1f + scaleShift[at]) + scaleShift[at + channels], activation);
+        y[i] = ActivationMath.Apply(x[i] * (1f + scaleShift[at]) + scaleShift[at + channels], activation);
     }
 
     private static void AddChannelBias(Index1D i, ArrayView<float> x, ArrayView<float> bias, ArrayView<float> y, int spatial) =>

@@ -18,6 +18,8 @@ public struct Conv2dGeometry
     public int Batch, InChannels, Height, Width, OutChannels, KernelHeight, KernelWidth, OutHeight, OutWidth, Stride, Padding;
     public int HasBias, HasResidual;
     public float Scale;
+    /// <summary>Set by the launcher: 64-pixel tiles of the flattened N·Ho·Wo axis (the tiled kernel's 1-D grid holds pixel tiles × channel tiles).</summary>
+    public int PixelTiles;
 }
 
 /// <summary>
@@ -67,8 +69,11 @@ public sealed class Conv2dKernels
             _direct(stream, (int)outputs, x, w, bias, residual, y, geometry);
             return;
         }
-        var grid = new Index2D((int)((pixels + TileN - 1) / TileN), (geometry.OutChannels + TileM - 1) / TileM);
-        _tiled(stream, new KernelConfig(grid, new Index2D(GroupSize, 1)), x, w, bias, residual, y, geometry);
+        // One grid dimension: CUDA caps y at 65,535 groups.
+        geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
+        long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
+        if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
+        _tiled(stream, new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, w, bias, residual, y, geometry);
     }
 
     /// <summary>One thread per output element; the correctness baseline.</summary>
@@ -102,7 +107,7 @@ public sealed class Conv2dKernels
     }
 
     /// <summary>
-    /// Implicit-GEMM tile: group (Grid.X, Grid.Y) owns output pixels [64·X, 64·X + 64) of the flattened N·Ho·Wo
+    /// Implicit-GEMM tile: group Y·PixelTiles + X owns output pixels [64·X, 64·X + 64) of the flattened N·Ho·Wo
     /// axis and output channels [64·Y, 64·Y + 64). Thread (tx, ty) = (t % 16, t / 16) accumulates channels
     /// ty + 16i and pixels tx + 16j (i, j &lt; 4), so neighbouring threads read neighbouring shared words and
     /// write neighbouring outputs.
@@ -113,7 +118,8 @@ public sealed class Conv2dKernels
         var weightTile = SharedMemory.Allocate<float>(TileK * WeightRow); // [k][channel]
         var inputTile = SharedMemory.Allocate<float>(TileK * TileN);      // [k][pixel]
         int t = Group.IdxX;
-        int m0 = Grid.IdxY * TileM, p0 = Grid.IdxX * TileN;
+        int channelTile = Grid.IdxX / g.PixelTiles;
+        int m0 = channelTile * TileM, p0 = (Grid.IdxX - channelTile * g.PixelTiles) * TileN;
         int taps = g.KernelHeight * g.KernelWidth;
         int k = g.InChannels * taps;
         int hw = g.OutHeight * g.OutWidth;

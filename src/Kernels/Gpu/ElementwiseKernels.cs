@@ -52,27 +52,23 @@ public struct TermViews
 /// <summary>
 /// Memory-bound element-wise kernels, one thread per output element: channel concat, axpby/scale, clamp and
 /// the sampler's linear combination. Outputs may be the same view as an input: each thread reads its element
-/// of every input before writing it. Per-sample linear-combination coefficients go through a small device
-/// buffer owned here (grown on demand, freed by <see cref="Dispose"/> or with the accelerator).
+/// of every input before writing it. Shapes are checked by the callers (the <c>Backend</c> ops).
 /// </summary>
-public sealed class ElementwiseKernels : IDisposable
+public sealed class ElementwiseKernels
 {
     /// <summary>Most terms a linear combination takes.</summary>
     public const int MaxTerms = 8;
 
-    private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _concat;
     private readonly Action<AcceleratorStream, Index1D, float, ArrayView<float>, float, ArrayView<float>, ArrayView<float>> _axpby;
     private readonly Action<AcceleratorStream, Index1D, float, ArrayView<float>, ArrayView<float>> _scale;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, float, float, ArrayView<float>> _clamp;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, TermViews, TermCoefficients> _combineShared;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, TermViews, ArrayView<float>, int, int> _combinePerSample;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _coefficients;
 
     /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
     public ElementwiseKernels(Accelerator accelerator)
     {
-        _accelerator = accelerator;
         _concat = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(Concat);
         _axpby = accelerator.LoadAutoGroupedKernel<Index1D, float, ArrayView<float>, float, ArrayView<float>, ArrayView<float>>(Axpby);
         _scale = accelerator.LoadAutoGroupedKernel<Index1D, float, ArrayView<float>, ArrayView<float>>(Scale);
@@ -84,82 +80,40 @@ public sealed class ElementwiseKernels : IDisposable
     /// <summary>y [batch, aSample + bSample] = per-sample concatenation of a [batch, aSample] and b [batch, bSample].</summary>
     public void ConcatChannels(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int batch, int aSample, int bSample)
     {
-        if (a.Length != (long)batch * aSample || b.Length != (long)batch * bSample || y.Length != (long)batch * (aSample + bSample))
-            throw new ArgumentException($"concat channels: inputs have {a.Length} and {b.Length} elements, output {y.Length}; expected {batch}×{aSample}, {batch}×{bSample} and {batch}×{aSample + bSample}");
         if (y.Length > 0) _concat(stream, Threads(y.Length, "concat channels"), a, b, y, aSample, bSample);
     }
 
-    /// <summary>y = alpha·a + beta·b; y may be a or b.</summary>
+    /// <summary>y = alpha·a + beta·b over views of equal length; y may be a or b.</summary>
     public void Axpby(AcceleratorStream stream, float alpha, ArrayView<float> a, float beta, ArrayView<float> b, ArrayView<float> y)
     {
-        if (b.Length != a.Length || y.Length != a.Length) throw new ArgumentException($"axpby: a has {a.Length} elements, b {b.Length}, output {y.Length}");
         if (y.Length > 0) _axpby(stream, Threads(y.Length, "axpby"), alpha, a, beta, b, y);
     }
 
     /// <summary>y = alpha·x; y may be x.</summary>
     public void Scale(AcceleratorStream stream, float alpha, ArrayView<float> x, ArrayView<float> y)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"scale: input has {x.Length} elements, output {y.Length}");
         if (y.Length > 0) _scale(stream, Threads(y.Length, "scale"), alpha, x, y);
     }
 
     /// <summary>y = min(max(x, lo), hi) with NaN passing through; y may be x.</summary>
     public void Clamp(AcceleratorStream stream, ArrayView<float> x, float lo, float hi, ArrayView<float> y)
     {
-        if (y.Length != x.Length) throw new ArgumentException($"clamp: input has {x.Length} elements, output {y.Length}");
         if (y.Length > 0) _clamp(stream, Threads(y.Length, "clamp"), x, lo, hi, y);
     }
 
+    /// <summary>y = Σᵢ cᵢ·xᵢ with one coefficient per term (1 to <see cref="MaxTerms"/>), passed as kernel arguments.</summary>
+    public void LinearCombination(AcceleratorStream stream, ArrayView<float> y, in TermViews xs, ReadOnlySpan<float> coefficients)
+    {
+        if (y.Length > 0) _combineShared(stream, Threads(y.Length, "linear combination"), y, xs, TermCoefficients.From(coefficients));
+    }
+
     /// <summary>
-    /// y[s] = Σᵢ cᵢ[s]·xᵢ[s] over <paramref name="batch"/> equal samples, in one launch. Shared coefficients
-    /// (one per term) travel as kernel arguments. Per-sample ones (c[i·batch + s]) are copied to a device
-    /// buffer on <paramref name="stream"/>: a stream-ordered copy from pageable memory, which the driver stages
-    /// before returning, so the host span may go away at once and the host does not wait for the device.
+    /// y[s] = Σᵢ cᵢ[s]·xᵢ[s] over <paramref name="batch"/> equal samples, with the coefficients on the device, term-major
+    /// (c[i·batch + s]); the caller uploads them on <paramref name="stream"/> before this launch.
     /// </summary>
-    public void LinearCombination(AcceleratorStream stream, ArrayView<float> y, in TermViews xs, ReadOnlySpan<float> coefficients, int batch, bool perSample)
+    public void LinearCombinationPerSample(AcceleratorStream stream, ArrayView<float> y, in TermViews xs, ArrayView<float> coefficients, int batch)
     {
-        int terms = xs.Count;
-        if (terms < 1 || terms > MaxTerms) throw new ArgumentException($"linear combination: takes 1 to {MaxTerms} terms, found {terms}");
-        if (batch < 1 || y.Length % batch != 0) throw new ArgumentException($"linear combination: output of {y.Length} elements does not split into {batch} samples");
-        for (int i = 0; i < terms; i++)
-            if (xs[i].Length != y.Length) throw new ArgumentException($"linear combination: term {i} has {xs[i].Length} elements, output {y.Length}");
-        int expected = perSample ? terms * batch : terms;
-        if (coefficients.Length != expected) throw new ArgumentException($"linear combination: expected {expected} coefficients, found {coefficients.Length}");
-        if (y.Length == 0) return;
-        var threads = Threads(y.Length, "linear combination");
-        if (!perSample)
-        {
-            _combineShared(stream, threads, y, xs, TermCoefficients.From(coefficients));
-            return;
-        }
-        var device = CoefficientBuffer(stream, coefficients.Length);
-        unsafe
-        {
-            fixed (float* c = coefficients) device.CopyFromCPUUnsafeAsync(stream, ref *c, coefficients.Length);
-        }
-        _combinePerSample(stream, threads, y, xs, device, batch, (int)(y.Length / batch));
-    }
-
-    /// <summary>The first <paramref name="length"/> floats of the coefficient buffer, growing it (rarely) when short.</summary>
-    private ArrayView<float> CoefficientBuffer(AcceleratorStream stream, int length)
-    {
-        if (_coefficients is null || _coefficients.Length < length)
-        {
-            if (_coefficients is not null)
-            {
-                stream.Synchronize(); // queued launches may still read the old buffer
-                _coefficients.Dispose();
-            }
-            _coefficients = _accelerator.Allocate1D<float>(Math.Max(length, 64));
-        }
-        return _coefficients.View.SubView(0, length);
-    }
-
-    /// <summary>Frees the coefficient buffer.</summary>
-    public void Dispose()
-    {
-        _coefficients?.Dispose();
-        _coefficients = null;
+        if (y.Length > 0) _combinePerSample(stream, Threads(y.Length, "linear combination"), y, xs, coefficients, batch, (int)(y.Length / batch));
     }
 
     /// <summary>A 1-D launch of <paramref name="n"/> threads (ILGPU's auto-grouped launches index with int).</summary>

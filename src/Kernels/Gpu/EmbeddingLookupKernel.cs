@@ -7,9 +7,9 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// Row gather for class embeddings, y[n] = table[labels[n]], one thread per output element.
 /// </summary>
 /// <remarks>
-/// The labels live on the device, so checking them on the host would cost a download and a stall per call.
-/// Instead a label outside [0, tableRows) makes its whole output row NaN: it never reads out of bounds and the
-/// error cannot pass silently (it reaches the sampler's NaN check). The CPU backend throws instead.
+/// <c>Backend.EmbeddingLookup</c> checks the labels on the host before the launch (the ILGPU backend keeps a host copy
+/// of uploaded int64 tensors, so this costs no wait), and throws for one outside [0, tableRows) on every backend. The
+/// kernel still never reads out of bounds: such a label would make its output row NaN.
 /// </remarks>
 public sealed class EmbeddingLookupKernel
 {
@@ -19,11 +19,9 @@ public sealed class EmbeddingLookupKernel
     public EmbeddingLookupKernel(Accelerator accelerator) =>
         _kernel = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<long>, ArrayView<float>, int, int>(Lookup);
 
-    /// <summary>table [tableRows, dim], labels [N] int64, y [N, dim]; invalid labels give NaN rows.</summary>
+    /// <summary>table [tableRows, dim], labels [N] int64, y [N, dim].</summary>
     public void Run(AcceleratorStream stream, ArrayView<float> table, ArrayView<long> labels, ArrayView<float> y, int tableRows, int dim)
     {
-        if (table.Length != (long)tableRows * dim || y.Length != labels.Length * dim)
-            throw new ArgumentException($"embedding lookup: table has {table.Length} elements (expected {tableRows}×{dim}), output {y.Length} (expected {labels.Length}×{dim})");
         if (y.Length > 0) _kernel(stream, ElementwiseKernels.Threads(y.Length, "embedding lookup"), table, labels, y, tableRows, dim);
     }
 

@@ -16,14 +16,18 @@ public struct GemmParams
     public float Alpha;
     /// <summary>1 when the bias view holds N values added to every row.</summary>
     public int HasBias;
-    public ActivationKind Activation;
+    public Activation Activation;
+    /// <summary>Set by the launcher: 64-wide tiles along N and M (the tiled kernel decodes its tile from the 1-D grid index).</summary>
+    public int TilesN, TilesM;
 }
 
 /// <summary>
 /// GEMM kernels for linear and batched matmul. Version 1 (<see cref="GemmVersion.Naive"/>) computes one output per
 /// thread straight from global memory and is the reference; version 2 (<see cref="GemmVersion.Tiled"/>, the default)
 /// stages 64×16 tiles of A and 16×64 tiles of B in shared memory, and each of a group's 16×16 threads keeps a 4×4
-/// block of C in registers. The batch index is the grid's z dimension.
+/// block of C in registers. Every launch is one-dimensional (tiles or outputs, then rows, then the batch, flattened onto
+/// the grid's x dimension): CUDA allows 2³¹ − 1 groups along x but only 65,535 along y and z, which M/64 or the batch
+/// could exceed.
 /// </summary>
 public sealed class GemmKernels
 {
@@ -32,13 +36,13 @@ public sealed class GemmKernels
     private const int Side = 16;          // threads per group side; Side × Side = 256 threads, 4×4 outputs each
     private const int Pitch = Tile + 1;   // padded row of a shared tile: transposing stores hit distinct banks
 
-    private readonly Action<AcceleratorStream, Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> _naive;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> _naive;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>? _tiled;
 
     /// <summary>Loads the kernels for <paramref name="accelerator"/> (once; launches do not allocate).</summary>
     public GemmKernels(Accelerator accelerator)
     {
-        _naive = accelerator.LoadAutoGroupedKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Naive);
+        _naive = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Naive);
         // The tiled kernel needs 256-thread groups (CUDA and the test emulator have them); otherwise only the naive one runs.
         if (accelerator.MaxNumThreadsPerGroup >= Side * Side)
             _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Tiled);
@@ -55,25 +59,30 @@ public sealed class GemmKernels
         p.HasBias = bias.Length > 0 ? 1 : 0;
         if (version == GemmVersion.Tiled && _tiled is not null)
         {
-            var grid = new Index3D((p.N + Tile - 1) / Tile, (p.M + Tile - 1) / Tile, batch);
-            _tiled(stream, new KernelConfig(grid, new Index3D(Side, Side, 1)), a, b, c, bias, p);
+            p.TilesN = (p.N + Tile - 1) / Tile;
+            p.TilesM = (p.M + Tile - 1) / Tile;
+            long groups = (long)p.TilesN * p.TilesM * batch;
+            if (groups > int.MaxValue) throw new ArgumentException($"gemm: {batch}×{p.M}×{p.N} needs {groups} tiles, more than one launch holds");
+            _tiled(stream, new KernelConfig(new Index3D((int)groups, 1, 1), new Index3D(Side, Side, 1)), a, b, c, bias, p);
         }
         else
         {
-            _naive(stream, new Index3D(p.N, p.M, batch), a, b, c, bias, p);
+            _naive(stream, ElementwiseKernels.Threads((long)p.N * p.M * batch, "gemm"), a, b, c, bias, p);
         }
     }
 
-    /// <summary>Version 1: one thread per output element.</summary>
-    private static void Naive(Index3D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p)
+    /// <summary>Version 1: one thread per output element (index = (z·M + row)·N + col).</summary>
+    private static void Naive(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p)
     {
-        int col = i.X, row = i.Y;
-        long aRow = i.Z * p.StrideA + (long)row * p.Lda;
-        long bBase = i.Z * p.StrideB;
+        int rowOfBatch = i / p.N;
+        int col = i - rowOfBatch * p.N;
+        int z = rowOfBatch / p.M, row = rowOfBatch - z * p.M;
+        long aRow = z * p.StrideA + (long)row * p.Lda;
+        long bBase = z * p.StrideB;
         float sum = 0;
         for (int k = 0; k < p.K; k++)
             sum += a[aRow + k] * b[p.TransB != 0 ? bBase + (long)col * p.Ldb + k : bBase + (long)k * p.Ldb + col];
-        c[i.Z * p.StrideC + (long)row * p.Ldc + col] = Epilogue(sum, col, bias, p);
+        c[z * p.StrideC + (long)row * p.Ldc + col] = Epilogue(sum, col, bias, p);
     }
 
     /// <summary>Version 2: shared-memory tiles, 4×4 register block per thread (rows ty + 16·i, columns tx + 16·j).</summary>
@@ -82,8 +91,10 @@ public sealed class GemmKernels
         var sa = SharedMemory.Allocate<float>(TileK * Pitch); // sa[k·Pitch + r]: A tile transposed
         var sb = SharedMemory.Allocate<float>(TileK * Pitch); // sb[k·Pitch + c]
         int tx = Group.IdxX, ty = Group.IdxY, tid = ty * Side + tx;
-        int row0 = Grid.IdxY * Tile, col0 = Grid.IdxX * Tile;
-        long aBase = Grid.IdxZ * p.StrideA, bBase = Grid.IdxZ * p.StrideB;
+        int tileOfBatch = Grid.IdxX / p.TilesN;
+        int z = tileOfBatch / p.TilesM;
+        int row0 = (tileOfBatch - z * p.TilesM) * Tile, col0 = (Grid.IdxX - tileOfBatch * p.TilesN) * Tile;
+        long aBase = z * p.StrideA, bBase = z * p.StrideB, cBase = z * p.StrideC;
 
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
@@ -133,26 +144,26 @@ public sealed class GemmKernels
         }
 
         int r0 = row0 + ty, q0 = col0 + tx;
-        Store(c, bias, p, r0, q0, c00); Store(c, bias, p, r0, q0 + Side, c01); Store(c, bias, p, r0, q0 + 2 * Side, c02); Store(c, bias, p, r0, q0 + 3 * Side, c03);
+        Store(c, cBase, bias, p, r0, q0, c00); Store(c, cBase, bias, p, r0, q0 + Side, c01); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c02); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c03);
         r0 += Side;
-        Store(c, bias, p, r0, q0, c10); Store(c, bias, p, r0, q0 + Side, c11); Store(c, bias, p, r0, q0 + 2 * Side, c12); Store(c, bias, p, r0, q0 + 3 * Side, c13);
+        Store(c, cBase, bias, p, r0, q0, c10); Store(c, cBase, bias, p, r0, q0 + Side, c11); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c12); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c13);
         r0 += Side;
-        Store(c, bias, p, r0, q0, c20); Store(c, bias, p, r0, q0 + Side, c21); Store(c, bias, p, r0, q0 + 2 * Side, c22); Store(c, bias, p, r0, q0 + 3 * Side, c23);
+        Store(c, cBase, bias, p, r0, q0, c20); Store(c, cBase, bias, p, r0, q0 + Side, c21); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c22); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c23);
         r0 += Side;
-        Store(c, bias, p, r0, q0, c30); Store(c, bias, p, r0, q0 + Side, c31); Store(c, bias, p, r0, q0 + 2 * Side, c32); Store(c, bias, p, r0, q0 + 3 * Side, c33);
+        Store(c, cBase, bias, p, r0, q0, c30); Store(c, cBase, bias, p, r0, q0 + Side, c31); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c32); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c33);
     }
 
-    private static void Store(ArrayView<float> c, ArrayView<float> bias, GemmParams p, int row, int col, float acc)
+    private static void Store(ArrayView<float> c, long cBase, ArrayView<float> bias, GemmParams p, int row, int col, float acc)
     {
         if (row < p.M && col < p.N)
-            c[Grid.IdxZ * p.StrideC + (long)row * p.Ldc + col] = Epilogue(acc, col, bias, p);
+            c[cBase + (long)row * p.Ldc + col] = Epilogue(acc, col, bias, p);
     }
 
     private static float Epilogue(float acc, int col, ArrayView<float> bias, GemmParams p)
     {
         float v = p.Alpha * acc;
         if (p.HasBias != 0) v += bias[col];
-        return ActivationFunctions.Apply(p.Activation, v);
+        return ActivationMath.Apply(v, p.Activation);
     }
 }
 

@@ -1,4 +1,3 @@
-using DiffusionKernels.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -7,42 +6,54 @@ namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>
 /// Group normalization (+ activation) over x [N, C, spatial]: one group of threads per (sample, group) block of
-/// C/groups × spatial contiguous elements. The group reduces Σ(x − K) and Σ(x − K)² (K = the block's first
-/// element, which keeps the one-pass variance from cancelling), then normalizes, applies γ/β and the activation.
+/// C/groups × spatial contiguous elements. The group reduces Σ(x − K) and Σ(x − K)² with K the mean of the block's
+/// first <see cref="ShiftSampleLength"/> elements, the shift the CPU twin (<see cref="Cpu.GroupNorm"/>) uses, so the
+/// one-pass variance does not cancel even when one element lies far from the rest; then it normalizes, applies γ/β and
+/// the activation. (The twin sums in double where this sums in float; the formulation is the same.)
 /// </summary>
 public sealed class GroupNormKernels
 {
+    /// <summary>Elements averaged for the shift K (the CPU twin's choice).</summary>
+    public const int ShiftSampleLength = Cpu.GroupNorm.ShiftSampleLength;
+
     private readonly Accelerator _accelerator;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int> _groupNorm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation> _groupNorm;
 
     public GroupNormKernels(Accelerator accelerator)
     {
         _accelerator = accelerator;
-        _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, int>(GroupNorm);
+        _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation>(GroupNorm);
     }
 
-    /// <summary>Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x.</summary>
+    /// <summary>
+    /// Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x. Shapes are checked by the caller
+    /// (<c>Backend.GroupNorm</c>). <paramref name="threads"/> overrides the threads per group (whole warps, at most the
+    /// device's limit and 1024), for the kernel checks across launch shapes; by default up to 512.
+    /// </summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
-        int channels, int spatial, int groups, float eps, int activation)
+        int channels, int spatial, int groups, float eps, Activation activation, int? threads = null)
     {
-        if (groups < 1 || channels % groups != 0)
-            throw new ArgumentException($"group norm: {channels} channels are not divisible into {groups} groups");
-        Activations.CheckCode(activation);
         long blockLength = (long)channels / groups * spatial;
         if (blockLength == 0 || x.Length == 0) return;
         int blocks = checked((int)(x.Length / blockLength));
-        var config = new KernelConfig(blocks, NormBlockReduce.GroupSize(_accelerator, blockLength));
+        int groupSize = threads ?? NormBlockReduce.GroupSize(_accelerator, blockLength);
+        if (groupSize % _accelerator.WarpSize != 0 || groupSize > Math.Min(_accelerator.MaxNumThreadsPerGroup, NormBlockReduce.MaxWarps * _accelerator.WarpSize))
+            throw new ArgumentOutOfRangeException(nameof(threads), $"group norm: {groupSize} threads per group is not whole warps within the device's limit");
+        var config = new KernelConfig(blocks, groupSize);
         _groupNorm(stream, config, x, gamma, beta, y, channels / groups, spatial, groups, eps, activation);
     }
 
     private static void GroupNorm(ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
-        int channelsPerGroup, int spatial, int groups, float eps, int activation)
+        int channelsPerGroup, int spatial, int groups, float eps, Activation activation)
     {
         var shared = SharedMemory.Allocate<float>(NormBlockReduce.SharedLength);
         int block = Grid.IdxX;
         int length = channelsPerGroup * spatial;
         long start = (long)block * length;
-        float k = x[start];
+        int head = XMath.Min(length, ShiftSampleLength);
+        float headSum = 0f;
+        for (int i = Group.IdxX; i < head; i += Group.DimX) headSum += x[start + i];
+        float k = NormBlockReduce.Sum(headSum, shared) / head;
         float sum = 0f, squares = 0f;
         for (int i = Group.IdxX; i < length; i += Group.DimX)
         {
@@ -60,7 +71,7 @@ public sealed class GroupNormKernels
         {
             int c = firstChannel + i / spatial;
             float scale = gamma[c] * rstd;
-            y[start + i] = NormActivationMath.Apply((x[start + i] - mean) * scale + beta[c], activation);
+            y[start + i] = ActivationMath.Apply((x[start + i] - mean) * scale + beta[c], activation);
         }
     }
 }

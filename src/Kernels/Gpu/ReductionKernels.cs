@@ -13,17 +13,46 @@ public sealed class ReductionKernels
 {
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int> _reduce;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<long>, int, long> _flag;
 
     public ReductionKernels(Accelerator accelerator)
     {
         _accelerator = accelerator;
         _reduce = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int>(Reduce);
+        _flag = accelerator.LoadKernel<ArrayView<float>, ArrayView<long>, int, long>(FlagNonFinite);
+    }
+
+    /// <summary>
+    /// Queues flags[b] = min(flags[b], step) for every sample b of x (sample length x.Length / flags.Length) holding a
+    /// NaN or ±∞; nothing is copied to the host (twin: <see cref="Reductions.FlagNonFinite"/>).
+    /// </summary>
+    public void FlagNonFinite(AcceleratorStream stream, ArrayView<float> x, ArrayView<long> flags, long step)
+    {
+        int batch = checked((int)flags.Length);
+        if (batch == 0) return;
+        int sample = checked((int)(x.Length / batch));
+        _flag(stream, new KernelConfig(batch, NormBlockReduce.GroupSize(_accelerator, sample)), x, flags, sample, step);
+    }
+
+    private static void FlagNonFinite(ArrayView<float> x, ArrayView<long> flags, int sample, long step)
+    {
+        int b = Grid.IdxX;
+        long start = (long)b * sample;
+        var shared = SharedMemory.Allocate<float>(NormBlockReduce.SharedLength);
+        float count = 0f;
+        for (int i = Group.IdxX; i < sample; i += Group.DimX)
+        {
+            float v = x[start + i];
+            if (XMath.IsNaN(v) | XMath.IsInfinity(v)) count += 1f;
+        }
+        count = NormBlockReduce.Sum(count, shared);
+        // One group per sample, so one thread may update its flag without atomics.
+        if (Group.IdxX == 0 && count > 0f && step < flags[b]) flags[b] = step;
     }
 
     /// <summary>Queues result[b] = reduction of sample b (sample length = x.Length / result.Length).</summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> result, int kind)
     {
-        if (kind is < Reductions.Mean or > Reductions.NonFiniteCount) throw new ArgumentException($"reduce: unknown reduction code {kind}");
         int batch = checked((int)result.Length);
         if (batch == 0) return;
         int sample = checked((int)(x.Length / batch));

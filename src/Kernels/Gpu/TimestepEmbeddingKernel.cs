@@ -26,8 +26,6 @@ public sealed class TimestepEmbeddingKernel
     /// <summary>y [rows, dim] from timesteps [rows]; see <see cref="Cpu.TimestepEmbedding.Compute"/>.</summary>
     public void Run(AcceleratorStream stream, ArrayView<float> timesteps, ArrayView<float> y, int dim, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod)
     {
-        if (dim < 2 || y.Length != timesteps.Length * dim)
-            throw new ArgumentException($"timestep embedding: {timesteps.Length} timesteps need an output of {timesteps.Length}×{dim} (dim ≥ 2), found {y.Length} elements");
         if (y.Length == 0) return;
         int half = dim / 2;
         var (negLog, divisor) = Cpu.TimestepEmbedding.Constants(half, downscaleFreqShift, maxPeriod);

@@ -6,7 +6,8 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// <summary>
 /// Feature maps ↔ token sequences ([N, C, H·W] ↔ [N, H·W, C]) as per-sample transposes through a shared-memory
 /// tile of warp × warp floats (one padding column against bank conflicts), so reads and writes are both
-/// coalesced. The way back fuses a residual add and an output scale.
+/// coalesced. The way back fuses a residual add and an output scale. Tiles of all samples are numbered along the
+/// grid's x dimension alone (y and z hold at most 65,535 groups on CUDA, fewer than the pixel tiles of a large image).
 /// </summary>
 public sealed class TokenLayoutKernels
 {
@@ -34,10 +35,20 @@ public sealed class TokenLayoutKernels
         int samples, int rows, int cols, bool hasResidual, float scale)
     {
         if ((long)samples * rows * cols == 0) return;
-        var shape = new TransposeShape { Rows = rows, Cols = cols, HasResidual = hasResidual ? 1 : 0, Scale = scale, Tile = _tile };
-        var grid = new Index3D((cols + _tile - 1) / _tile, (rows + _tile - 1) / _tile, samples);
+        var shape = new TransposeShape
+        {
+            Rows = rows,
+            Cols = cols,
+            HasResidual = hasResidual ? 1 : 0,
+            Scale = scale,
+            Tile = _tile,
+            TilesX = (cols + _tile - 1) / _tile,
+            TilesY = (rows + _tile - 1) / _tile,
+        };
+        long groups = (long)shape.TilesX * shape.TilesY * samples;
+        if (groups > int.MaxValue) throw new ArgumentException($"token layout: {samples}×{rows}×{cols} needs {groups} tiles, more than one launch holds");
         var group = new Index3D(_tile, _rowsPerPass, 1);
-        _kernel(stream, new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<float>(_tile * (_tile + 1))), src, dst, res, shape);
+        _kernel(stream, new KernelConfig(new Index3D((int)groups, 1, 1), group, SharedMemoryConfig.RequestDynamic<float>(_tile * (_tile + 1))), src, dst, res, shape);
     }
 
     /// <summary>One launch: per sample dst [Cols, Rows] = (src [Rows, Cols]ᵀ + res) · Scale.</summary>
@@ -51,14 +62,18 @@ public sealed class TokenLayoutKernels
         public float Scale;
         /// <summary>Tile edge (the warp size).</summary>
         public int Tile;
+        /// <summary>Tiles along the source columns and rows of one sample.</summary>
+        public int TilesX, TilesY;
     }
 
     private static void Transpose(ArrayView<float> src, ArrayView<float> dst, ArrayView<float> res, TransposeShape s)
     {
         var tile = SharedMemory.GetDynamic<float>();
         int edge = s.Tile, ld = edge + 1;
-        long sample = (long)Grid.IdxZ * s.Rows * s.Cols;
-        int c0 = Grid.IdxX * edge, r0 = Grid.IdxY * edge;
+        int tileRow = Grid.IdxX / s.TilesX;            // (sample, tile row) pair
+        int sampleIndex = tileRow / s.TilesY;
+        long sample = (long)sampleIndex * s.Rows * s.Cols;
+        int c0 = (Grid.IdxX - tileRow * s.TilesX) * edge, r0 = (tileRow - sampleIndex * s.TilesY) * edge;
         int tx = Group.IdxX, ty = Group.IdxY, step = Group.DimY;
         // Read rows of the source tile (consecutive threads, consecutive columns).
         for (int i = ty; i < edge; i += step)

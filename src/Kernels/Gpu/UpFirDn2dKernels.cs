@@ -25,11 +25,6 @@ public sealed class UpFirDn2dKernels
         ArrayView<float> bias = default, int channels = 1)
     {
         bool hasBias = bias.IsValid && bias.Length > 0;
-        if (hasBias && (channels < 1 || bias.Length != channels || planes % channels != 0))
-            throw new ArgumentException($"upfirdn2d: bias has {bias.Length} elements for {channels} channels over {planes} planes");
-        if (up < 1 || down < 1) throw new ArgumentOutOfRangeException(nameof(up), $"upfirdn2d: up {up} and down {down} must be ≥ 1");
-        if (x.Length != (long)planes * height * width || kernel.Length != (long)kh * kw || y.Length != (long)planes * outHeight * outWidth)
-            throw new ArgumentException($"upfirdn2d: input {x.Length}, kernel {kernel.Length} and output {y.Length} elements do not match {planes}×{height}×{width}, {kh}×{kw} and {planes}×{outHeight}×{outWidth}");
         if (y.Length == 0) return;
         // Without a bias the kernel reads nothing from its bias view; the filter view stands in for it.
         _run(stream, ElementwiseKernels.Threads(y.Length, "upfirdn2d"), x, kernel, hasBias ? bias : kernel, y,

@@ -4,12 +4,6 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class CpuBackend
 {
-    protected override void UpsampleNearest2xCore(Tensor x, Tensor y) =>
-        Resampling.UpsampleNearest2x(F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
-
-    protected override void AvgPool2x2Core(Tensor x, Tensor y) =>
-        Resampling.AvgPool2x2(F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
-
     protected override void ConcatChannelsCore(Tensor a, Tensor b, Tensor y)
     {
         int batch = a.Shape[0];
@@ -30,10 +24,4 @@ public sealed partial class CpuBackend
         foreach (var x in xs) terms.Add(F(x));
         Elementwise.LinearCombination(F(y), terms, coefficients, y.Shape[0], perSample);
     }
-
-    protected override void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) =>
-        Kernels.Cpu.TimestepEmbedding.Compute(F(timesteps), F(y), y.Shape[1], flipSinToCos, downscaleFreqShift, scale, maxPeriod);
-
-    protected override void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y) =>
-        Kernels.Cpu.EmbeddingLookup.Lookup(F(table), table.Shape[0], table.Shape[1], L(labels), F(y));
 }

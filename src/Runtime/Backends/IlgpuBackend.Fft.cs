@@ -5,7 +5,6 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class IlgpuBackend
 {
-    // Loaded on first use; holds only compiled kernels (nothing to dispose).
     private Fft2dKernels? _fft2d;
 
     protected override void Fft2dCore(Tensor inRe, Tensor? inIm, Tensor outRe, Tensor outIm, Fft2dLayout layout, bool inverse) =>

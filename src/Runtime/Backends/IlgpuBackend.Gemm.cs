@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Kernels.Gpu;
 using ILGPU;
 
@@ -11,7 +12,7 @@ public sealed partial class IlgpuBackend
 
     protected override void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation)
     {
-        var p = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = k, Ldc = n, TransB = 1, Alpha = 1f, Activation = GemmActivation.Kind(activation) };
+        var p = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = k, Ldc = n, TransB = 1, Alpha = 1f, Activation = activation };
         Gemm.Run(Stream, F(x), F(w), F(y), bias is null ? ArrayView<float>.Empty : F(bias), p, 1);
     }
 
@@ -32,14 +33,5 @@ public sealed partial class IlgpuBackend
             Alpha = alpha,
         };
         Gemm.Run(Stream, F(a), F(b), F(c), ArrayView<float>.Empty, p, batch);
-    }
-
-    partial void DisposeKernels()
-    {
-        // The GEMM launcher holds only kernel delegates (the accelerator owns and frees the compiled kernels).
-        // Other families that keep disposable state add their disposal lines here.
-        _gemm = null;
-        _elementwise?.Dispose(); // owns the device buffer of per-sample lincomb coefficients
-        _elementwise = null;
     }
 }

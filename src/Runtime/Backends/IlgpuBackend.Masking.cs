@@ -4,7 +4,6 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class IlgpuBackend
 {
-    // Loaded on first use; holds only compiled kernels (nothing to dispose).
     private MaskingKernels? _masking;
 
     protected override void MultiplyMaskCore(Tensor x, Tensor mask, Tensor y, bool maskPerSample) =>

@@ -8,8 +8,10 @@ namespace DiffusionKernels.Runtime;
 
 /// <summary>
 /// The ILGPU backend: kernels compiled to PTX for CUDA devices, or run on ILGPU's CPU accelerator (which
-/// emulates GPU threads; used to test the kernels on machines without a GPU). All work is queued on one
-/// non-blocking stream, so a sampling step never waits on the host.
+/// emulates GPU threads; used to test the kernels on machines without a GPU). Kernels, device copies and small host
+/// uploads (staged through page-locked memory) are all queued on one non-blocking stream without waiting, so the host
+/// waits for the device only where it reads a result (<see cref="Backend.CopyToHost(Tensor, Span{float})"/>,
+/// <see cref="Synchronize"/>) or uploads more than the staging ring holds.
 /// </summary>
 /// <remarks>
 /// Thread safety: not safe for concurrent calls (<see cref="Backend.SupportsConcurrentCalls"/> is false): one stream
@@ -21,6 +23,14 @@ public sealed partial class IlgpuBackend : Backend
     private readonly Context _context;
     private readonly DeviceInfo _device;
 
+    /// <summary>Bytes of page-locked memory for asynchronous uploads (each upload of up to a quarter of it is staged).</summary>
+    private const int StagingBytes = 1 << 20;
+
+    private readonly PinnedStaging _staging;
+
+    // Each op family's launcher (IlgpuBackend.<Family>.cs, named after Kernels/Gpu/<Family>Kernels.cs) is created on
+    // first use and holds only compiled kernels, which the accelerator owns and frees.
+
     private IlgpuBackend(Context context, Accelerator accelerator, string name, DeviceInfo device)
     {
         _context = context;
@@ -28,6 +38,7 @@ public sealed partial class IlgpuBackend : Backend
         Stream = accelerator.CreateStream();
         Name = name;
         _device = device;
+        _staging = new PinnedStaging(accelerator, StagingBytes);
     }
 
     /// <summary>The ILGPU accelerator.</summary>
@@ -50,7 +61,7 @@ public sealed partial class IlgpuBackend : Backend
         {
             var devices = context.GetCudaDevices();
             if (devices.Count == 0)
-                throw new DeviceNotAvailableException("device 'cuda' requested, but ILGPU found no CUDA device (is the NVIDIA driver and libcuda.so installed?); use --device cpu");
+                throw new DeviceNotAvailableException("device 'cuda' requested, but ILGPU found no CUDA device (is the NVIDIA driver and libcuda.so installed?); use the cpu device instead");
             if (index < 0 || index >= devices.Count)
                 throw new DeviceNotAvailableException($"device 'cuda:{index}' requested, but only {devices.Count} CUDA device(s) exist (cuda:0..cuda:{devices.Count - 1})");
             var accelerator = devices[index].CreateAccelerator(context);
@@ -86,17 +97,25 @@ public sealed partial class IlgpuBackend : Backend
 
     protected override TensorStorage AllocateStorage(long length, DType dtype) => new IlgpuStorage(this, length, dtype);
 
+    // Small uploads (timesteps, labels) are staged and queued without waiting; large ones are copied from the span
+    // itself, which may be gone once we return, so they wait.
     protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst)
     {
+        if (_staging.TryUpload(Stream, src, F(dst))) return;
         F(dst).CopyFromCPU(Stream, src);
-        Stream.Synchronize(); // the span may be gone once we return
+        Stream.Synchronize();
     }
 
     protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst)
     {
+        ((IlgpuStorage)dst.Storage).Mirror(dst.Offset, src);
+        if (_staging.TryUpload(Stream, src, L(dst))) return;
         L(dst).CopyFromCPU(Stream, src);
         Stream.Synchronize();
     }
+
+    /// <summary>Times the staging ring wrapped and waited for the stream (tests check uploads stay asynchronous).</summary>
+    internal int StagingWraps => _staging.Wraps;
 
     protected override void CopyToHostCore(Tensor src, Span<float> dst)
     {
@@ -112,9 +131,31 @@ public sealed partial class IlgpuBackend : Backend
 
     protected override void CopyCore(Tensor src, Tensor dst)
     {
-        if (src.DType == DType.Float32) F(src).CopyTo(Stream, F(dst));
-        else L(src).CopyTo(Stream, L(dst));
+        if (src.DType == DType.Float32)
+        {
+            F(src).CopyTo(Stream, F(dst));
+            return;
+        }
+        L(src).CopyTo(Stream, L(dst));
+        var from = (IlgpuStorage)src.Storage;
+        var to = (IlgpuStorage)dst.Storage;
+        if (from.HostLongs is { } mirror) to.Mirror(dst.Offset, mirror.AsSpan(checked((int)src.Offset), checked((int)src.Length)));
+        else to.InvalidateMirror();
     }
+
+    /// <summary>
+    /// int64 tensors (labels) change only through uploads and copies, so their storage keeps a host copy: checks of
+    /// their values (<see cref="Backend.EmbeddingLookup"/>) read it without waiting for the device. Storage a kernel
+    /// has written (<see cref="Backend.FlagNonFinite"/>) has no valid copy and is read from the device.
+    /// </summary>
+    protected override void ReadInt64WithoutWaiting(Tensor t, Span<long> values)
+    {
+        if (((IlgpuStorage)t.Storage).HostLongs is { } mirror) mirror.AsSpan(checked((int)t.Offset), values.Length).CopyTo(values);
+        else CopyToHostCore(t, values);
+    }
+
+    /// <summary>Marks int64 storage a kernel writes: its host copy no longer holds.</summary>
+    private static void DeviceWrites(Tensor t) => ((IlgpuStorage)t.Storage).InvalidateMirror();
 
     protected override void FillCore(Tensor dst, float value) => (_fill ??= new FillKernel(Accelerator)).Run(Stream, F(dst), value);
 
@@ -127,15 +168,15 @@ public sealed partial class IlgpuBackend : Backend
     public override void Dispose()
     {
         if (IsDisposed) return;
-        DisposeKernels();
+        Stream.Synchronize(); // queued copies may still read the staging ring
+        // Launchers hold only compiled kernels, which the accelerator owns and frees; buffers are freed here.
+        _coefficients?.Dispose();
+        _staging.Dispose();
         Stream.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
         base.Dispose();
     }
-
-    /// <summary>Releases per-family kernel caches (each op family registers here).</summary>
-    partial void DisposeKernels();
 
     private sealed class IlgpuStorage : TensorStorage
     {
@@ -152,6 +193,7 @@ public sealed partial class IlgpuBackend : Backend
                 {
                     Longs = backend.Accelerator.Allocate1D<long>(length);
                     Longs.View.MemSetToZero(backend.Stream);
+                    if (length <= MirroredLongs) HostLongs = new long[length];
                 }
             }
             catch (Exception e) when (e is not (OutOfMemoryException or ObjectDisposedException))
@@ -160,8 +202,21 @@ public sealed partial class IlgpuBackend : Backend
             }
         }
 
+        /// <summary>int64 tensors up to this length keep a host copy (labels and flags are a batch long).</summary>
+        private const int MirroredLongs = 1 << 16;
+
         public MemoryBuffer1D<float, Stride1D.Dense>? Floats { get; private set; }
         public MemoryBuffer1D<long, Stride1D.Dense>? Longs { get; private set; }
+
+        /// <summary>The host copy of an int64 storage's values, or null when there is none or a kernel wrote it.</summary>
+        public long[]? HostLongs { get; private set; }
+
+        public void Mirror(long offset, ReadOnlySpan<long> values)
+        {
+            if (HostLongs is not null) values.CopyTo(HostLongs.AsSpan(checked((int)offset)));
+        }
+
+        public void InvalidateMirror() => HostLongs = null;
 
         protected override void Release()
         {

@@ -1,5 +1,5 @@
+using DiffusionKernels.Kernels;
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
@@ -12,11 +12,12 @@ internal static class IlgpuContexts
     /// <summary>Warp width and warps per group of the emulated device: 256-thread groups like the CUDA launch configs.</summary>
     public const int EmulatedWarpSize = 32, EmulatedWarpsPerGroup = 8;
 
+    // Both use the kernels' compiler settings (KernelCompilation), the ones the offline PTX check compiles with.
     public static Context CreateCuda() =>
-        Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        Context.Create(b => KernelCompilation.Configure(b.Cuda()));
 
     public static Context CreateCpuEmulator() =>
-        Context.Create(b => b.CPU(new CPUDevice(EmulatedWarpSize, EmulatedWarpsPerGroup, 1)).EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        Context.Create(b => KernelCompilation.Configure(b.CPU(new CPUDevice(EmulatedWarpSize, EmulatedWarpsPerGroup, 1))));
 
     public static DeviceInfo Describe(Device device, string name) => device switch
     {

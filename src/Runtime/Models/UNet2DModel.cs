@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Runtime.Models.Layers;
 using DiffusionKernels.Runtime.Plan;
 

@@ -2,29 +2,6 @@ namespace DiffusionKernels.Runtime;
 
 public abstract partial class Backend
 {
-    /// <summary>Nearest-neighbour ×2: x [N, C, H, W] → y [N, C, 2H, 2W], y[.., i, j] = x[.., i/2, j/2].</summary>
-    public void UpsampleNearest2x(Tensor x, Tensor y)
-    {
-        const string op = "upsample nearest 2x";
-        Check.Owned(this, op, x, y);
-        Check.Float(op, (x, "input"), (y, "output"));
-        Check.Rank(op, x, 4, "input");
-        Check.Shape(op, y, $"output (input {x.Shape})", x.Shape[0], x.Shape[1], 2 * x.Shape[2], 2 * x.Shape[3]);
-        UpsampleNearest2xCore(x, y);
-    }
-
-    /// <summary>Average pooling 2×2, stride 2: x [N, C, H, W] → y [N, C, H/2, W/2] (odd edges dropped, as PyTorch).</summary>
-    public void AvgPool2x2(Tensor x, Tensor y)
-    {
-        const string op = "avg pool 2x2";
-        Check.Owned(this, op, x, y);
-        Check.Float(op, (x, "input"), (y, "output"));
-        Check.Rank(op, x, 4, "input");
-        if (x.Shape[2] < 2 || x.Shape[3] < 2) throw ShapeMismatchException.For(op, "input spatial size", "≥ 2×2", x.Shape);
-        Check.Shape(op, y, $"output (input {x.Shape})", x.Shape[0], x.Shape[1], x.Shape[2] / 2, x.Shape[3] / 2);
-        AvgPool2x2Core(x, y);
-    }
-
     /// <summary>Channel concat: a [N, Ca, ...] and b [N, Cb, ...] → y [N, Ca + Cb, ...] (a first).</summary>
     public void ConcatChannels(Tensor a, Tensor b, Tensor y)
     {
@@ -37,6 +14,11 @@ public abstract partial class Backend
             if (i != 1 && dims[i] != b.Shape[i]) throw new ShapeMismatchException($"{op}: first {a.Shape} and second {b.Shape} differ outside the channel dimension");
         dims[1] += b.Shape[1];
         Check.Shape(op, y, $"output (first {a.Shape}, second {b.Shape})", dims);
+        if (!Supports(BackendOp.ConcatChannels))
+        {
+            OnCpu([a, b, y], [y], (cpu, m) => cpu.ConcatChannels(m[a], m[b], m[y]));
+            return;
+        }
         ConcatChannelsCore(a, b, y);
     }
 
@@ -54,6 +36,11 @@ public abstract partial class Backend
         Check.Float(op, (a, "a"), (b, "b"), (y, "output"));
         if (b is not null) Check.Same(op, a, "a", b, "b");
         Check.Same(op, a, "a", y, "output");
+        if (!Supports(BackendOp.Axpby))
+        {
+            OnCpu([a, b, y], [y], (cpu, m) => cpu.Axpby(alpha, m[a], beta, m.Maybe(b), m[y]));
+            return;
+        }
         AxpbyCore(alpha, a, beta, b, y);
     }
 
@@ -65,6 +52,11 @@ public abstract partial class Backend
         Check.Float(op, (x, "input"), (y, "output"));
         if (!(lo <= hi)) throw new ArgumentException($"{op}: lower bound {lo} exceeds upper bound {hi}");
         Check.Same(op, x, "input", y, "output");
+        if (!Supports(BackendOp.Clamp))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.Clamp(m[x], lo, hi, m[y]));
+            return;
+        }
         ClampCore(x, lo, hi, y);
     }
 
@@ -93,45 +85,18 @@ public abstract partial class Backend
         bool perSample = coefficients.Length == xs.Length * batch;
         if (!perSample && coefficients.Length != xs.Length)
             throw new ArgumentException($"{op}: {xs.Length} terms over batch {batch} need {xs.Length} or {xs.Length * batch} coefficients, found {coefficients.Length}");
+        if (!Supports(BackendOp.LinearCombination))
+        {
+            var terms = xs.ToArray();
+            var c = coefficients.ToArray();
+            OnCpu([y, .. terms], [y], (cpu, m) => cpu.LinearCombination(m[y], terms.Select(t => m[t]).ToArray(), c));
+            return;
+        }
         LinearCombinationCore(y, xs, coefficients, perSample);
     }
 
-    /// <summary>
-    /// Sinusoidal timestep embedding with diffusers' options: freqᵢ = exp(−ln(maxPeriod)·i / (half − shift)),
-    /// arg = scale·t·freq, y = [sin, cos] or [cos, sin] when <paramref name="flipSinToCos"/>; an odd dim gets a zero last column.
-    /// t [N] float32, y [N, dim].
-    /// </summary>
-    public void TimestepEmbedding(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale = 1f, float maxPeriod = 10000f)
-    {
-        const string op = "timestep embedding";
-        Check.Owned(this, op, timesteps, y);
-        Check.Float(op, (timesteps, "timesteps"), (y, "output"));
-        Check.Rank(op, timesteps, 1, "timesteps");
-        Check.Rank(op, y, 2, "output");
-        if (y.Shape[0] != timesteps.Shape[0]) throw ShapeMismatchException.For(op, $"output rows (timesteps {timesteps.Shape})", timesteps.Shape[0], y.Shape);
-        if (y.Shape[1] < 2) throw ShapeMismatchException.For(op, "embedding dimension", "≥ 2", y.Shape);
-        TimestepEmbeddingCore(timesteps, y, flipSinToCos, downscaleFreqShift, scale, maxPeriod);
-    }
-
-    /// <summary>Row lookup: y[n] = table[labels[n]]; table [V, D] float32, labels [N] int64, y [N, D]. Out-of-range labels are an error.</summary>
-    public void EmbeddingLookup(Tensor table, Tensor labels, Tensor y)
-    {
-        const string op = "embedding lookup";
-        Check.Owned(this, op, table, labels, y);
-        Check.Float(op, (table, "table"), (y, "output"));
-        Check.DType(op, labels, DType.Int64, "labels");
-        Check.Rank(op, table, 2, "table");
-        Check.Rank(op, labels, 1, "labels");
-        Check.Shape(op, y, $"output (table {table.Shape}, labels {labels.Shape})", labels.Shape[0], table.Shape[1]);
-        EmbeddingLookupCore(table, labels, y);
-    }
-
-    protected abstract void UpsampleNearest2xCore(Tensor x, Tensor y);
-    protected abstract void AvgPool2x2Core(Tensor x, Tensor y);
-    protected abstract void ConcatChannelsCore(Tensor a, Tensor b, Tensor y);
-    protected abstract void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y);
-    protected abstract void ClampCore(Tensor x, float lo, float hi, Tensor y);
-    protected abstract void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample);
-    protected abstract void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod);
-    protected abstract void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y);
+    protected virtual void ConcatChannelsCore(Tensor a, Tensor b, Tensor y) => throw NotImplementedHere(BackendOp.ConcatChannels);
+    protected virtual void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y) => throw NotImplementedHere(BackendOp.Axpby);
+    protected virtual void ClampCore(Tensor x, float lo, float hi, Tensor y) => throw NotImplementedHere(BackendOp.Clamp);
+    protected virtual void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample) => throw NotImplementedHere(BackendOp.LinearCombination);
 }

@@ -39,6 +39,11 @@ public abstract partial class Backend
             OutBatchStride = sample,
             RealInput = im is null ? 1 : 0,
         };
+        if (!Supports(BackendOp.Fft2d))
+        {
+            OnCpu([re, im, outRe, outIm], [outRe, outIm], (cpu, m) => cpu.Fft2d(m[re], m.Maybe(im), m[outRe], m[outIm], inverse));
+            return;
+        }
         Fft2dCore(re, im, outRe, outIm, layout, inverse);
     }
 
@@ -75,6 +80,11 @@ public abstract partial class Backend
             OutBatchStride = 2 * plane,
             RealInput = real ? 1 : 0,
         };
+        if (!Supports(BackendOp.Fft2d))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.Fft2dComplex(m[x], m[y], inverse));
+            return;
+        }
         Fft2dCore(x, real ? null : x, y, y, layout, inverse);
     }
 
@@ -87,5 +97,5 @@ public abstract partial class Backend
         ReferenceEquals(a.Storage, b.Storage) && a.Offset == b.Offset && a.Length == b.Length;
 
     /// <summary>The transform of the planes in <paramref name="layout"/> (offsets relative to each tensor; inIm null for real input).</summary>
-    protected abstract void Fft2dCore(Tensor inRe, Tensor? inIm, Tensor outRe, Tensor outIm, Fft2dLayout layout, bool inverse);
+    protected virtual void Fft2dCore(Tensor inRe, Tensor? inIm, Tensor outRe, Tensor outIm, Fft2dLayout layout, bool inverse) => throw NotImplementedHere(BackendOp.Fft2d);
 }

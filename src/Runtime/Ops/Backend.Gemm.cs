@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 namespace DiffusionKernels.Runtime;
 
 public abstract partial class Backend
@@ -18,6 +19,12 @@ public abstract partial class Backend
         long m = x.Length / k;
         if (y.Length / n != m) throw ShapeMismatchException.For(op, $"output rows for input {x.Shape}", m, y.Shape);
         if (bias is not null) Check.Shape(op, bias, "bias", n);
+        Check.Known(op, activation, "activation");
+        if (!Supports(BackendOp.Linear))
+        {
+            OnCpu([x, w, bias, y], [y], (cpu, c) => cpu.Linear(c[x], c[w], c.Maybe(bias), c[y], activation));
+            return;
+        }
         LinearCore(x, w, bias, y, (int)m, n, k, activation);
     }
 
@@ -39,9 +46,14 @@ public abstract partial class Backend
         if (b.Shape[0] != batch || kb != k)
             throw new ShapeMismatchException($"{op}: a {a.Shape} and b {b.Shape}{(transposeB ? " (transposed)" : "")} have incompatible shapes");
         Check.Shape(op, c, "c", batch, m, n);
+        if (!Supports(BackendOp.BatchedMatMul))
+        {
+            OnCpu([a, b, c], [c], (cpu, h) => cpu.BatchedMatMul(h[a], h[b], h[c], transposeB, alpha));
+            return;
+        }
         BatchedMatMulCore(a, b, c, batch, m, n, k, transposeB, alpha);
     }
 
-    protected abstract void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation);
-    protected abstract void BatchedMatMulCore(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, bool transposeB, float alpha);
+    protected virtual void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation) => throw NotImplementedHere(BackendOp.Linear);
+    protected virtual void BatchedMatMulCore(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, bool transposeB, float alpha) => throw NotImplementedHere(BackendOp.BatchedMatMul);
 }

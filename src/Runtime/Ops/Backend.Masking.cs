@@ -15,6 +15,11 @@ public abstract partial class Backend
         Check.Same(op, x, "input", y, "output");
         int b = x.Shape[0], h = x.Shape[2], w = x.Shape[3];
         bool perSample = MaskIsPerSample(op, mask, b, h, w, $"input {x.Shape}");
+        if (!Supports(BackendOp.MultiplyMask))
+        {
+            OnCpu([x, mask, y], [y], (cpu, m) => cpu.MultiplyMask(m[x], m[mask], m[y]));
+            return;
+        }
         MultiplyMaskCore(x, mask, y, perSample);
     }
 
@@ -36,6 +41,11 @@ public abstract partial class Backend
             throw new ArgumentOutOfRangeException(nameof(count), $"{op}: channels [{xFirst}, {xFirst + count}) of input {x.Shape} into [{yFirst}, {yFirst + count}) of output {y.Shape} are out of range");
         if (ReferenceEquals(x.Storage, y.Storage) && x.Offset < y.Offset + y.Length && y.Offset < x.Offset + x.Length)
             throw new ArgumentException($"{op}: input {x.Shape} and output {y.Shape} share elements");
+        if (!Supports(BackendOp.CopyChannels))
+        {
+            OnCpu([x, y], [y], (cpu, m) => cpu.CopyChannels(m[x], xFirst, m[y], yFirst, count));
+            return;
+        }
         CopyChannelsCore(x, xFirst, y, yFirst, count);
     }
 
@@ -48,6 +58,6 @@ public abstract partial class Backend
         throw ShapeMismatchException.For(op, $"mask ({data})", $"[{h},{w}], [1,1,{h},{w}] or [{batch},1,{h},{w}]", mask.Shape);
     }
 
-    protected abstract void MultiplyMaskCore(Tensor x, Tensor mask, Tensor y, bool maskPerSample);
-    protected abstract void CopyChannelsCore(Tensor x, int xFirst, Tensor y, int yFirst, int count);
+    protected virtual void MultiplyMaskCore(Tensor x, Tensor mask, Tensor y, bool maskPerSample) => throw NotImplementedHere(BackendOp.MultiplyMask);
+    protected virtual void CopyChannelsCore(Tensor x, int xFirst, Tensor y, int yFirst, int count) => throw NotImplementedHere(BackendOp.CopyChannels);
 }

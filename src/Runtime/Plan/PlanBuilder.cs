@@ -49,8 +49,27 @@ public sealed class PlanBuilder(Backend backend)
         var offsets = new long[arenaValues.Count];
         long size = ArenaPlanner.Place(arenaValues.Select(v => (v.Shape.Length, v.FirstStep, v.LastStep)).ToList(), offsets);
         for (int i = 0; i < arenaValues.Count; i++) arenaValues[i].Offset = offsets[i];
-        var arena = Backend.Allocate(new Shape((int)Math.Max(size, 1)));
+        Tensor arena;
+        try
+        {
+            arena = Backend.Allocate(ArenaShape(size));
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new OutOfMemoryException($"execution plan: the activation arena of {size:N0} float32 elements ({size * 4.0 / (1L << 30):F2} GiB) does not fit on {Backend.Name}: {e.Message}", e);
+        }
         var bound = _steps.Select(s => s.Values.Select(v => v.External ?? arena.View(v.Shape, v.Offset)).ToArray()).ToArray();
         return new ExecutionPlan(Backend, [.. _steps], bound, arena, _steps.Sum(s => s.Flops));
+    }
+
+    /// <summary>
+    /// The arena's shape for <paramref name="elements"/> (a multiple of <see cref="ArenaPlanner.Alignment"/>): rows of
+    /// that alignment, so a 64-bit element count needs no dimension above 2³¹ − 1 (views into it use 64-bit offsets).
+    /// </summary>
+    public static Shape ArenaShape(long elements)
+    {
+        long rows = Math.Max(1, (elements + ArenaPlanner.Alignment - 1) / ArenaPlanner.Alignment);
+        if (rows > int.MaxValue) throw new OutOfMemoryException($"execution plan: an activation arena of {elements:N0} elements is beyond any device");
+        return new Shape((int)rows, ArenaPlanner.Alignment);
     }
 }

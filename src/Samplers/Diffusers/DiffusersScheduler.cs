@@ -85,7 +85,7 @@ public abstract class DiffusersScheduler
         options ??= new SamplerOptions();
         var run = Start(steps);
         var b = model.Backend;
-        using var ctx = new RunContext(b, latents.Shape, options, noise);
+        using var ctx = new RunContext(b, latents.Shape, options, noise, ClassName);
         if (run.InitNoiseSigma != 1) b.Scale(latents, (float)run.InitNoiseSigma, latents);
         Tensor output = ctx.Like();
         Tensor? input = null;
@@ -103,7 +103,7 @@ public abstract class DiffusersScheduler
             model.Predict(x, run.Timesteps[i], output);
             run.Step(i, output, latents, ctx);
             var (from, to) = run.Levels(i);
-            ctx.EndStep(ClassName, i, calls, from, to, model.Evaluations, latents);
+            ctx.EndStep(i, calls, from, to, model.Evaluations, latents);
         }
     }
 

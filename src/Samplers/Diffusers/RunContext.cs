@@ -15,18 +15,16 @@ internal sealed class RunContext : IDisposable
     private readonly List<Tensor> _scratch = [];
     private readonly Shape _shape;
     private readonly NoiseSource? _noise;
-    private readonly Tensor _nonFinite;
-    private readonly float[] _nonFiniteHost;
+    private readonly NonFiniteWatch? _finite;
     private readonly DynamicThresholdDenoiser.Threshold _threshold = new();
 
-    public RunContext(Backend backend, Shape shape, SamplerOptions options, NoiseSource? noise)
+    public RunContext(Backend backend, Shape shape, SamplerOptions options, NoiseSource? noise, string scheduler)
     {
         Backend = backend;
         Options = options;
         _shape = shape;
         _noise = noise;
-        _nonFinite = backend.Allocate(shape[0]);
-        _nonFiniteHost = new float[shape[0]];
+        if (options.CheckFinite) _finite = new NonFiniteWatch(backend, shape[0], options.FirstSampleIndex, scheduler);
     }
 
     public Backend Backend { get; }
@@ -58,23 +56,16 @@ internal sealed class RunContext : IDisposable
     public void Threshold(Tensor x0, double ratio, double maxValue) => _threshold.Apply(Backend, x0, ratio, maxValue);
 
     /// <summary>Cancellation, the NaN/Inf check and the progress callback after network call <paramref name="i"/>.</summary>
-    public void EndStep(string scheduler, int i, int steps, double sigma, double next, int evaluations, Tensor x)
+    public void EndStep(int i, int steps, double sigma, double next, int evaluations, Tensor x)
     {
         Options.Cancellation.ThrowIfCancellationRequested();
-        if (Options.CheckFinite)
-        {
-            Backend.Reduce(x, _nonFinite, Reduction.NonFiniteCount);
-            Backend.CopyToHost(_nonFinite, _nonFiniteHost);
-            for (int n = 0; n < _nonFiniteHost.Length; n++)
-                if (_nonFiniteHost[n] > 0)
-                    throw new NumericalInstabilityException($"{scheduler}: step {i + 1} of {steps} (σ {sigma:G4} → {next:G4}) produced {_nonFiniteHost[n]} NaN/Inf values in sample {Options.FirstSampleIndex + n}");
-        }
+        _finite?.AfterStep(x, i, steps, sigma, next);
         Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, evaluations));
     }
 
     public void Dispose()
     {
         foreach (var t in _scratch) t.Dispose();
-        _nonFinite.Dispose();
+        _finite?.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using DiffusionKernels.Kernels;
 using DiffusionKernels.Runtime.Plan;
 
 namespace DiffusionKernels.Runtime.Models.Layers;

@@ -28,9 +28,14 @@ public abstract partial class Backend
         Check.Shape(op, y, $"output (input {x.Shape}, weight {w.Shape}, stride {stride}, padding {padding})", n, cout, ho, wo);
         if (bias is not null) Check.Shape(op, bias, "bias", cout);
         if (residual is not null) Check.Same(op, residual, "residual", y, "output");
+        if (!Supports(BackendOp.Conv2d))
+        {
+            OnCpu([x, w, bias, y, residual], [y], (cpu, m) => cpu.Conv2d(m[x], m[w], m.Maybe(bias), m[y], stride, padding, m.Maybe(residual), outputScale, extraPadBottomRight));
+            return;
+        }
         Conv2dCore(x, w, bias, y, stride, padding, residual, outputScale);
     }
 
     /// <summary>Kernel entry: output size is taken from <paramref name="y"/>; taps outside the input read zero.</summary>
-    protected abstract void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale);
+    protected virtual void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale) => throw NotImplementedHere(BackendOp.Conv2d);
 }

@@ -4,7 +4,6 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class IlgpuBackend
 {
-    // Compiled on first use; holds no buffers of its own.
     private UpFirDn2dKernels? _upFirDn2d;
 
     protected override void UpFirDn2dCore(Tensor x, Tensor kernel, Tensor? bias, Tensor y, int up, int down, int padBefore) =>

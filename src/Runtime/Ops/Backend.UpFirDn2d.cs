@@ -25,6 +25,11 @@ public abstract partial class Backend
             throw new ShapeMismatchException($"{op}: kernel {kernel.Shape} does not fit input {x.Shape} with up {up}, down {down}, pads ({padBefore}, {padAfter})");
         Check.Shape(op, y, $"output (input {x.Shape}, kernel {kernel.Shape}, up {up}, down {down}, pads ({padBefore}, {padAfter}))", x.Shape[0], x.Shape[1], ho, wo);
         if (bias is not null) Check.Shape(op, bias, $"bias (input {x.Shape})", x.Shape[1]);
+        if (!Supports(BackendOp.UpFirDn2d))
+        {
+            OnCpu([x, kernel, y, bias], [y], (cpu, m) => cpu.UpFirDn2d(m[x], m[kernel], m[y], up, down, padBefore, padAfter, m.Maybe(bias)));
+            return;
+        }
         UpFirDn2dCore(x, kernel, bias, y, up, down, padBefore);
     }
 
@@ -36,5 +41,5 @@ public abstract partial class Backend
     }
 
     /// <summary>Kernel entry: shapes are checked; output sizes come from <paramref name="y"/>.</summary>
-    protected abstract void UpFirDn2dCore(Tensor x, Tensor kernel, Tensor? bias, Tensor y, int up, int down, int padBefore);
+    protected virtual void UpFirDn2dCore(Tensor x, Tensor kernel, Tensor? bias, Tensor y, int up, int down, int padBefore) => throw NotImplementedHere(BackendOp.UpFirDn2d);
 }

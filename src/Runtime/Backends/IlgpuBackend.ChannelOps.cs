@@ -1,0 +1,15 @@
+using DiffusionKernels.Kernels;
+using DiffusionKernels.Kernels.Gpu;
+
+namespace DiffusionKernels.Runtime;
+
+public sealed partial class IlgpuBackend
+{
+    private ChannelOpsKernels? _channelOps;
+
+    protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
+        (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunScaleShift(Stream, F(x), F(scaleShift), F(y), x.Shape[1], SpatialOf(x), activation);
+
+    protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
+        (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunAddChannelBias(Stream, F(x), F(bias), F(y), SpatialOf(x));
+}
