@@ -80,7 +80,7 @@ public static class MedicalEvalCommand
         float[] Tv(ILinearOperator op, float[] y01, double lambda, double? norm)
         {
             using var host = new HostLinearOperator(op, backend, new Shape(shape));
-            return TotalVariation.Reconstruct(host.Forward, host.Adjoint, y01, n, h, w, new TvOptions { Lambda = lambda, Iterations = tvIterations, OperatorNorm = norm });
+            return TotalVariation.Reconstruct(host.Forward, host.Adjoint, y01, n, h, w, new TvOptions { Lambda = lambda, MaxIterations = tvIterations, Tolerance = 0, OperatorNorm = norm });
         }
 
         float[] Diffusion(Func<float[]> run, out int nfe)
@@ -112,7 +112,7 @@ public static class MedicalEvalCommand
                 case "inpaint":
                 {
                     string name = "inpainting (25 % centre box)";
-                    var masks = ReconstructCommand.BoxMask(n, h, w, 0.25);
+                    var masks = Measurements.CentredBoxMask(n, h, w, 0.25);
                     using var op = new MaskOperator(backend, masks, new Shape(n, 1, h, w));
                     var y = Forward(backend, op, x0, shape);
                     Row(name, "masked", MedicalInputs.FromModel(y), 0);

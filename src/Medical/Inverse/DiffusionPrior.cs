@@ -14,15 +14,25 @@ namespace DiffusionKernels.Medical.Inverse;
 public static class DiffusionPrior
 {
     /// <summary>
-    /// Reconstruction with <see cref="DataConsistencyDenoiser"/> and <paramref name="solver"/>: <paramref name="measurements"/>
-    /// holds N measurements of <paramref name="op"/>'s measurement shape; x starts at σ₀·noise.
+    /// Reconstruction with <see cref="DataConsistencyDenoiser"/> and <paramref name="solver"/> (DDNM): <paramref name="measurements"/>
+    /// holds N measurements of <paramref name="op"/>'s measurement shape; x starts at σ₀·noise; the output is made
+    /// data-consistent at the end (<see cref="DataConsistencyDenoiser.Finalize"/>).
     /// </summary>
     public static float[] Reconstruct(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
-        Solver solver, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null)
+        Solver solver, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null) =>
+        Reconstruct(model, op, measurements, count, measurementSigma, new DdnmSampler(solver), sigmas, options, progress);
+
+    /// <summary>
+    /// Reconstruction with any <see cref="IPosteriorSampler"/> (DDNM, time travel, predictor–corrector): one posterior
+    /// sample per image, model units, [N, ...].
+    /// </summary>
+    public static float[] Reconstruct(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
+        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(op);
-        ArgumentNullException.ThrowIfNull(solver);
+        ArgumentNullException.ThrowIfNull(sampler);
+        ArgumentNullException.ThrowIfNull(sigmas);
         var b = model.Backend;
         var mShape = op.MeasurementShape(new Shape([model.Batch, .. model.SampleShape]));
         int per = checked((int)(mShape.Length / model.Batch));
@@ -40,9 +50,31 @@ public static class DiffusionPrior
             b.RandomNormal(x, o.Seed, start);
             b.Scale(x, (float)sigmas[0], x);
             using var ctx = new SamplerContext(dc, x, o);
-            solver.Sample(x, sigmas, ctx);
+            sampler.Sample(x, dc, sigmas, ctx);
         });
     }
+
+    /// <summary>
+    /// <paramref name="samples"/> posterior samples per image (sample k uses seed <see cref="PosteriorSeed"/>(seed, k);
+    /// sample 0 is what <see cref="Reconstruct(DiffusionModel, ILinearOperator, ReadOnlySpan{float}, int, double, IPosteriorSampler, double[], SamplerOptions, Action{RunProgress}?)"/> returns).
+    /// </summary>
+    public static float[][] PosteriorSamples(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
+        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, int samples, Action<int, RunProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), $"posterior samples must be ≥ 1, found {samples}");
+        var result = new float[samples][];
+        for (int k = 0; k < samples; k++)
+        {
+            int sample = k;
+            result[k] = Reconstruct(model, op, measurements, count, measurementSigma, sampler, sigmas, options with { Seed = PosteriorSeed(options.Seed, k) },
+                progress is null ? null : p => progress(sample, p));
+        }
+        return result;
+    }
+
+    /// <summary>The noise seed of posterior sample <paramref name="k"/> (k = 0: the seed itself).</summary>
+    public static ulong PosteriorSeed(ulong seed, int k) => k == 0 ? seed : seed + (ulong)k * 0x9E3779B97F4A7C15UL;
 
     /// <summary>RePaint inpainting of <paramref name="known"/> [N, C, H, W] where <paramref name="masks"/> [N, 1, H, W] is 1.</summary>
     public static float[] Inpaint(DiffusionModel model, ReadOnlySpan<float> known, ReadOnlySpan<float> masks, int count, RePaint repaint, double[] sigmas,
