@@ -28,7 +28,7 @@ public class BaselinesTests
         ZeroFilled.Reconstruct(op, yt, zf);
         using var pinv = b.Allocate(shape);
         op.PseudoInverse(yt, pinv);
-        var tv = TotalVariation.Reconstruct(host.Forward, host.Adjoint, y, 1, n, n, new TvOptions { Lambda = 3e-3, Iterations = 1000, OperatorNorm = 1 });
+        var tv = TotalVariation.Reconstruct(host.Forward, host.Adjoint, y, 1, n, n, new TvOptions { Lambda = 3e-3, MaxIterations = 1000, Tolerance = 0, OperatorNorm = 1 });
 
         double pZf = Psnr.Compute(truth, zf.ToArray()), pPinv = Psnr.Compute(truth, pinv.ToArray()), pTv = Psnr.Compute(truth, tv);
         TestContext.Out.WriteLine($"PSNR zero-filled {pZf:F2} dB, pseudo-inverse {pPinv:F2} dB, TV {pTv:F2} dB; SSIM zf {Ssim.Compute(truth, zf.ToArray(), n, n, 1):F3} TV {Ssim.Compute(truth, tv, n, n, 1):F3}");

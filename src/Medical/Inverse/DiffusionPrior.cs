@@ -27,7 +27,16 @@ public static class DiffusionPrior
     /// sample per image, model units, [N, ...].
     /// </summary>
     public static float[] Reconstruct(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
-        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null)
+        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null) =>
+        Reconstruct(model, op, measurements, count, measurementSigma, sampler, sigmas, options, progress, null);
+
+    /// <summary>
+    /// As above, but x starts at <paramref name="start"/> + σ₀·noise when <paramref name="start"/> (N images, model
+    /// units) is given: with the true images this is an oracle start, which separates what the prior does from how
+    /// the sampler gets there.
+    /// </summary>
+    public static float[] Reconstruct(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
+        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress, float[]? start)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(op);
@@ -41,14 +50,26 @@ public static class DiffusionPrior
         using var y = b.Allocate(mShape);
         var host = new float[mShape.Length];
         var meas = measurements.ToArray();
+        int imagePer = model.SampleLength;
+        if (start is not null && start.Length != (long)count * imagePer)
+            throw new ShapeMismatchException($"reconstruction: the start holds {start.Length} values, {count} images need {(long)count * imagePer}");
         using var dc = new DataConsistencyDenoiser(model.Denoiser, op, y, measurementSigma);
-        return Batches(model, count, options, progress, (start, n, x, o) =>
+        using var init = start is null ? null : b.Allocate(new Shape([model.Batch, .. model.SampleShape]));
+        var initHost = start is null ? null : new float[model.Batch * imagePer];
+        return Batches(model, count, options, progress, (first, n, x, o) =>
         {
             Array.Clear(host);
-            meas.AsSpan(start * per, n * per).CopyTo(host);
+            meas.AsSpan(first * per, n * per).CopyTo(host);
             b.CopyFromHost(host, y);
-            b.RandomNormal(x, o.Seed, start);
+            b.RandomNormal(x, o.Seed, first);
             b.Scale(x, (float)sigmas[0], x);
+            if (start is not null)
+            {
+                Array.Clear(initHost!);
+                start.AsSpan(first * imagePer, n * imagePer).CopyTo(initHost);
+                b.CopyFromHost(initHost, init!);
+                b.LinearCombination(x, [x, init!], [1f, 1f]);
+            }
             using var ctx = new SamplerContext(dc, x, o);
             sampler.Sample(x, dc, sigmas, ctx);
         });
