@@ -26,6 +26,8 @@ public static class MedicalEvalCommand
         var validation = new Option<int>("--validation-n") { Description = "Validation phantoms for tuning baselines and the anomaly threshold", DefaultValueFactory = _ => 8 };
         var maskSeeds = new Option<int>("--mask-seeds") { Description = "MRI mask seeds (results give the spread over them)", DefaultValueFactory = _ => 3 };
         var maskType = new Option<string>("--mask-type") { Description = "MRI masks: random or equispaced rows", DefaultValueFactory = _ => "random" };
+        var accelerations = new Option<string>("--accelerations") { Description = "MRI accelerations (exactly H/R rows each)", DefaultValueFactory = _ => "4,8" };
+        var noWavelet = new Option<bool>("--no-wavelet") { Description = "Leave out the wavelet ℓ1 baseline (its λ search is the slowest part of the MRI table)" };
         var steps = new Option<int>("--steps") { Description = "Steps of every diffusion method", DefaultValueFactory = _ => 50 };
         var methods = new Option<string>("--methods") { Description = "MRI diffusion methods of the main table: ddnm, time-travel, pc", DefaultValueFactory = _ => "ddnm,time-travel" };
         var main = new Option<string>("--main-method") { Description = "Method of the lesion, out-of-distribution, study and task tables", DefaultValueFactory = _ => "time-travel" };
@@ -44,15 +46,15 @@ public static class MedicalEvalCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
         var command = new Command("medical-eval", "The held-out medical evaluation: exact-acceleration MRI against tuned converged baselines, lesions, out-of-distribution images, uncertainty, NFE study, other tasks, anomaly detection")
-            { model, n, validation, maskSeeds, maskType, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, device };
-        command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(maskSeeds), r.GetValue(maskType)!, r.GetValue(steps),
+            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, device };
+        command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(maskSeeds), r.GetValue(maskType)!, r.GetValue(accelerations)!, r.GetValue(noWavelet), r.GetValue(steps),
             r.GetValue(methods)!, r.GetValue(main)!, r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(posterior), r.GetValue(studySteps)!, r.GetValue(studyN),
             r.GetValue(maxIterations), r.GetValue(tolerance), r.GetValue(anomalySteps), r.GetValue(tasks)!, r.GetValue(batch), r.GetValue(seed), r.GetValue(output),
             r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
-    public sealed record Request(string? Model, int N, int ValidationN, int MaskSeeds, string MaskType, int Steps, string Methods, string MainMethod, int JumpLength,
+    public sealed record Request(string? Model, int N, int ValidationN, int MaskSeeds, string MaskType, string Accelerations, bool NoWavelet, int Steps, string Methods, string MainMethod, int JumpLength,
         int JumpCount, int PosteriorSamples, string StudySteps, int StudyN, int MaxIterations, double Tolerance, int AnomalySteps, string Tasks, int Batch, ulong Seed,
         string? Output, bool Force, string Device);
 
@@ -87,8 +89,13 @@ public static class MedicalEvalCommand
         if (tasks.Count == 0) throw new ArgumentException("--tasks: give at least one task");
         var studySteps = Split(q.StudySteps).Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v is >= 1 and <= 100_000 ? v
             : throw new ArgumentException($"--study-steps: '{s}' is not a step count in [1, 100000]")).ToList();
+        var accelerations = Split(q.Accelerations).Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v is 4 or 8 ? v
+            : throw new ArgumentException($"--accelerations: '{s}' is not 4 or 8 (the accelerations with fastMRI centre fractions)")).Distinct().ToList();
+        if (accelerations.Count == 0) throw new ArgumentException("--accelerations: give at least one");
         return new EvaluationOptions
         {
+            Accelerations = accelerations,
+            WaveletBaseline = !q.NoWavelet,
             Images = q.N,
             ValidationImages = q.ValidationN,
             MaskSeeds = q.MaskSeeds,

@@ -13,6 +13,10 @@ public sealed record EvaluationOptions
     public int MaskSeeds { get; init; } = 3;
     /// <summary>MRI mask kind: random or equispaced.</summary>
     public string MaskType { get; init; } = "random";
+    /// <summary>MRI accelerations of the tables (exactly H/R rows each).</summary>
+    public IReadOnlyList<int> Accelerations { get; init; } = [4, 8];
+    /// <summary>Run the wavelet ℓ1 baseline in the MRI table (its λ search is the slowest part of the table).</summary>
+    public bool WaveletBaseline { get; init; } = true;
     /// <summary>Steps of every diffusion method's grid.</summary>
     public int Steps { get; init; } = 50;
     /// <summary>The MRI diffusion methods of the main table.</summary>
