@@ -5,7 +5,8 @@ namespace DiffusionKernels.Bench.Cases;
 /// <summary>
 /// Orthonormal 2-D complex FFT of B planes (separate real/imaginary tensors), as in the MRI operator's forward and
 /// adjoint. Flops = the conventional 5·N·log2(N) per N-point complex transform (also quoted for non-powers of two,
-/// which run a direct DFT, so their GFLOP/s is nominal); Bytes = read and write both parts once.
+/// which run mixed radix or Bluestein, so their GFLOP/s is nominal); Bytes = read and write both parts once. 320 and
+/// 368 (fastMRI sizes) sit between 256 and 512 so their cost can be read against the powers of two around them.
 /// </summary>
 public sealed class Fft2dCase(int b, int h, int w) : OpCase
 {
@@ -19,6 +20,9 @@ public sealed class Fft2dCase(int b, int h, int w) : OpCase
         new Fft2dCase(1, 256, 256),
         new Fft2dCase(8, 256, 256),
         new Fft2dCase(1, 320, 320),
+        new Fft2dCase(1, 368, 368),
+        new Fft2dCase(1, 512, 512),
+        new Fft2dCase(1, 509, 509),
     ];
 
     public override string Name => $"fft2d complex {h}×{w} b{b}";

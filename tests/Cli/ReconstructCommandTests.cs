@@ -45,13 +45,23 @@ public class ReconstructCommandTests
     {
         var (code, output, err) = CliRunner.Run("anomaly", "--input", P("ph.npy"), "--masks", P("lesions.npy"), "--steps", "6", "--output", P("an"), "--device", "cpu");
         Assert.That(code, Is.Zero, err);
-        Assert.That(output, Does.Contain("AUROC").And.Contain("Dice"));
+        Assert.That(output, Does.Contain("AUROC").And.Contain("Dice").And.Contain("AP").And.Contain("image AUROC: n/a"));
         Assert.That(Npy.Read(P("an/map.npy")).Shape, Is.EqualTo(new[] { 2, 1, 64, 64 }));
         Assert.That(File.Exists(P("an/segmentation_0001.png")));
     }
 
     [TestCase("--task", "ct", "--task must be one of")]
-    [TestCase("--acceleration", "3", "--acceleration must be 4 or 8")]
+    [TestCase("--acceleration", "3", "--acceleration 3 has no default centre fraction")]
+    [TestCase("--acceleration", "100", "--acceleration must be in [2, 64]")]
+    [TestCase("--center-fraction", "1.5", "--center-fraction")]
+    [TestCase("--method", "dps", "--method must be one of")]
+    [TestCase("--posterior-samples", "0", "--posterior-samples must be in [1, 1000]")]
+    [TestCase("--snr", "-1", "--snr")]
+    [TestCase("--snr", "NaN", "--snr")]
+    [TestCase("--jump-count", "1000", "--jump-count")]
+    [TestCase("--batch-size", "0", "--batch-size")]
+    [TestCase("--steps", "1000000000", "--steps must be in [1, 100000]")]
+    [TestCase("--noise-sigma", "1e9", "--noise-sigma")]
     [TestCase("--mask-type", "radial", "--mask-type")]
     [TestCase("--method", "repaint", "--method repaint is for --task inpaint")]
     [TestCase("--sampler", "nope", "unknown sampler")]
@@ -76,8 +86,13 @@ public class ReconstructCommandTests
     }
 
     [TestCase("--t", "1000", "--t must be in")]
+    [TestCase("--t", "0", "--t must be in")]
     [TestCase("--masks", "bad_mask.npy", "one mask per input image")]
     [TestCase("--percentile", "100", "--percentile")]
+    [TestCase("--smoothing", "1e9", "--smoothing must be a finite number in [0, 1000]")]
+    [TestCase("--smoothing", "-1", "--smoothing")]
+    [TestCase("--threshold", "Infinity", "--threshold")]
+    [TestCase("--steps", "0", "--steps")]
     public void BadAnomalyOptionsAreClearErrors(string option, string value, string expected)
     {
         if (value.EndsWith(".npy", StringComparison.Ordinal)) value = P(value);
@@ -87,9 +102,15 @@ public class ReconstructCommandTests
         Assert.That(Directory.Exists(P("an")), Is.False);
     }
 
-    [TestCase("--tasks", "mri4,ct", "unknown task 'ct'")]
+    [TestCase("--tasks", "mri,ct", "unknown task 'ct'")]
     [TestCase("--n", "0", "--n")]
-    [TestCase("--tv-iterations", "-1", "--tv-iterations")]
+    [TestCase("--n", "1000000000", "--n must be in")]
+    [TestCase("--max-iterations", "-1", "--max-iterations")]
+    [TestCase("--tolerance", "0", "--tolerance")]
+    [TestCase("--methods", "ddnm,dps", "--methods: unknown method 'dps'")]
+    [TestCase("--study-steps", "10,x", "--study-steps: 'x'")]
+    [TestCase("--mask-seeds", "0", "--mask-seeds")]
+    [TestCase("--mask-type", "radial", "--mask-type")]
     public void BadEvaluationOptionsAreClearErrors(string option, string value, string expected)
     {
         var (code, _, err) = CliRunner.Run("medical-eval", option, value, "--device", "cpu");
@@ -98,12 +119,24 @@ public class ReconstructCommandTests
     }
 
     [Test]
-    public void EvaluationTableOnTwoPhantoms()
+    public void EvaluationTablesOnTwoPhantoms()
     {
-        var (code, output, err) = CliRunner.Run("medical-eval", "--n", "2", "--steps", "3", "--tv-iterations", "20", "--tasks", "mri4,denoise",
-            "--output", P("table.md"), "--device", "cpu");
+        var (code, output, err) = CliRunner.Run("medical-eval", "--n", "2", "--validation-n", "2", "--mask-seeds", "2", "--steps", "3", "--max-iterations", "30",
+            "--tasks", "mri,denoise,anomaly", "--anomaly-steps", "2", "--output", P("eval"), "--device", "cpu");
         Assert.That(code, Is.Zero, err);
-        Assert.That(output, Does.Contain("| MRI 4× (random rows) | diffusion (DDNM) |").And.Contain("SDEdit"));
-        Assert.That(File.ReadAllText(P("table.md")), Does.Contain("|---|").And.Contain("Gaussian filter"));
+        Assert.That(output, Does.Contain("| 4× (16/64 rows) | DDNM (ddpm) |").And.Contain("| 8× (8/64 rows) | TV-DC [0,1] |").And.Contain("DDNM time travel"));
+        Assert.That(output, Does.Contain("SDEdit").And.Contain("(tuned)").And.Contain("| low-contrast |"));
+        var md = File.ReadAllText(P("eval/medical-eval.md"));
+        Assert.That(md, Does.Contain("|---|").And.Contain("Gaussian filter").And.Contain("image AUROC").And.Contain("± over mask seeds"));
+    }
+
+    [Test]
+    public void ReconstructionWithPosteriorSamplesWritesTheStdAndCalibration()
+    {
+        var (code, output, err) = CliRunner.Run("reconstruct", "--task", "mri", "--input", P("ph.npy"), "--acceleration", "8", "--method", "time-travel", "--steps", "4",
+            "--jump-length", "2", "--posterior-samples", "2", "--output", P("pt"), "--device", "cpu");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("effective acceleration 8.00×").And.Contain("coverage of the truth by ±2σ").And.Contain("measurement residual"));
+        Assert.That(Npy.Read(P("pt/std.npy")).Shape, Is.EqualTo(new[] { 2, 1, 64, 64 }));
     }
 }

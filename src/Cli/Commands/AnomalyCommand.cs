@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using DiffusionKernels.Medical.Inverse;
 using DiffusionKernels.Medical.Metrics;
 using DiffusionKernels.Medical.Operators;
@@ -26,29 +27,32 @@ public static class AnomalyCommand
         var sampler = new Option<string>("--sampler") { Description = "Solver for the way back (see dk samplers)", DefaultValueFactory = _ => "ddpm" };
         var steps = new Option<int>("--steps") { Description = "Solver steps from σ(t) to 0", DefaultValueFactory = _ => 20 };
         var smoothing = new Option<double>("--smoothing") { Description = "Gaussian smoothing of the map, std in pixels (0: none)", DefaultValueFactory = _ => 1.0 };
-        var percentile = new Option<double>("--percentile") { Description = "Segmentation threshold: this percentile of all map values", DefaultValueFactory = _ => 95 };
+        var percentile = new Option<double>("--percentile") { Description = "Segmentation threshold: this percentile of all map values (unless --threshold)", DefaultValueFactory = _ => 95 };
+        var threshold = new Option<double?>("--threshold") { Description = "Segmentation threshold on the map values (e.g. one chosen on validation images by dk medical-eval)" };
         var seed = new Option<ulong>("--seed") { Description = "Noise seed", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { Description = "Images per network call", DefaultValueFactory = _ => 8 };
         var output = new Option<string>("--output") { Description = "Output folder (map.npy, recon.npy, segmentation.npy, PNGs)", DefaultValueFactory = _ => "anomaly" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
         var command = new Command("anomaly", "Anomaly maps by noising and denoising with a model of healthy images (AnoDDPM, Gaussian noise)")
-            { model, input, masks, t, sampler, steps, smoothing, percentile, seed, batch, output, force, device };
+            { model, input, masks, t, sampler, steps, smoothing, percentile, threshold, seed, batch, output, force, device };
         command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(input)!, r.GetValue(masks), r.GetValue(t), r.GetValue(sampler)!, r.GetValue(steps),
-            r.GetValue(smoothing), r.GetValue(percentile), r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
+            r.GetValue(smoothing), r.GetValue(percentile), r.GetValue(threshold), r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
-    public sealed record Request(string? Model, string Input, string? Masks, int T, string Sampler, int Steps, double Smoothing, double Percentile,
+    public sealed record Request(string? Model, string Input, string? Masks, int T, string Sampler, int Steps, double Smoothing, double Percentile, double? Threshold,
         ulong Seed, int Batch, string Output, bool Force, string Device);
 
     public static int Run(Request q)
     {
         var solver = SamplerRegistry.Get(q.Sampler);
-        CommonOptions.AtLeast("--steps", q.Steps, 1);
-        CommonOptions.AtLeast("--batch-size", q.Batch, 1);
-        if (!(q.Smoothing >= 0)) throw new ArgumentException($"--smoothing must be ≥ 0, found {q.Smoothing}");
+        MedicalInputs.InRange("--steps", q.Steps, 1, 100_000);
+        MedicalInputs.InRange("--batch-size", q.Batch, 1, 4096);
+        MedicalInputs.InRange("--t", q.T, 1, 1_000_000);
+        MedicalInputs.InRange("--smoothing", q.Smoothing, 0, 1000);
         if (!(q.Percentile > 0 && q.Percentile < 100)) throw new ArgumentException($"--percentile must be in (0, 100), found {q.Percentile}");
+        if (q.Threshold is { } th && !double.IsFinite(th)) throw new ArgumentException($"--threshold must be a finite number, found {th}");
         var output = OutputFolder.Check(q.Output, q.Force);
         var modelPath = q.Model ?? SampleCommand.FindBundledModel();
 
@@ -56,7 +60,7 @@ public static class AnomalyCommand
         using var cancel = ConsoleCancellation.Install();
         using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, MedicalInputs.Count(q.Input)));
         var schedule = model.Schedule.CreateSchedule();
-        if (q.T < 1 || q.T >= schedule.TrainTimesteps) throw new ArgumentException($"--t must be in [1, {schedule.TrainTimesteps - 1}], found {q.T}");
+        if (q.T >= schedule.TrainTimesteps) throw new ArgumentException($"--t must be in [1, {schedule.TrainTimesteps - 1}], found {q.T}");
         var (images, count) = MedicalInputs.Images(q.Input, model.SampleShape);
         int c = model.SampleShape[0], h = model.SampleShape[1], w = model.SampleShape[2];
         float[]? truth = null;
@@ -76,7 +80,7 @@ public static class AnomalyCommand
         double seconds = clock.Elapsed.TotalSeconds;
         recon = MedicalInputs.FromModel(recon);
         var map = AnomalyDetector.Map(images, recon, count, c, h, w, q.Smoothing);
-        var segmentation = AnomalyDetector.Segment(map, q.Percentile);
+        var segmentation = q.Threshold is { } fixedThreshold ? Dice.Threshold(map, (float)fixedThreshold) : AnomalyDetector.Segment(map, q.Percentile);
         int[] shape = [count, c, h, w], mapShape = [count, 1, h, w];
         float top = Math.Max(1e-6f, AnomalyDetector.Percentile(map, 99.9));
         OutputFolder.Write(output, temp =>
@@ -90,8 +94,17 @@ public static class AnomalyCommand
             MedicalInputs.SavePanels(temp, "segmentation", segmentation, mapShape, 0, 1);
         });
         Console.WriteLine($"device {backend.Name} | t {q.T} (σ {sigma:G4}), sampler {solver.Name}, {q.Steps} steps | {count} images in {seconds:F2} s");
-        if (truth is not null)
-            Console.WriteLine($"pixel AUROC {Auroc.Compute(map, truth):F4} | Dice {Dice.Compute(truth, segmentation):F4} (threshold: {q.Percentile}th percentile of the maps)");
+        if (truth is not null && truth.Contains(1f))
+        {
+            var scores = AnomalyMetrics.Evaluate(map, truth, count, h * w);
+            string rule = q.Threshold is { } chosen ? $"threshold {chosen:G4}" : $"threshold: {q.Percentile}th percentile of the maps";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"pixel AUROC {scores.PixelAuroc:F4} | AP {scores.AveragePrecision:F4} | best Dice {scores.BestDice:F4} (at {scores.BestThreshold:G4}) | Dice {Dice.Compute(truth, segmentation):F4} ({rule})"));
+            Console.WriteLine(double.IsNaN(scores.ImageAuroc)
+                ? "image AUROC: n/a (needs images with and without lesions)"
+                : string.Create(CultureInfo.InvariantCulture, $"image AUROC {scores.ImageAuroc:F4} (image score: the map maximum)"));
+        }
+        else if (truth is not null) Console.WriteLine("the masks mark no anomaly: no pixel metrics");
         Console.WriteLine($"wrote {output}");
         return 0;
     }

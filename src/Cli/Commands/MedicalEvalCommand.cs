@@ -1,205 +1,154 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using DiffusionKernels.Medical.Baselines;
+using DiffusionKernels.Cli.Images;
+using DiffusionKernels.Medical.Evaluation;
 using DiffusionKernels.Medical.Inverse;
-using DiffusionKernels.Medical.Metrics;
-using DiffusionKernels.Medical.Operators;
-using DiffusionKernels.Medical.Phantoms;
 using DiffusionKernels.Runtime;
-using DiffusionKernels.Samplers;
 using DiffusionKernels.Samplers.Sampling;
-using DiffusionKernels.Samplers.Solvers;
 
 namespace DiffusionKernels.Cli.Commands;
 
 /// <summary>
-/// <c>dk medical-eval</c>: the evaluation table of docs/medical.md on held-out head phantoms (indices from 2·10⁹, never
-/// seen in training): MRI 4×/8× (diffusion DDNM vs zero-filled vs TV), inpainting a 25 % centred box (RePaint vs the
-/// masked image vs TV), ×4 super-resolution (DDNM vs bicubic vs TV), denoising σ = 0.1 (SDEdit vs a Gaussian filter),
-/// and anomaly detection on lesion phantoms (AnoDDPM pixel AUROC and Dice at the 95th percentile). Mean ± std over images.
+/// <c>dk medical-eval</c>: the tables of docs/medical.md in one command, a thin layer over <see cref="MedicalEvaluation.Run"/>:
+/// MRI at exact 4×/8× over several mask seeds against converged, validation-tuned baselines; lesion and
+/// out-of-distribution sets; uncertainty calibration; oracle starts (prior or method?); quality against NFE;
+/// inpainting, super-resolution, denoising; anomaly detection with AP, Dice and image AUROC.
 /// </summary>
 public static class MedicalEvalCommand
 {
-    /// <summary>First phantom index of the held-out set.</summary>
-    public const long HeldOutFirstIndex = 2_000_000_000;
+    /// <summary>First phantom index of the held-out test set.</summary>
+    public const long HeldOutFirstIndex = MedicalEvaluation.TestFirstIndex;
 
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = $"A diffusers UNet2DModel folder (default: the bundled {SampleCommand.BundledModel})" };
-        var n = new Option<int>("--n") { Description = "Held-out phantoms per task", DefaultValueFactory = _ => 32 };
-        var sampler = new Option<string>("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "ddpm" };
-        var steps = new Option<int>("--steps") { Description = "Solver steps", DefaultValueFactory = _ => 50 };
-        var tvIterations = new Option<int>("--tv-iterations") { Description = "Total-variation baseline iterations (0: skip TV)", DefaultValueFactory = _ => 1000 };
-        var tasks = new Option<string>("--tasks") { Description = "Comma-separated subset of mri4,mri8,inpaint,superres,denoise,anomaly", DefaultValueFactory = _ => "mri4,mri8,inpaint,superres,denoise,anomaly" };
-        var batch = new Option<int>("--batch-size") { Description = "Images per network call", DefaultValueFactory = _ => 8 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed of masks, noise and sampler", DefaultValueFactory = _ => 0 };
-        var output = new Option<string?>("--output") { Description = "Also write the markdown table to this file" };
+        var n = new Option<int>("--n") { Description = "Test phantoms per set", DefaultValueFactory = _ => 16 };
+        var validation = new Option<int>("--validation-n") { Description = "Validation phantoms for tuning baselines and the anomaly threshold", DefaultValueFactory = _ => 8 };
+        var maskSeeds = new Option<int>("--mask-seeds") { Description = "MRI mask seeds (results give the spread over them)", DefaultValueFactory = _ => 3 };
+        var maskType = new Option<string>("--mask-type") { Description = "MRI masks: random or equispaced rows", DefaultValueFactory = _ => "random" };
+        var accelerations = new Option<string>("--accelerations") { Description = "MRI accelerations (exactly H/R rows each)", DefaultValueFactory = _ => "4,8" };
+        var noWavelet = new Option<bool>("--no-wavelet") { Description = "Leave out the wavelet ℓ1 baseline (its λ search is the slowest part of the MRI table)" };
+        var steps = new Option<int>("--steps") { Description = "Steps of every diffusion method", DefaultValueFactory = _ => 50 };
+        var methods = new Option<string>("--methods") { Description = "MRI diffusion methods of the main table: ddnm, time-travel, pc", DefaultValueFactory = _ => "ddnm,time-travel" };
+        var main = new Option<string>("--main-method") { Description = "Method of the lesion, out-of-distribution, study and task tables", DefaultValueFactory = _ => "time-travel" };
+        var jumpLength = new Option<int>("--jump-length") { Description = "Time travel: steps per jump", DefaultValueFactory = _ => 5 };
+        var jumpCount = new Option<int>("--jump-count") { Description = "Time travel: passes over each jump", DefaultValueFactory = _ => 2 };
+        var posterior = new Option<int>("--posterior-samples") { Description = "K posterior samples of the uncertainty table (< 2: skip it)", DefaultValueFactory = _ => 4 };
+        var studySteps = new Option<string>("--study-steps") { Description = "Step counts of the quality-vs-NFE study (empty: skip it)", DefaultValueFactory = _ => "10,25,50,100" };
+        var studyN = new Option<int>("--study-n") { Description = "Test phantoms of the quality-vs-NFE study", DefaultValueFactory = _ => 8 };
+        var maxIterations = new Option<int>("--max-iterations") { Description = "Iteration cap of the iterative baselines (TV, TV-DC, wavelet ℓ1)", DefaultValueFactory = _ => 20_000 };
+        var tolerance = new Option<double>("--tolerance") { Description = "The baselines stop when every image's relative change is below this", DefaultValueFactory = _ => 1e-5 };
+        var anomalySteps = new Option<int>("--anomaly-steps") { Description = "Solver steps of the anomaly reconstruction", DefaultValueFactory = _ => 20 };
+        var tasks = new Option<string>("--tasks") { Description = $"Comma-separated subset of {string.Join(",", EvaluationOptions.AllTasks)}", DefaultValueFactory = _ => string.Join(",", EvaluationOptions.AllTasks) };
+        var batch = new Option<int>("--batch-size") { Description = "Images per network call", DefaultValueFactory = _ => 16 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of noise and sampling", DefaultValueFactory = _ => 0 };
+        var output = new Option<string?>("--output") { Description = "Folder for medical-eval.md (all tables) and quality_vs_nfe.png" };
+        var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
-        var command = new Command("medical-eval", "PSNR/SSIM and AUROC/Dice table of the diffusion-prior solvers against classical baselines on held-out phantoms")
-            { model, n, sampler, steps, tvIterations, tasks, batch, seed, output, device };
-        command.SetAction(r => Run(r.GetValue(model), r.GetValue(n), r.GetValue(sampler)!, r.GetValue(steps), r.GetValue(tvIterations), r.GetValue(tasks)!,
-            r.GetValue(batch), r.GetValue(seed), r.GetValue(output), r.GetValue(device)!));
+        var command = new Command("medical-eval", "The held-out medical evaluation: exact-acceleration MRI against tuned converged baselines, lesions, out-of-distribution images, uncertainty, NFE study, other tasks, anomaly detection")
+            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, device };
+        command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(maskSeeds), r.GetValue(maskType)!, r.GetValue(accelerations)!, r.GetValue(noWavelet), r.GetValue(steps),
+            r.GetValue(methods)!, r.GetValue(main)!, r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(posterior), r.GetValue(studySteps)!, r.GetValue(studyN),
+            r.GetValue(maxIterations), r.GetValue(tolerance), r.GetValue(anomalySteps), r.GetValue(tasks)!, r.GetValue(batch), r.GetValue(seed), r.GetValue(output),
+            r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
-    private static readonly string[] AllTasks = ["mri4", "mri8", "inpaint", "superres", "denoise", "anomaly"];
+    public sealed record Request(string? Model, int N, int ValidationN, int MaskSeeds, string MaskType, string Accelerations, bool NoWavelet, int Steps, string Methods, string MainMethod, int JumpLength,
+        int JumpCount, int PosteriorSamples, string StudySteps, int StudyN, int MaxIterations, double Tolerance, int AnomalySteps, string Tasks, int Batch, ulong Seed,
+        string? Output, bool Force, string Device);
 
-    public static int Run(string? modelPath, int n, string samplerName, int steps, int tvIterations, string taskList, int batchSize, ulong seed, string? output, string device)
+    private static ReconstructionMethod Method(string option, string name) => name switch
     {
-        CommonOptions.AtLeast("--n", n, 1);
-        CommonOptions.AtLeast("--steps", steps, 1);
-        CommonOptions.AtLeast("--batch-size", batchSize, 1);
-        if (tvIterations < 0) throw new ArgumentException($"--tv-iterations must be ≥ 0, found {tvIterations}");
-        var tasks = taskList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var t in tasks) if (!AllTasks.Contains(t)) throw new ArgumentException($"--tasks: unknown task '{t}'; known: {string.Join(", ", AllTasks)}");
-        var solver = SamplerRegistry.Get(samplerName);
-        if (output is not null && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(output)))) throw new DirectoryNotFoundException($"--output: the folder of {output} does not exist");
-        using var backend = Devices.Create(device);
+        "ddnm" => ReconstructionMethod.Ddnm,
+        "time-travel" => ReconstructionMethod.TimeTravel,
+        "pc" => ReconstructionMethod.PredictorCorrector,
+        _ => throw new ArgumentException($"{option}: unknown method '{name}'; known: ddnm, time-travel, pc"),
+    };
+
+    /// <summary>Checks every option (naming it) and builds the library options; nothing runs before this passes.</summary>
+    public static EvaluationOptions ToOptions(Request q)
+    {
+        MedicalInputs.InRange("--n", q.N, 1, 10_000);
+        MedicalInputs.InRange("--validation-n", q.ValidationN, 1, 10_000);
+        MedicalInputs.InRange("--mask-seeds", q.MaskSeeds, 1, 1000);
+        if (q.MaskType is not ("random" or "equispaced")) throw new ArgumentException($"--mask-type must be random or equispaced, found '{q.MaskType}'");
+        MedicalInputs.InRange("--steps", q.Steps, 1, 100_000);
+        MedicalInputs.InRange("--jump-length", q.JumpLength, 1, 100_000);
+        MedicalInputs.InRange("--jump-count", q.JumpCount, 1, 100);
+        MedicalInputs.InRange("--posterior-samples", q.PosteriorSamples, 0, 1000);
+        MedicalInputs.InRange("--study-n", q.StudyN, 1, 10_000);
+        MedicalInputs.InRange("--max-iterations", q.MaxIterations, 1, 10_000_000);
+        MedicalInputs.AboveAtMost("--tolerance", q.Tolerance, 0, 1);
+        MedicalInputs.InRange("--anomaly-steps", q.AnomalySteps, 1, 100_000);
+        MedicalInputs.InRange("--batch-size", q.Batch, 1, 4096);
+        var methods = Split(q.Methods).Select(m => Method("--methods", m)).Distinct().ToList();
+        if (methods.Count == 0) throw new ArgumentException("--methods: give at least one method");
+        var tasks = Split(q.Tasks);
+        foreach (var t in tasks) if (!EvaluationOptions.AllTasks.Contains(t)) throw new ArgumentException($"--tasks: unknown task '{t}'; known: {string.Join(", ", EvaluationOptions.AllTasks)}");
+        if (tasks.Count == 0) throw new ArgumentException("--tasks: give at least one task");
+        var studySteps = Split(q.StudySteps).Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v is >= 1 and <= 100_000 ? v
+            : throw new ArgumentException($"--study-steps: '{s}' is not a step count in [1, 100000]")).ToList();
+        var accelerations = Split(q.Accelerations).Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v is 4 or 8 ? v
+            : throw new ArgumentException($"--accelerations: '{s}' is not 4 or 8 (the accelerations with fastMRI centre fractions)")).Distinct().ToList();
+        if (accelerations.Count == 0) throw new ArgumentException("--accelerations: give at least one");
+        return new EvaluationOptions
+        {
+            Accelerations = accelerations,
+            WaveletBaseline = !q.NoWavelet,
+            Images = q.N,
+            ValidationImages = q.ValidationN,
+            MaskSeeds = q.MaskSeeds,
+            MaskType = q.MaskType,
+            Steps = q.Steps,
+            MriMethods = methods,
+            MainMethod = Method("--main-method", q.MainMethod),
+            JumpLength = q.JumpLength,
+            JumpCount = q.JumpCount,
+            PosteriorSamples = q.PosteriorSamples,
+            StudySteps = studySteps,
+            StudyImages = q.StudyN,
+            BaselineMaxIterations = q.MaxIterations,
+            Tolerance = q.Tolerance,
+            AnomalySteps = q.AnomalySteps,
+            Tasks = tasks.ToHashSet(),
+            Seed = q.Seed,
+        };
+    }
+
+    private static List<string> Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+
+    public static int Run(Request q)
+    {
+        var options = ToOptions(q);
+        var output = q.Output is null ? null : OutputFolder.Check(q.Output, q.Force);
+        using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
-        using var model = DiffusionModel.Open(modelPath ?? SampleCommand.FindBundledModel(), backend, Math.Min(batchSize, n));
-        int c = model.SampleShape[0], h = model.SampleShape[1], w = model.SampleShape[2];
-        if (c != 1) throw new ArgumentException($"medical-eval: the phantom tasks need a 1-channel model, found {c} channels");
-        var (images, _) = HeadPhantom.GenerateBatch(n, h, 0, lesions: false, firstIndex: HeldOutFirstIndex);
-        var x0 = MedicalInputs.ToModel(images);
-        int[] shape = [n, 1, h, w];
-        var options = new SamplerOptions { Seed = seed, Cancellation = cancel.Token };
-        var sigmas = model.Sigmas("karras", steps);
-        var rows = new List<string>();
-        var clock = Stopwatch.StartNew();
-
-        void Row(string task, string method, float[] estimate, int nfe)
-        {
-            var q = MedicalInputs.Quality(images, estimate, n, 1, h, w);
-            string line = string.Create(CultureInfo.InvariantCulture, $"| {task} | {method} | {q.Psnr:F2} ± {q.PsnrStd:F2} | {q.Ssim:F3} ± {q.SsimStd:F3} | {(nfe > 0 ? nfe.ToString(CultureInfo.InvariantCulture) : "–")} |");
-            rows.Add(line);
-            Console.WriteLine(line);
-        }
-
-        float[] Tv(ILinearOperator op, float[] y01, double lambda, double? norm)
-        {
-            using var host = new HostLinearOperator(op, backend, new Shape(shape));
-            return TotalVariation.Reconstruct(host.Forward, host.Adjoint, y01, n, h, w, new TvOptions { Lambda = lambda, Iterations = tvIterations, OperatorNorm = norm });
-        }
-
-        float[] Diffusion(Func<float[]> run, out int nfe)
-        {
-            int before = model.Denoiser.Evaluations;
-            var r = MedicalInputs.FromModel(run());
-            nfe = (model.Denoiser.Evaluations - before) / ((n + model.Batch - 1) / model.Batch);
-            return r;
-        }
-
-        Console.WriteLine($"device {backend.Name} | {n} held-out phantoms (from index {HeldOutFirstIndex}) | sampler {solver.Name}, {steps} steps");
-        Console.WriteLine("| task | method | PSNR (dB) | SSIM | NFE |");
-        foreach (var task in tasks)
-        {
-            switch (task)
-            {
-                case "mri4" or "mri8":
-                {
-                    int acc = task == "mri4" ? 4 : 8;
-                    string name = $"MRI {acc}× (random rows)";
-                    using var op = new CartesianMri(backend, MriMasks.Random(h, w, acc, seed), new Shape(h, w));
-                    var y = Forward(backend, op, x0, shape);
-                    var y01 = Forward(backend, op, images, shape);
-                    Row(name, "zero-filled", MedicalInputs.FromModel(Forward(backend, op.Adjoint, y, op.MeasurementShape(new Shape(shape)), shape)), 0);
-                    if (tvIterations > 0) Row(name, "TV", Clamp01(Tv(op, y01, 3e-3, 1)), 0);
-                    Row(name, "diffusion (DDNM)", Diffusion(() => DiffusionPrior.Reconstruct(model, op, y, n, 0, solver, sigmas, options), out int nfe), nfe);
-                    break;
-                }
-                case "inpaint":
-                {
-                    string name = "inpainting (25 % centre box)";
-                    var masks = ReconstructCommand.BoxMask(n, h, w, 0.25);
-                    using var op = new MaskOperator(backend, masks, new Shape(n, 1, h, w));
-                    var y = Forward(backend, op, x0, shape);
-                    Row(name, "masked", MedicalInputs.FromModel(y), 0);
-                    if (tvIterations > 0) Row(name, "TV", Clamp01(Tv(op, Forward(backend, op, images, shape), 3e-2, 1)), 0);
-                    var repaint = new RePaint(10, 2);
-                    Row(name, "diffusion (RePaint j=10 r=2)", Diffusion(() => DiffusionPrior.Inpaint(model, y, masks, n, repaint, sigmas, options), out int nfe), nfe);
-                    break;
-                }
-                case "superres":
-                {
-                    string name = "super-resolution ×4";
-                    using var op = new BoxDownsample(backend, 4);
-                    var y = Forward(backend, op, x0, shape);
-                    var y01 = Forward(backend, op, images, shape);
-                    Row(name, "bicubic", Clamp01(Bicubic.Upsample(y01, n, h / 4, w / 4, 4)), 0);
-                    if (tvIterations > 0) Row(name, "TV", Clamp01(Tv(op, y01, 1e-3, 0.25)), 0);
-                    Row(name, "diffusion (DDNM)", Diffusion(() => DiffusionPrior.Reconstruct(model, op, y, n, 0, solver, sigmas, options), out int nfe), nfe);
-                    break;
-                }
-                case "denoise":
-                {
-                    string name = "denoising σ = 0.1";
-                    var noise = new float[images.Length];
-                    using (var nt = backend.Allocate(new Shape(shape))) { backend.RandomNormal(nt, seed ^ 0x4D45415355524Eul); noise = nt.ToArray(); }
-                    var noisy01 = images.Select((v, i) => v + 0.1f * noise[i]).ToArray();
-                    Row(name, "noisy input", noisy01, 0);
-                    Row(name, "Gaussian filter σ=1px", GaussianFilter.Apply(noisy01, n, h, w, 1.0), 0);
-                    Row(name, "diffusion (SDEdit)", Diffusion(() => DiffusionPrior.Denoise(model, MedicalInputs.ToModel(noisy01), n, 0.2, steps, solver, options), out int nfe), nfe);
-                    break;
-                }
-                case "anomaly":
-                {
-                    var (lesioned, truth) = HeadPhantom.GenerateBatch(n, h, 0, lesions: true, firstIndex: HeldOutFirstIndex);
-                    double sigma = AnomalyDetector.SigmaAt(model.Schedule.CreateSchedule(), 250);
-                    var recon = Diffusion(() => DiffusionPrior.AnomalyReconstruct(model, MedicalInputs.ToModel(lesioned), n, sigma, steps, solver, options), out int nfe);
-                    var map = AnomalyDetector.Map(lesioned, recon, n, 1, h, w, 1.0);
-                    var aurocs = new double[n];
-                    var dices = new double[n];
-                    var seg = AnomalyDetector.Segment(map, 95);
-                    int plane = h * w;
-                    for (int k = 0; k < n; k++)
-                    {
-                        aurocs[k] = Auroc.Compute(map.AsSpan(k * plane, plane), truth.AsSpan(k * plane, plane));
-                        dices[k] = Dice.Compute(truth.AsSpan(k * plane, plane), seg.AsSpan(k * plane, plane));
-                    }
-                    string line = string.Create(CultureInfo.InvariantCulture,
-                        $"| anomaly (AnoDDPM, t = 250, Gaussian) | pixel AUROC {Auroc.Compute(map, truth!):F3} pooled, {aurocs.Average():F3} ± {Std(aurocs):F3} per image | Dice@p95 {Dice.Compute(truth!, seg):F3} pooled, {dices.Average():F3} ± {Std(dices):F3} per image | | {nfe} |");
-                    rows.Add(line);
-                    Console.WriteLine(line);
-                    break;
-                }
-            }
-        }
-        Console.WriteLine($"done in {clock.Elapsed.TotalSeconds:F0} s");
+        var modelPath = q.Model ?? SampleCommand.FindBundledModel();
+        using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, q.N));
+        int studyBatch = Math.Min(q.Batch, Math.Min(q.StudyN, q.N));
+        using var studyModel = (options.Tasks.Contains("study") || options.Tasks.Contains("uncertainty")) && studyBatch != model.Batch ? DiffusionModel.Open(modelPath, backend, studyBatch) : null;
+        var report = MedicalEvaluation.Run(model, options with { Cancellation = cancel.Token }, Console.WriteLine, studyModel);
+        Console.WriteLine($"done in {report.Elapsed.TotalSeconds:F0} s");
         if (output is not null)
         {
-            var sb = new StringBuilder();
-            sb.AppendLine(CultureInfo.InvariantCulture, $"{n} held-out phantoms (indices from {HeldOutFirstIndex}), sampler {solver.Name}, {steps} steps, device {backend.Name}, seed {seed}");
-            sb.AppendLine();
-            sb.AppendLine("| task | method | PSNR (dB) | SSIM | NFE |");
-            sb.AppendLine("|---|---|---:|---:|---:|");
-            foreach (var r in rows) sb.AppendLine(r);
-            File.WriteAllText(output, sb.ToString());
+            OutputFolder.Write(output, temp =>
+            {
+                File.WriteAllText(Path.Combine(temp, "medical-eval.md"), report.ToMarkdown() + $"{Environment.NewLine}Run time: {report.Elapsed.TotalSeconds:F0} s.{Environment.NewLine}");
+                if (report.Study.Count > 0) Plot(report, Path.Combine(temp, "quality_vs_nfe.png"));
+            });
             Console.WriteLine($"wrote {output}");
         }
         return 0;
     }
 
-    private static float[] Forward(Backend b, ILinearOperator op, float[] x, int[] shape) =>
-        Forward(b, op.Forward, x, new Shape(shape), op.MeasurementShape(new Shape(shape)));
-
-    private static float[] Forward(Backend b, Action<Tensor, Tensor> map, float[] input, Shape inShape, Shape outShape)
+    /// <summary>MSE (= 10^(−PSNR/10), data range 1) against NFE, log-log, one curve per (acceleration, method), TV-DC as levels.</summary>
+    private static void Plot(EvaluationReport report, string path)
     {
-        using var i = b.Upload(input, inShape);
-        using var o = b.Allocate(outShape);
-        map(i, o);
-        return o.ToArray();
-    }
-
-    private static float[] Forward(Backend b, Action<Tensor, Tensor> map, float[] input, Shape inShape, int[] outShape) =>
-        Forward(b, map, input, inShape, new Shape(outShape));
-
-    private static float[] Clamp01(float[] x) => x.Select(v => Math.Clamp(v, 0f, 1f)).ToArray();
-
-    private static double Std(double[] v)
-    {
-        double m = v.Average();
-        return v.Length < 2 ? 0 : Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1));
+        static double Mse(double psnr) => Math.Pow(10, -psnr / 10);
+        var series = report.Study.Where(p => p.Nfe > 0).GroupBy(p => $"{p.Setting} {p.Method}")
+            .Select(g => new PlotSeries(g.Key, g.OrderBy(p => p.Nfe).Select(p => ((double)p.Nfe, Mse(p.Psnr))).ToList())).ToList();
+        var levels = report.Study.Where(p => p.Nfe == 0).Select(p => new PlotLevel($"{p.Setting} {p.Method}", Mse(p.Psnr))).ToList();
+        if (series.Count > 0) LinePlot.SaveLogLog(path, "MRI reconstruction error against NFE", "NFE per image", "MSE (data range 1)", series, levels);
     }
 }

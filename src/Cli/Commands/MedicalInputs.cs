@@ -55,43 +55,30 @@ public static class MedicalInputs
     }
 
     /// <summary>Model units (data·2 − 1) from [0, 1].</summary>
-    public static float[] ToModel(ReadOnlySpan<float> x)
-    {
-        var y = new float[x.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = 2 * x[i] - 1;
-        return y;
-    }
+    public static float[] ToModel(ReadOnlySpan<float> x) => Medical.Inverse.Measurements.ToModel(x);
 
-    /// <summary>[0, 1] from model units, clamped.</summary>
-    public static float[] FromModel(ReadOnlySpan<float> x)
-    {
-        var y = new float[x.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = Math.Clamp((x[i] + 1) / 2, 0f, 1f);
-        return y;
-    }
+    /// <summary>[0, 1] scale from model units, not clamped (PNGs clamp for display only).</summary>
+    public static float[] FromModel(ReadOnlySpan<float> x) => Medical.Inverse.Measurements.FromModel(x);
+
+    /// <summary>Fails with a message naming <paramref name="option"/> unless <paramref name="value"/> is in [min, max].</summary>
+    public static int InRange(string option, int value, int min, int max) =>
+        value >= min && value <= max ? value : throw new ArgumentException($"{option} must be in [{min}, {max}], found {value}");
+
+    /// <summary>Fails with a message naming <paramref name="option"/> unless <paramref name="value"/> is finite and in [min, max].</summary>
+    public static double InRange(string option, double value, double min, double max) =>
+        double.IsFinite(value) && value >= min && value <= max ? value
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{option} must be a finite number in [{min}, {max}], found {value}"));
+
+    /// <summary>Fails with a message naming <paramref name="option"/> unless <paramref name="value"/> is finite, above <paramref name="min"/> and at most <paramref name="max"/>.</summary>
+    public static double AboveAtMost(string option, double value, double min, double max) =>
+        double.IsFinite(value) && value > min && value <= max ? value
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{option} must be a finite number in ({min}, {max}], found {value}"));
 
     /// <summary>Mean ± std over images of PSNR and SSIM (data range 1) of <paramref name="test"/> against <paramref name="reference"/>.</summary>
     public static (double Psnr, double PsnrStd, double Ssim, double SsimStd) Quality(float[] reference, float[] test, int count, int channels, int height, int width)
     {
-        int per = channels * height * width, plane = height * width;
-        var psnr = new double[count];
-        var ssim = new double[count];
-        for (int k = 0; k < count; k++)
-        {
-            var r = reference.AsSpan(k * per, per);
-            var t = test.AsSpan(k * per, per);
-            psnr[k] = Psnr.Compute(r, t, 1.0);
-            double s = 0;
-            for (int c = 0; c < channels; c++) s += Ssim.Compute(r.Slice(c * plane, plane), t.Slice(c * plane, plane), height, width, 1.0);
-            ssim[k] = s / channels;
-        }
-        return (psnr.Average(), Std(psnr), ssim.Average(), Std(ssim));
-    }
-
-    private static double Std(double[] v)
-    {
-        double m = v.Average();
-        return v.Length < 2 ? 0 : Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1));
+        var (psnr, ssim) = ImageQuality.PerImage(reference, test, count, channels, height, width);
+        return (psnr.Average(), ImageQuality.Std(psnr), ssim.Average(), ImageQuality.Std(ssim));
     }
 
     /// <summary>Writes name_NNNN.png for every image of <paramref name="images"/> [N, C, H, W] shown from lo to hi, and name_grid.png.</summary>

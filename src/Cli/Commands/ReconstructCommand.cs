@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
-using DiffusionKernels.Medical.Baselines;
+using System.Globalization;
 using DiffusionKernels.Medical.Inverse;
-using DiffusionKernels.Medical.Operators;
+using DiffusionKernels.Medical.Metrics;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.IO;
 using DiffusionKernels.Samplers;
@@ -12,15 +12,16 @@ using DiffusionKernels.Samplers.Solvers;
 namespace DiffusionKernels.Cli.Commands;
 
 /// <summary>
-/// <c>dk reconstruct</c>: solves an inverse problem with the diffusion model as the prior. The input is clean images
-/// [N, 1, H, W] in [0, 1]; the command simulates the measurement from them (MRI k-space under a Cartesian mask, a box
-/// mask, a box downsample, or Gaussian noise, plus optional measurement noise), reconstructs, and compares with the
-/// naive answer (zero-filled, masked, bicubic, the noisy image / Gaussian filter) by PSNR/SSIM against the input.
+/// <c>dk reconstruct</c>: a thin layer over <see cref="Reconstruction.Run"/>. The input is clean images [N, 1, H, W] in
+/// [0, 1]; the library simulates the measurement (MRI k-space under an exact-acceleration mask, known pixels, a box
+/// downsample, or noise), reconstructs with the diffusion prior, and the command writes the results and prints
+/// PSNR/SSIM against the input beside the naive answer, the measurement residual and, with K ≥ 2 posterior samples,
+/// the uncertainty calibration.
 /// </summary>
 public static class ReconstructCommand
 {
     public static readonly string[] Tasks = ["mri", "inpaint", "superres", "denoise"];
-    public static readonly string[] Methods = ["auto", "ddnm", "repaint", "sdedit"];
+    public static readonly string[] Methods = ["auto", "ddnm", "time-travel", "pc", "repaint", "sdedit"];
 
     public static Command Create()
     {
@@ -28,204 +29,168 @@ public static class ReconstructCommand
         var model = new Option<string?>("--model") { Description = $"A diffusers UNet2DModel folder (default: the bundled {SampleCommand.BundledModel})" };
         var input = new Option<string>("--input") { Description = "Clean images [N, 1, H, W] in [0, 1] (.npy); the measurement is simulated from them", Required = true };
         var mask = new Option<string?>("--mask") { Description = "0/1 mask .npy: k-space mask [H, W] for mri, or known-pixel mask [H, W] / [N, 1, H, W] for inpaint (1 = known)" };
-        var acceleration = new Option<int>("--acceleration") { Description = "MRI acceleration (4 or 8) when no --mask is given", DefaultValueFactory = _ => 4 };
+        var acceleration = new Option<int>("--acceleration") { Description = "MRI acceleration when no --mask is given: exactly H/acceleration rows are sampled", DefaultValueFactory = _ => 4 };
         var maskType = new Option<string>("--mask-type") { Description = "MRI mask when no --mask: random or equispaced rows", DefaultValueFactory = _ => "random" };
+        var centerFraction = new Option<double?>("--center-fraction") { Description = "MRI mask when no --mask: fully sampled centre fraction (default: 0.08 at 4×, 0.04 at 8×)" };
         var box = new Option<double>("--box") { Description = "Inpainting without --mask: fraction of the image area hidden by a centred square", DefaultValueFactory = _ => 0.25 };
-        var factor = new Option<int>("--factor") { Description = "Super-resolution factor (box downsample)", DefaultValueFactory = _ => 4 };
+        var factor = new Option<int>("--factor") { Description = "Super-resolution factor (box downsample, 2 or 4)", DefaultValueFactory = _ => 4 };
         var noise = new Option<double?>("--noise-sigma") { Description = "Measurement noise std in [0, 1] image units (default 0.1 for denoise, else 0)" };
-        var method = new Option<string>("--method") { Description = "auto (repaint for inpaint, sdedit for denoise, else ddnm), ddnm, repaint or sdedit", DefaultValueFactory = _ => "auto" };
-        var sampler = new Option<string>("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "ddpm" };
+        var method = new Option<string>("--method") { Description = "auto (repaint for inpaint, sdedit for denoise, else ddnm), ddnm, time-travel, pc (score-MRI predictor–corrector), repaint or sdedit", DefaultValueFactory = _ => "auto" };
+        var sampler = new Option<string>("--sampler") { Description = "Solver of ddnm and sdedit (see dk samplers)", DefaultValueFactory = _ => "ddpm" };
         var steps = new Option<int>("--steps") { Description = "Solver steps", DefaultValueFactory = _ => 50 };
-        var jumpLength = new Option<int>("--jump-length") { Description = "RePaint: steps per resampling jump", DefaultValueFactory = _ => 10 };
-        var jumpCount = new Option<int>("--jump-count") { Description = "RePaint: passes over each jump (1 = no resampling)", DefaultValueFactory = _ => 2 };
+        var jumpLength = new Option<int>("--jump-length") { Description = "RePaint and time travel: steps per jump", DefaultValueFactory = _ => 10 };
+        var jumpCount = new Option<int>("--jump-count") { Description = "RePaint and time travel: passes over each jump (1 = none)", DefaultValueFactory = _ => 2 };
+        var snr = new Option<double>("--snr") { Description = "pc: Langevin corrector signal-to-noise ratio", DefaultValueFactory = _ => 0.16 };
+        var correctorSteps = new Option<int>("--corrector-steps") { Description = "pc: corrector steps per predictor step", DefaultValueFactory = _ => 1 };
+        var posterior = new Option<int>("--posterior-samples") { Description = "K posterior samples per image: the result is their mean, std.npy their per-pixel std", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the mask, the measurement noise and the sampler", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { Description = "Images per network call", DefaultValueFactory = _ => 8 };
         var output = new Option<string>("--output") { Description = "Output folder", DefaultValueFactory = _ => "recon" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var device = CommonOptions.Device();
         var command = new Command("reconstruct", "Reconstruct images from simulated measurements with the diffusion model as prior (MRI, inpainting, super-resolution, denoising)")
-            { task, model, input, mask, acceleration, maskType, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, seed, batch, output, force, device };
+            { task, model, input, mask, acceleration, maskType, centerFraction, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, snr, correctorSteps, posterior, seed, batch, output, force, device };
         command.SetAction(r => Run(new Request(r.GetValue(task)!, r.GetValue(model), r.GetValue(input)!, r.GetValue(mask), r.GetValue(acceleration),
-            r.GetValue(maskType)!, r.GetValue(box), r.GetValue(factor), r.GetValue(noise), r.GetValue(method)!, r.GetValue(sampler)!, r.GetValue(steps),
-            r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
+            r.GetValue(maskType)!, r.GetValue(centerFraction), r.GetValue(box), r.GetValue(factor), r.GetValue(noise), r.GetValue(method)!, r.GetValue(sampler)!,
+            r.GetValue(steps), r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(snr), r.GetValue(correctorSteps), r.GetValue(posterior), r.GetValue(seed),
+            r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
         return command;
     }
 
-    public sealed record Request(string Task, string? Model, string Input, string? Mask, int Acceleration, string MaskType, double Box, int Factor,
-        double? NoiseSigma, string Method, string Sampler, int Steps, int JumpLength, int JumpCount, ulong Seed, int Batch, string Output, bool Force, string Device);
+    public sealed record Request(string Task, string? Model, string Input, string? Mask, int Acceleration, string MaskType, double? CenterFraction, double Box, int Factor,
+        double? NoiseSigma, string Method, string Sampler, int Steps, int JumpLength, int JumpCount, double Snr, int CorrectorSteps, int PosteriorSamples,
+        ulong Seed, int Batch, string Output, bool Force, string Device);
+
+    /// <summary>Checks every option (naming it) and turns them into a library request; nothing runs before this passes.</summary>
+    public static ReconstructionRequest ToRequest(Request q)
+    {
+        var task = q.Task switch
+        {
+            "mri" => InverseTask.Mri,
+            "inpaint" => InverseTask.Inpaint,
+            "superres" => InverseTask.SuperResolution,
+            "denoise" => InverseTask.Denoise,
+            _ => throw new ArgumentException($"--task must be one of {string.Join(", ", Tasks)}, found '{q.Task}'"),
+        };
+        var method = q.Method switch
+        {
+            "auto" => ReconstructionMethod.Auto,
+            "ddnm" => ReconstructionMethod.Ddnm,
+            "time-travel" => ReconstructionMethod.TimeTravel,
+            "pc" => ReconstructionMethod.PredictorCorrector,
+            "repaint" => ReconstructionMethod.RePaint,
+            "sdedit" => ReconstructionMethod.SdEdit,
+            _ => throw new ArgumentException($"--method must be one of {string.Join(", ", Methods)}, found '{q.Method}'"),
+        };
+        if (method == ReconstructionMethod.RePaint && task != InverseTask.Inpaint) throw new ArgumentException($"--method repaint is for --task inpaint, not {q.Task}");
+        if (method == ReconstructionMethod.SdEdit && task != InverseTask.Denoise) throw new ArgumentException($"--method sdedit is for --task denoise, not {q.Task}");
+        var solver = SamplerRegistry.Get(q.Sampler);
+        MedicalInputs.InRange("--steps", q.Steps, 1, 100_000);
+        MedicalInputs.InRange("--batch-size", q.Batch, 1, 4096);
+        MedicalInputs.InRange("--jump-length", q.JumpLength, 1, 100_000);
+        MedicalInputs.InRange("--jump-count", q.JumpCount, 1, 100);
+        MedicalInputs.AboveAtMost("--snr", q.Snr, 0, 10);
+        MedicalInputs.InRange("--corrector-steps", q.CorrectorSteps, 0, 100);
+        MedicalInputs.InRange("--posterior-samples", q.PosteriorSamples, 1, 1000);
+        double noise = q.NoiseSigma ?? (task == InverseTask.Denoise ? 0.1 : 0);
+        if (!(noise >= 0 && noise <= 10) || !double.IsFinite(noise)) throw new ArgumentException($"--noise-sigma must be a finite number in [0, 10], found {noise}");
+        if (task == InverseTask.Denoise && noise == 0) throw new ArgumentException("--task denoise needs --noise-sigma > 0");
+        if (task == InverseTask.Mri && q.Mask is null && q.Acceleration is < 2 or > 64) throw new ArgumentException($"--acceleration must be in [2, 64], found {q.Acceleration}");
+        if (task == InverseTask.Mri && q.MaskType is not ("random" or "equispaced")) throw new ArgumentException($"--mask-type must be random or equispaced, found '{q.MaskType}'");
+        if (q.CenterFraction is { } cf) MedicalInputs.AboveAtMost("--center-fraction", cf, 0, 0.999);
+        if (q.CenterFraction is not null && (task != InverseTask.Mri || q.Mask is not null)) throw new ArgumentException("--center-fraction applies to --task mri without --mask");
+        if (task == InverseTask.Mri && q.Mask is null && q.CenterFraction is null && q.Acceleration is not (4 or 8))
+            throw new ArgumentException($"--acceleration {q.Acceleration} has no default centre fraction (fastMRI's are for 4 and 8): give --center-fraction");
+        if (task == InverseTask.Inpaint && !(q.Box > 0 && q.Box < 1)) throw new ArgumentException($"--box must be in (0, 1), found {q.Box}");
+        if (task == InverseTask.SuperResolution && q.Factor is not (2 or 4)) throw new ArgumentException($"--factor must be 2 or 4, found {q.Factor}");
+        if (q.Mask is not null && task is not (InverseTask.Mri or InverseTask.Inpaint)) throw new ArgumentException($"--mask applies to --task mri or inpaint, not {q.Task}");
+        return new ReconstructionRequest
+        {
+            Task = task,
+            Method = method,
+            Acceleration = q.Acceleration,
+            MaskType = q.MaskType,
+            CenterFraction = q.CenterFraction,
+            BoxArea = q.Box,
+            Factor = q.Factor,
+            NoiseSigma = noise,
+            Solver = solver,
+            Steps = q.Steps,
+            JumpLength = q.JumpLength,
+            JumpCount = q.JumpCount,
+            Snr = q.Snr,
+            CorrectorSteps = q.CorrectorSteps,
+            PosteriorSamples = q.PosteriorSamples,
+            Seed = q.Seed,
+        }.Validate();
+    }
 
     public static int Run(Request q)
     {
-        if (!Tasks.Contains(q.Task)) throw new ArgumentException($"--task must be one of {string.Join(", ", Tasks)}, found '{q.Task}'");
-        if (!Methods.Contains(q.Method)) throw new ArgumentException($"--method must be one of {string.Join(", ", Methods)}, found '{q.Method}'");
-        string method = q.Method != "auto" ? q.Method : q.Task switch { "inpaint" => "repaint", "denoise" => "sdedit", _ => "ddnm" };
-        if (method == "repaint" && q.Task != "inpaint") throw new ArgumentException($"--method repaint is for --task inpaint, not {q.Task}");
-        if (method == "sdedit" && q.Task != "denoise") throw new ArgumentException($"--method sdedit is for --task denoise, not {q.Task}");
-        var solver = SamplerRegistry.Get(q.Sampler);
-        CommonOptions.AtLeast("--steps", q.Steps, 1);
-        CommonOptions.AtLeast("--batch-size", q.Batch, 1);
-        double noise = q.NoiseSigma ?? (q.Task == "denoise" ? 0.1 : 0);
-        if (!(noise >= 0) || !double.IsFinite(noise)) throw new ArgumentException($"--noise-sigma must be ≥ 0, found {noise}");
-        if (q.Task == "denoise" && noise == 0) throw new ArgumentException("--task denoise needs --noise-sigma > 0");
-        if (q.Task == "mri" && q.Mask is null && q.Acceleration is not (4 or 8)) throw new ArgumentException($"--acceleration must be 4 or 8, found {q.Acceleration}");
-        if (q.Task == "mri" && q.MaskType is not ("random" or "equispaced")) throw new ArgumentException($"--mask-type must be random or equispaced, found '{q.MaskType}'");
-        if (q.Task == "inpaint" && !(q.Box > 0 && q.Box < 1)) throw new ArgumentException($"--box must be in (0, 1), found {q.Box}");
-        if (q.Task == "superres" && q.Factor < 2) throw new ArgumentException($"--factor must be ≥ 2, found {q.Factor}");
-        if (q.Mask is not null && q.Task is not ("mri" or "inpaint")) throw new ArgumentException($"--mask applies to --task mri or inpaint, not {q.Task}");
-        if (method == "repaint") { CommonOptions.AtLeast("--jump-length", q.JumpLength, 1); CommonOptions.AtLeast("--jump-count", q.JumpCount, 1); }
+        var request = ToRequest(q);
         var output = OutputFolder.Check(q.Output, q.Force);
         var modelPath = q.Model ?? SampleCommand.FindBundledModel();
+        int count = MedicalInputs.Count(q.Input);
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
-        using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, MedicalInputs.Count(q.Input)));
-        var sampleShape = model.SampleShape;
-        var (images, count) = MedicalInputs.Images(q.Input, sampleShape);
-        int c = sampleShape[0], h = sampleShape[1], w = sampleShape[2];
-        if (q.Task == "superres" && (h % q.Factor != 0 || w % q.Factor != 0)) throw new ArgumentException($"--factor {q.Factor} must divide the image size {h}×{w}");
-        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token };
-        int[] shape = [count, c, h, w];
-        var x0 = MedicalInputs.ToModel(images);
-        double sigmaY = 2 * noise; // model units span 2 for 1 in image units
+        using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, count));
+        var (images, _) = MedicalInputs.Images(q.Input, model.SampleShape);
+        int c = model.SampleShape[0], h = model.SampleShape[1], w = model.SampleShape[2];
+        if (request.Task == InverseTask.SuperResolution && (h % q.Factor != 0 || w % q.Factor != 0)) throw new ArgumentException($"--factor {q.Factor} must divide the image size {h}×{w}");
+        if (q.Mask is not null)
+            request = request.Task == InverseTask.Mri
+                ? request with { KspaceMask = MedicalInputs.Masks(q.Mask, 1, h, w, "--mask") }
+                : request with { KnownMask = MedicalInputs.Masks(q.Mask, count, h, w, "--mask") };
+        request = request with { Cancellation = cancel.Token };
 
-        float[] naive, recon, measurement;
-        int[] measurementShape;
-        float[]? maskOut = null;
-        int[]? maskShape = null;
-        string naiveName;
         var clock = Stopwatch.StartNew();
-        int nfe0 = model.Denoiser.Evaluations;
-        switch (q.Task)
-        {
-            case "mri":
-            {
-                float[] kmask;
-                if (q.Mask is not null) kmask = MedicalInputs.Masks(q.Mask, 1, h, w, "--mask");
-                else kmask = q.MaskType == "random" ? MriMasks.Random(h, w, q.Acceleration, q.Seed) : MriMasks.Equispaced(h, w, q.Acceleration, q.Seed);
-                (maskOut, maskShape) = (kmask, [h, w]);
-                using var op = new CartesianMri(backend, kmask, new Shape(h, w));
-                (measurement, measurementShape) = Measure(backend, op, x0, shape, sigmaY, q.Seed, maskForNoise: op.Mask);
-                naive = MedicalInputs.FromModel(Apply(backend, op.Adjoint, measurement, measurementShape, shape));
-                naiveName = "zero-filled";
-                recon = RunDdnm(model, op, measurement, count, sigmaY, solver, q.Steps, options);
-                break;
-            }
-            case "superres":
-            {
-                using var op = new BoxDownsample(backend, q.Factor);
-                (measurement, measurementShape) = Measure(backend, op, x0, shape, sigmaY, q.Seed);
-                naive = MedicalInputs.FromModel(Bicubic.Upsample(measurement, count * c, h / q.Factor, w / q.Factor, q.Factor));
-                naiveName = "bicubic";
-                recon = RunDdnm(model, op, measurement, count, sigmaY, solver, q.Steps, options);
-                break;
-            }
-            case "inpaint":
-            {
-                var masks = q.Mask is not null ? MedicalInputs.Masks(q.Mask, count, h, w, "--mask") : BoxMask(count, h, w, q.Box);
-                (maskOut, maskShape) = (masks, [count, 1, h, w]);
-                using var op = new MaskOperator(backend, masks, new Shape(count, 1, h, w));
-                (measurement, measurementShape) = Measure(backend, op, x0, shape, sigmaY, q.Seed, maskForNoise: op.Mask);
-                naive = MedicalInputs.FromModel(measurement);
-                naiveName = "masked";
-                if (method == "repaint")
-                    recon = Progress(model, count, new RePaint(q.JumpLength, q.JumpCount).Evaluations(q.Steps),
-                        p => DiffusionPrior.Inpaint(model, measurement, masks, count, new RePaint(q.JumpLength, q.JumpCount), model.Sigmas("karras", q.Steps), options, p));
-                else
-                {
-                    // One operator per batch: the masks are per image.
-                    recon = new float[x0.Length];
-                    int per = c * h * w, plane = h * w;
-                    for (int s = 0; s < count; s += model.Batch)
-                    {
-                        int n = Math.Min(model.Batch, count - s);
-                        var bm = new float[model.Batch * plane];
-                        masks.AsSpan(s * plane, n * plane).CopyTo(bm);
-                        using var bop = new MaskOperator(backend, bm, new Shape(model.Batch, 1, h, w));
-                        var part = RunDdnm(model, bop, measurement.AsSpan(s * per, n * per).ToArray(), n, sigmaY, solver, q.Steps, options with { Seed = q.Seed + (ulong)s });
-                        part.CopyTo(recon, s * per);
-                    }
-                }
-                break;
-            }
-            default:
-            {
-                using var op = new IdentityOperator(backend);
-                (measurement, measurementShape) = Measure(backend, op, x0, shape, sigmaY, q.Seed);
-                naive = GaussianFilter.Apply(MedicalInputs.FromModel(measurement), count * c, h, w, 1.0);
-                naiveName = "gaussian filter σ=1px";
-                recon = method == "sdedit"
-                    ? Progress(model, count, q.Steps, p => DiffusionPrior.Denoise(model, measurement, count, sigmaY, q.Steps, solver, options, p))
-                    : RunDdnm(model, op, measurement, count, sigmaY, solver, q.Steps, options);
-                break;
-            }
-        }
+        int batches = (count + model.Batch - 1) / model.Batch;
+        var result = StepProgress.Run("reconstructing", batches * StepsPerBatch(request) * request.PosteriorSamples,
+            p => Reconstruction.Run(model, images, count, request, (k, r) => p(new RunProgress(k * count + r.SamplesDone, count * request.PosteriorSamples, r.Step))));
         backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
-        recon = MedicalInputs.FromModel(recon);
-        var error = new float[recon.Length];
-        for (int i = 0; i < error.Length; i++) error[i] = Math.Abs(recon[i] - images[i]);
-        var nq = MedicalInputs.Quality(images, naive, count, c, h, w);
-        var rq = MedicalInputs.Quality(images, recon, count, c, h, w);
+
+        int[] shape = [count, c, h, w];
+        var error = new float[images.Length];
+        for (int i = 0; i < error.Length; i++) error[i] = Math.Abs(result.Estimate[i] - images[i]);
+        var nq = MedicalInputs.Quality(images, result.Naive, count, c, h, w);
+        var rq = MedicalInputs.Quality(images, result.Estimate, count, c, h, w);
         OutputFolder.Write(output, temp =>
         {
-            Npy.Write(Path.Combine(temp, "recon.npy"), recon, shape);
-            Npy.Write(Path.Combine(temp, "naive.npy"), naive, shape);
-            Npy.Write(Path.Combine(temp, "measurement.npy"), measurement, measurementShape);
-            if (maskOut is not null) Npy.Write(Path.Combine(temp, "mask.npy"), maskOut, maskShape!);
+            Npy.Write(Path.Combine(temp, "recon.npy"), result.Estimate, shape);
+            Npy.Write(Path.Combine(temp, "naive.npy"), result.Naive, shape);
+            Npy.Write(Path.Combine(temp, "measurement.npy"), result.Measurement, result.MeasurementShape);
+            if (result.Mask is not null) Npy.Write(Path.Combine(temp, "mask.npy"), result.Mask, result.MaskShape!);
+            if (result.Std is not null)
+            {
+                Npy.Write(Path.Combine(temp, "std.npy"), result.Std, shape);
+                MedicalInputs.SavePanels(temp, "std", result.Std, shape, 0, 0.25f);
+            }
             MedicalInputs.SavePanels(temp, "input", images, shape, 0, 1);
-            MedicalInputs.SavePanels(temp, "naive", naive, shape, 0, 1);
-            MedicalInputs.SavePanels(temp, "recon", recon, shape, 0, 1);
+            MedicalInputs.SavePanels(temp, "naive", result.Naive, shape, 0, 1);
+            MedicalInputs.SavePanels(temp, "recon", result.Estimate, shape, 0, 1);
             MedicalInputs.SavePanels(temp, "error", error, shape, 0, 0.25f);
         });
-        Console.WriteLine($"device {backend.Name} | task {q.Task}, method {method}, sampler {solver.Name}, {q.Steps} steps, NFE {model.Denoiser.Evaluations - nfe0} | {count} images in {seconds:F2} s");
-        Console.WriteLine($"{naiveName,-24} PSNR {nq.Psnr:F2} ± {nq.PsnrStd:F2} dB  SSIM {nq.Ssim:F4} ± {nq.SsimStd:F4}");
-        Console.WriteLine($"{"diffusion (" + method + ")",-24} PSNR {rq.Psnr:F2} ± {rq.PsnrStd:F2} dB  SSIM {rq.Ssim:F4} ± {rq.SsimStd:F4}");
+        string accel = result.EffectiveAcceleration is { } a ? string.Create(CultureInfo.InvariantCulture, $", effective acceleration {a:F2}×") : "";
+        Console.WriteLine($"device {backend.Name} | task {q.Task}{accel}, method {result.MethodName}, {request.Steps} steps, NFE {result.EvaluationsPerImage} per image"
+                          + $"{(request.PosteriorSamples > 1 ? $" × {request.PosteriorSamples} posterior samples" : "")} | {count} images in {seconds:F2} s");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.NaiveName,-24} PSNR {nq.Psnr:F2} ± {nq.PsnrStd:F2} dB  SSIM {nq.Ssim:F4} ± {nq.SsimStd:F4}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"diffusion (" + q.Method + ")",-24} PSNR {rq.Psnr:F2} ± {rq.PsnrStd:F2} dB  SSIM {rq.Ssim:F4} ± {rq.SsimStd:F4}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"measurement residual ‖A·x̂ − y‖/‖y‖: mean {result.Residual.Average():E2}, max {result.Residual.Max():E2}"));
+        if (result.Std is not null)
+        {
+            var (corr, coverage) = Calibration.Compute(images, result.Estimate, result.Std);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"uncertainty (K = {request.PosteriorSamples}): corr(|error|, std) {corr:F3}, coverage of the truth by ±2σ {coverage:P1}"));
+        }
         Console.WriteLine($"wrote {output}");
         return 0;
     }
 
-    /// <summary>A 0/1 known-pixel mask per image: 0 inside a centred square covering <paramref name="area"/> of the image.</summary>
-    public static float[] BoxMask(int count, int h, int w, double area)
+    /// <summary>Progress callbacks per batch: one per step, and one per walk step for the resampling methods.</summary>
+    private static int StepsPerBatch(ReconstructionRequest q) => q.ResolvedMethod switch
     {
-        int bh = Math.Max(1, (int)Math.Round(h * Math.Sqrt(area))), bw = Math.Max(1, (int)Math.Round(w * Math.Sqrt(area)));
-        int top = (h - bh) / 2, left = (w - bw) / 2;
-        var m = new float[count * h * w];
-        Array.Fill(m, 1f);
-        for (int k = 0; k < count; k++)
-            for (int y = top; y < top + bh; y++)
-                for (int x = left; x < left + bw; x++)
-                    m[(k * h + y) * w + x] = 0f;
-        return m;
-    }
-
-    /// <summary>y = A·x + σ_y·n (noise only where <paramref name="maskForNoise"/> is 1), on the host.</summary>
-    private static (float[] Y, int[] Shape) Measure(Backend b, ILinearOperator op, float[] x, int[] shape, double sigmaY, ulong seed, Tensor? maskForNoise = null)
-    {
-        using var xt = b.Upload(x, new Shape(shape));
-        var ys = op.MeasurementShape(xt.Shape);
-        using var y = b.Allocate(ys);
-        op.Forward(xt, y);
-        if (sigmaY > 0)
-        {
-            using var n = b.Allocate(ys);
-            b.RandomNormal(n, seed ^ 0x4D45415355524Eul);
-            if (maskForNoise is not null) b.MultiplyMask(n, maskForNoise, n);
-            b.LinearCombination(y, [y, n], [1f, (float)sigmaY]);
-        }
-        return (y.ToArray(), ys.ToArray());
-    }
-
-    private static float[] Apply(Backend b, Action<Tensor, Tensor> map, float[] input, int[] inShape, int[] outShape)
-    {
-        using var i = b.Upload(input, new Shape(inShape));
-        using var o = b.Allocate(new Shape(outShape));
-        map(i, o);
-        return o.ToArray();
-    }
-
-    private static float[] RunDdnm(DiffusionModel model, ILinearOperator op, float[] measurement, int count, double sigmaY, Solver solver, int steps, SamplerOptions options) =>
-        Progress(model, count, steps, p => DiffusionPrior.Reconstruct(model, op, measurement, count, sigmaY, solver, model.Sigmas("karras", steps), options, p));
-
-    private static float[] Progress(DiffusionModel model, int count, int stepsPerBatch, Func<Action<RunProgress>, float[]> work) =>
-        StepProgress.Run("reconstructing", (count + model.Batch - 1) / model.Batch * stepsPerBatch, work);
+        ReconstructionMethod.RePaint or ReconstructionMethod.TimeTravel => ResamplingWalk.Evaluations(q.Steps, q.JumpLength, q.JumpCount),
+        _ => q.Steps,
+    };
 }

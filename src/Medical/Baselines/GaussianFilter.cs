@@ -8,12 +8,17 @@ namespace DiffusionKernels.Medical.Baselines;
 /// </summary>
 public static class GaussianFilter
 {
+    /// <summary>The widest filter accepted, in pixels (its taps must fit in memory and an int).</summary>
+    public const double MaxSigma = 10_000;
+
     /// <summary>Filters <paramref name="x"/> with standard deviation <paramref name="sigma"/> pixels (0 returns a copy).</summary>
     public static float[] Apply(ReadOnlySpan<float> x, int planes, int height, int width, double sigma, double truncate = 4.0)
     {
         if (planes < 1 || height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(planes), $"gaussian filter: bad size {planes}×{height}×{width}");
         if (x.Length != planes * height * width) throw new ArgumentException($"gaussian filter: input has {x.Length} elements, expected {planes}×{height}×{width}", nameof(x));
         if (!(sigma >= 0) || double.IsInfinity(sigma)) throw new ArgumentOutOfRangeException(nameof(sigma), $"gaussian filter: sigma must be ≥ 0, found {sigma}");
+        if (sigma > MaxSigma) throw new ArgumentOutOfRangeException(nameof(sigma), $"gaussian filter: sigma must be at most {MaxSigma} pixels, found {sigma}");
+        if (!(truncate > 0 && truncate <= 20)) throw new ArgumentOutOfRangeException(nameof(truncate), $"gaussian filter: truncate must be in (0, 20], found {truncate}");
         if (sigma == 0) return x.ToArray();
         var g = Taps(sigma, truncate);
         int radius = g.Length / 2;
@@ -41,6 +46,7 @@ public static class GaussianFilter
     /// <summary>The normalized 1-D taps.</summary>
     public static double[] Taps(double sigma, double truncate = 4.0)
     {
+        if (!(sigma > 0 && sigma <= MaxSigma)) throw new ArgumentOutOfRangeException(nameof(sigma), $"gaussian filter: sigma must be in (0, {MaxSigma}], found {sigma}");
         int radius = (int)(truncate * sigma + 0.5);
         var g = new double[2 * radius + 1];
         double sum = 0;

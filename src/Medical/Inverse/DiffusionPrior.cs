@@ -14,15 +14,34 @@ namespace DiffusionKernels.Medical.Inverse;
 public static class DiffusionPrior
 {
     /// <summary>
-    /// Reconstruction with <see cref="DataConsistencyDenoiser"/> and <paramref name="solver"/>: <paramref name="measurements"/>
-    /// holds N measurements of <paramref name="op"/>'s measurement shape; x starts at σ₀·noise.
+    /// Reconstruction with <see cref="DataConsistencyDenoiser"/> and <paramref name="solver"/> (DDNM): <paramref name="measurements"/>
+    /// holds N measurements of <paramref name="op"/>'s measurement shape; x starts at σ₀·noise; the output is made
+    /// data-consistent at the end (<see cref="DataConsistencyDenoiser.Finalize"/>).
     /// </summary>
     public static float[] Reconstruct(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
-        Solver solver, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null)
+        Solver solver, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null) =>
+        Reconstruct(model, op, measurements, count, measurementSigma, new DdnmSampler(solver), sigmas, options, progress);
+
+    /// <summary>
+    /// Reconstruction with any <see cref="IPosteriorSampler"/> (DDNM, time travel, predictor–corrector): one posterior
+    /// sample per image, model units, [N, ...].
+    /// </summary>
+    public static float[] Reconstruct(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
+        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress = null) =>
+        Reconstruct(model, op, measurements, count, measurementSigma, sampler, sigmas, options, progress, null);
+
+    /// <summary>
+    /// As above, but x starts at <paramref name="start"/> + σ₀·noise when <paramref name="start"/> (N images, model
+    /// units) is given: with the true images this is an oracle start, which separates what the prior does from how
+    /// the sampler gets there.
+    /// </summary>
+    public static float[] Reconstruct(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
+        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, Action<RunProgress>? progress, float[]? start)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(op);
-        ArgumentNullException.ThrowIfNull(solver);
+        ArgumentNullException.ThrowIfNull(sampler);
+        ArgumentNullException.ThrowIfNull(sigmas);
         var b = model.Backend;
         var mShape = op.MeasurementShape(new Shape([model.Batch, .. model.SampleShape]));
         int per = checked((int)(mShape.Length / model.Batch));
@@ -31,18 +50,52 @@ public static class DiffusionPrior
         using var y = b.Allocate(mShape);
         var host = new float[mShape.Length];
         var meas = measurements.ToArray();
+        int imagePer = model.SampleLength;
+        if (start is not null && start.Length != (long)count * imagePer)
+            throw new ShapeMismatchException($"reconstruction: the start holds {start.Length} values, {count} images need {(long)count * imagePer}");
         using var dc = new DataConsistencyDenoiser(model.Denoiser, op, y, measurementSigma);
-        return Batches(model, count, options, progress, (start, n, x, o) =>
+        using var init = start is null ? null : b.Allocate(new Shape([model.Batch, .. model.SampleShape]));
+        var initHost = start is null ? null : new float[model.Batch * imagePer];
+        return Batches(model, count, options, progress, (first, n, x, o) =>
         {
             Array.Clear(host);
-            meas.AsSpan(start * per, n * per).CopyTo(host);
+            meas.AsSpan(first * per, n * per).CopyTo(host);
             b.CopyFromHost(host, y);
-            b.RandomNormal(x, o.Seed, start);
+            b.RandomNormal(x, o.Seed, first);
             b.Scale(x, (float)sigmas[0], x);
+            if (start is not null)
+            {
+                Array.Clear(initHost!);
+                start.AsSpan(first * imagePer, n * imagePer).CopyTo(initHost);
+                b.CopyFromHost(initHost, init!);
+                b.LinearCombination(x, [x, init!], [1f, 1f]);
+            }
             using var ctx = new SamplerContext(dc, x, o);
-            solver.Sample(x, sigmas, ctx);
+            sampler.Sample(x, dc, sigmas, ctx);
         });
     }
+
+    /// <summary>
+    /// <paramref name="samples"/> posterior samples per image (sample k uses seed <see cref="PosteriorSeed"/>(seed, k);
+    /// sample 0 is what <see cref="Reconstruct(DiffusionModel, ILinearOperator, ReadOnlySpan{float}, int, double, IPosteriorSampler, double[], SamplerOptions, Action{RunProgress}?)"/> returns).
+    /// </summary>
+    public static float[][] PosteriorSamples(DiffusionModel model, ILinearOperator op, ReadOnlySpan<float> measurements, int count, double measurementSigma,
+        IPosteriorSampler sampler, double[] sigmas, SamplerOptions options, int samples, Action<int, RunProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), $"posterior samples must be ≥ 1, found {samples}");
+        var result = new float[samples][];
+        for (int k = 0; k < samples; k++)
+        {
+            int sample = k;
+            result[k] = Reconstruct(model, op, measurements, count, measurementSigma, sampler, sigmas, options with { Seed = PosteriorSeed(options.Seed, k) },
+                progress is null ? null : p => progress(sample, p));
+        }
+        return result;
+    }
+
+    /// <summary>The noise seed of posterior sample <paramref name="k"/> (k = 0: the seed itself).</summary>
+    public static ulong PosteriorSeed(ulong seed, int k) => k == 0 ? seed : seed + (ulong)k * 0x9E3779B97F4A7C15UL;
 
     /// <summary>RePaint inpainting of <paramref name="known"/> [N, C, H, W] where <paramref name="masks"/> [N, 1, H, W] is 1.</summary>
     public static float[] Inpaint(DiffusionModel model, ReadOnlySpan<float> known, ReadOnlySpan<float> masks, int count, RePaint repaint, double[] sigmas,

@@ -1,7 +1,6 @@
 using DiffusionKernels.Medical.Operators;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Samplers;
-using DiffusionKernels.Samplers.Solvers;
 
 namespace DiffusionKernels.Medical.Inverse;
 
@@ -27,11 +26,7 @@ public sealed class RePaint
     }
 
     /// <summary>Denoiser evaluations a run over <paramref name="steps"/> steps takes per batch.</summary>
-    public int Evaluations(int steps)
-    {
-        int blocks = steps / JumpLength, repeatedSteps = (steps % JumpLength == 0 ? blocks - 1 : blocks) * JumpLength;
-        return steps + Math.Max(0, repeatedSteps) * (JumpCount - 1);
-    }
+    public int Evaluations(int steps) => ResamplingWalk.Evaluations(steps, JumpLength, JumpCount);
 
     /// <summary>
     /// Runs over <paramref name="sigmas"/> (decreasing, ending at 0) with x entering as σ₀·noise (or anything: the
@@ -45,36 +40,18 @@ public sealed class RePaint
         if (!known.Shape.Equals(x.Shape)) throw new ShapeMismatchException($"repaint: known image {known.Shape} does not match the sample {x.Shape}");
         var b = ctx.Backend;
         Tensor den = ctx.Like(), noise = ctx.Like(), diff = ctx.Like();
-        int steps = sigmas.Length - 1, draw = 0, done = 0;
+        int steps = sigmas.Length - 1, draw = 0, total = Evaluations(steps);
         Replace(x, sigmas[0]);
-        for (int blockStart = 0; blockStart < steps; blockStart += JumpLength)
-        {
-            int blockEnd = Math.Min(steps, blockStart + JumpLength);
-            int passes = blockEnd == steps ? 1 : JumpCount;
-            for (int pass = 0; pass < passes; pass++)
+        ResamplingWalk.Run(steps, JumpLength, JumpCount,
+            (i, done) =>
             {
-                if (pass > 0)
-                {
-                    double from = sigmas[blockEnd], to = sigmas[blockStart];
-                    ctx.Noise(noise, draw++);
-                    b.LinearCombination(x, [x, noise], [1f, (float)Math.Sqrt(Math.Max(0, to * to - from * from))]);
-                }
-                for (int i = blockStart; i < blockEnd; i++)
-                {
-                    double s = sigmas[i], next = sigmas[i + 1];
-                    ctx.Denoiser.Denoise(x, s, den);
-                    var (down, up) = EulerAncestral.AncestralStep(s, next, 1);
-                    if (up > 0)
-                    {
-                        ctx.Noise(noise, draw++);
-                        b.LinearCombination(x, [x, den, noise], [(float)(down / s), (float)(1 - down / s), (float)up]);
-                    }
-                    else b.LinearCombination(x, [x, den], [(float)(down / s), (float)(1 - down / s)]);
-                    Replace(x, next);
-                    ctx.EndStep(done++, Evaluations(steps), s, next, x);
-                }
-            }
-        }
+                double s = sigmas[i], next = sigmas[i + 1];
+                ctx.Denoiser.Denoise(x, s, den);
+                TimeTravel.AncestralStep(b, x, den, noise, s, next, ctx, ref draw);
+                Replace(x, next);
+                ctx.EndStep(done, total, s, next, x);
+            },
+            (from, to) => TimeTravel.Renoise(b, x, noise, sigmas[from], sigmas[to], ctx, ref draw));
 
         // x ← x + m⊙(y + σ·z − x)
         void Replace(Tensor state, double sigma)

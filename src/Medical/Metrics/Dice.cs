@@ -28,3 +28,30 @@ public static class Dice
         return m;
     }
 }
+
+/// <summary>
+/// The best Dice any threshold gives (the "Dice_max" of anomaly-segmentation papers): over every distinct score t,
+/// Dice of {score ≥ t} against the labels, computed in one pass over the sorted scores. An upper bound: a threshold
+/// picked on the test data itself, so tables also report Dice at a threshold chosen on validation data.
+/// </summary>
+public static class BestDice
+{
+    /// <summary>The best Dice and the threshold that gives it.</summary>
+    public static (double Dice, float Threshold) Compute(ReadOnlySpan<float> scores, ReadOnlySpan<float> labels)
+    {
+        var (order, keys, positives) = AveragePrecision.Sorted("best dice", scores, labels);
+        double best = -1;
+        float threshold = float.PositiveInfinity;
+        long tp = 0, predicted = 0;
+        for (int start = keys.Length - 1; start >= 0;)
+        {
+            int end = start;
+            while (end >= 0 && keys[end] == keys[start]) end--;
+            for (int k = start; k > end; k--) { predicted++; if (labels[order[k]] != 0f) tp++; }
+            double dice = 2.0 * tp / (positives + predicted);
+            if (dice > best) { best = dice; threshold = keys[start]; }
+            start = end;
+        }
+        return (best, threshold);
+    }
+}

@@ -62,6 +62,9 @@ public sealed class BoxDownsample : ILinearOperator
         _backend.UpsampleNearest2x(half, x);
     }
 
+    /// <inheritdoc />
+    public long ObservedEntries(Shape x, int index = 0) => MeasurementShape(x).Length / x[0];
+
     private Tensor Half(Shape x) => OperatorChecks.Scratch(_backend, ref _half, new Shape(x[0], x[1], x[2] / 2, x[3] / 2));
 
     /// <inheritdoc />

@@ -18,6 +18,7 @@ namespace DiffusionKernels.Medical.Operators;
 public sealed class CartesianMri : ILinearOperator
 {
     private readonly Backend _backend;
+    private readonly float[] _hostMask;
     private Tensor? _kspace;
 
     /// <summary>
@@ -34,6 +35,7 @@ public sealed class CartesianMri : ILinearOperator
         if (mask.Length != maskShape.Length) throw ShapeMismatchException.For("cartesian mri", $"mask element count for {maskShape}", maskShape.Length, mask.Length);
         OperatorChecks.Binary("cartesian mri", nameof(mask), mask);
         _backend = backend;
+        _hostMask = mask.ToArray();
         ComplexImages = complexImages;
         Mask = backend.Upload(mask, maskShape);
         PseudoInverseWeights = complexImages ? Mask : backend.Upload(Weights(mask, maskShape[-2], maskShape[-1]), maskShape);
@@ -105,6 +107,16 @@ public sealed class CartesianMri : ILinearOperator
         _backend.Fft2dComplex(k, k, inverse: true);
         _backend.CopyChannels(k, 0, x, 0, 1);
     }
+
+    /// <inheritdoc />
+    public long ObservedEntries(Shape x, int index = 0)
+    {
+        MeasurementShape(x);
+        return 2 * OperatorChecks.MaskPlaneSum(_hostMask, Mask.Shape, index);
+    }
+
+    /// <summary>The host copy of the sampling mask ([H, W] or [B, 1, H, W] as given).</summary>
+    public ReadOnlySpan<float> HostMask => _hostMask;
 
     /// <inheritdoc />
     public void Dispose()

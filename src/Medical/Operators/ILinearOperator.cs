@@ -23,4 +23,11 @@ public interface ILinearOperator : IDisposable
 
     /// <summary>x = A⁺·y, the Moore–Penrose pseudo-inverse (A·A⁺·A = A, A⁺·A·A⁺ = A⁺).</summary>
     void PseudoInverse(Tensor y, Tensor x);
+
+    /// <summary>
+    /// How many real entries of one image's measurement are observed (the rest are structurally zero): the number of
+    /// values measurement noise lands on, so E‖A·x₀ − y‖² = this·σ_y² for noise of std σ_y on the observed entries.
+    /// <paramref name="index"/> picks the image of a per-image mask (ignored by shared masks).
+    /// </summary>
+    long ObservedEntries(Shape x, int index = 0);
 }

@@ -31,5 +31,8 @@ public sealed class IdentityOperator(Backend backend) : ILinearOperator
     }
 
     /// <inheritdoc />
+    public long ObservedEntries(Shape x, int index = 0) => MeasurementShape(x).Length / x[0];
+
+    /// <inheritdoc />
     public void Dispose() { }
 }

@@ -9,6 +9,7 @@ namespace DiffusionKernels.Medical.Operators;
 public sealed class MaskOperator : ILinearOperator
 {
     private readonly Backend _backend;
+    private readonly float[] _hostMask;
 
     /// <summary>
     /// Uploads <paramref name="mask"/> of <paramref name="maskShape"/>: [H, W] or [1, 1, H, W] (one mask for the batch)
@@ -22,6 +23,7 @@ public sealed class MaskOperator : ILinearOperator
             throw ShapeMismatchException.For("mask operator", "mask shape", "[H, W] or [B, 1, H, W]", maskShape);
         OperatorChecks.Binary("mask operator", nameof(mask), mask);
         _backend = backend;
+        _hostMask = mask.ToArray();
         Mask = backend.Upload(mask, maskShape);
     }
 
@@ -53,6 +55,13 @@ public sealed class MaskOperator : ILinearOperator
 
     /// <inheritdoc />
     public void PseudoInverse(Tensor y, Tensor x) => Forward(y, x);
+
+    /// <inheritdoc />
+    public long ObservedEntries(Shape x, int index = 0)
+    {
+        MeasurementShape(x);
+        return (long)x[1] * OperatorChecks.MaskPlaneSum(_hostMask, Mask.Shape, index);
+    }
 
     /// <inheritdoc />
     public void Dispose() => Mask.Dispose();

@@ -26,6 +26,18 @@ internal static class OperatorChecks
                 throw new ArgumentException($"{op}: {name} must hold only 0 and 1, found {mask[i]} at element {i}", name);
     }
 
+    /// <summary>Ones in plane <paramref name="index"/> of a [H, W] (shared) or [B, 1, H, W] mask.</summary>
+    public static long MaskPlaneSum(float[] mask, Shape maskShape, int index)
+    {
+        int plane = maskShape[-2] * maskShape[-1], planes = mask.Length / plane;
+        if (planes > 1 && (index < 0 || index >= planes))
+            throw new ArgumentOutOfRangeException(nameof(index), $"mask: image {index} is outside the {planes} per-image masks");
+        int at = planes > 1 ? index : 0;
+        long sum = 0;
+        for (int i = 0; i < plane; i++) sum += mask[at * plane + i] != 0f ? 1 : 0;
+        return sum;
+    }
+
     /// <summary>A scratch tensor of <paramref name="shape"/>, reallocated only when the shape changes.</summary>
     public static Tensor Scratch(Backend backend, ref Tensor? scratch, Shape shape)
     {

@@ -8,9 +8,10 @@ public abstract partial class Backend
     /// Orthonormal 2-D discrete Fourier transform over the last two dimensions of [B, C, H, W] planes held as separate
     /// real and imaginary tensors: X[u, v] = (1/√(HW)) Σ x[h, w]·e^{∓2πi(uh/H + vw/W)} (− forward, + inverse), so the
     /// transform is unitary and <paramref name="inverse"/> undoes it exactly. DC sits at index [0, 0] (no fftshift; the
-    /// frequency of index u is u for u &lt; H/2 and u − H above). Any H and W: radix-2 for powers of two, a direct DFT
-    /// otherwise (the ILGPU backend needs each line to fit in shared memory: up to 4096 points for powers of two and
-    /// 3072 for other sizes on a 48 KB device). <paramref name="im"/> null means a real input. The outputs may be the
+    /// frequency of index u is u for u &lt; H/2 and u − H above). Any H and W in O(n log n)-like time: radix-2 for powers
+    /// of two, mixed radix for other lengths, and on the CPU Bluestein's algorithm for lengths with a large prime
+    /// factor (see <see cref="FftPlan"/>; the ILGPU backend needs each line to fit in shared memory: up to 4096 points
+    /// for powers of two and 2048 for other sizes on a 48 KB device). <paramref name="im"/> null means a real input. The outputs may be the
     /// inputs (in place), but the real and imaginary outputs must be different tensors.
     /// </summary>
     public void Fft2d(Tensor re, Tensor? im, Tensor outRe, Tensor outIm, bool inverse)
