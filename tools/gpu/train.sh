@@ -221,7 +221,7 @@ if [ "$dk_found" -eq 1 ]; then
   fi
   if [ -f "$work/eval/study/study.md" ]; then
     mv "$work/eval/study/"* "$work/eval/" && rmdir "$work/eval/study"
-    sed 's/^/study: /' "$work/eval/study.md" >> "$summary"
+    awk '{ print "study: " $0 }' "$work/eval/study.md" >> "$summary"
   fi
   sample=(dk sample --model "$results/model" --num-samples 16 --steps 20 --seed 0 --output "$work/sample" --force)
   if ! run_stage sample 60 "${sample[@]}" --device "$dk_device" && [ "$dk_device" != cpu ]; then
@@ -242,5 +242,5 @@ else
   failed=$((failed + 1))
   mv "$work/pack/model" "$results/model"
 fi
-[ -f "$results/checkpoint.pt" ] && note "checkpoint: $results/checkpoint.pt ($(( $(stat -c %s "$results/checkpoint.pt") / 1024 / 1024 )) MiB; copy it to .gpu/train/checkpoint.pt to continue)"
+[ -f "$results/checkpoint.pt" ] && note "checkpoint: $results/checkpoint.pt ($(awk -v b="$(stat -c %s "$results/checkpoint.pt")" 'BEGIN { printf "%.1f", b / 1048576 }') MiB; copy it to .gpu/train/checkpoint.pt to continue)"
 finish

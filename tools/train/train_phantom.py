@@ -162,8 +162,8 @@ def main():
         images = start.images if start.images is not None else 0
     ema = {k: (start.ema[k] if start is not None else model.state_dict()[k]).detach().to(device, torch.float32).clone() for k in ema_keys}
     schedule, resumed_inside = make_schedule(args, start, step)
-    os.makedirs(args.out, exist_ok=True)
     data = load_phantoms(args.data, size, device)
+    os.makedirs(args.out, exist_ok=True)
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt_kwargs = {"lr": schedule.lr(step), "betas": (0.9, 0.999), "weight_decay": 0.0}

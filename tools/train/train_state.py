@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 import safetensors_io  # noqa: E402
 
-CHECKPOINT_FORMAT = "phantom-train/2"
+CHECKPOINT_FORMAT = "phantom-train/2"  # /1 was the CPU-era {model, ema, step, log} pickle
 WEIGHTS = "diffusion_pytorch_model.safetensors"
 
 # The bundled model's topology (models/phantom64/config.json); only block_out_channels is meant to be varied.
@@ -108,7 +108,7 @@ class ResumeState:
 
 
 def load_resume(path):
-    """A checkpoint.pt (this script's, or the older {model, ema, step, log} layout) or a model folder."""
+    """A checkpoint.pt written by write_checkpoint, or a model folder."""
     if os.path.isdir(path):
         return _load_folder(path)
     if not os.path.isfile(path):
@@ -117,13 +117,16 @@ def load_resume(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except TypeError:  # PyTorch < 1.13 has no weights_only
         state = torch.load(path, map_location="cpu")
-    for key in ("model", "ema", "step", "log"):
-        if key not in state:
-            raise SystemExit(f"{path}: not a training checkpoint (no '{key}' entry)")
-    ema = {k: v.float() for k, v in state["ema"].items()}
-    return ResumeState(path, "checkpoint", state.get("config") or model_config(DEFAULT_CONFIG["block_out_channels"]),
-                       {k: v.float() for k, v in state["model"].items()}, ema, int(state["step"]), state.get("images"),
-                       list(state["log"]), state.get("schedule"), list(state.get("runs", [])))
+    except Exception as e:  # noqa: BLE001 - the unpickler's errors vary between PyTorch versions
+        raise SystemExit(f"{path}: not a checkpoint of this script ({type(e).__name__}: {str(e)[:200]})")
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise SystemExit(f"{path}: expected a '{CHECKPOINT_FORMAT}' checkpoint, found format {found!r}; an older checkpoint "
+                         "resumes through its model folder (--resume FOLDER)")
+    meta = json.loads(state["meta"])
+    return ResumeState(path, "checkpoint", meta["config"], {k: v.float() for k, v in state["model"].items()},
+                       {k: v.float() for k, v in state["ema"].items()}, int(meta["step"]), meta.get("images"),
+                       list(meta["log"]), meta.get("schedule"), list(meta.get("runs", [])))
 
 
 def _load_folder(folder):
@@ -182,8 +185,9 @@ def write_model_folder(out, config, ema, step, images, log, schedule, runs, dtyp
 
 def write_checkpoint(path, config, model, ema, step, images, log, schedule, runs):
     """checkpoint.pt (fp32 training and EMA weights, no optimizer moments); returns its size in bytes."""
-    state = {"format": CHECKPOINT_FORMAT, "config": config, "step": step, "images": images, "log": log,
-             "schedule": schedule.to_dict(), "runs": runs,
+    # Everything but the tensors as one JSON string: PyTorch's weights-only loader (1.13 lacks even floats) reads it.
+    meta = {"config": config, "step": step, "images": images, "log": log, "schedule": schedule.to_dict(), "runs": runs}
+    state = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
              "model": {k: v.detach().float().cpu() for k, v in model.state_dict().items()},
              "ema": {k: v.detach().float().cpu() for k, v in ema.items()}}
     _atomic(path, lambda tmp: torch.save(state, tmp))
