@@ -11,7 +11,7 @@
 #   torch      the PyTorch and GPU that will train (nvidia-smi, torch.cuda)
 #   phantoms   dk phantoms --n DK_TRAIN_PHANTOMS (default 50000, indices 0… of seed 0) into a scratch folder
 #   train      tools/train/train_phantom.py for the time left minus DK_TRAIN_RESERVE_S (default 90) kept for the stages
-#              below; bf16 autocast + TF32, batch DK_TRAIN_BATCH (default 128). It starts from DK_TRAIN_RESUME (a
+#              below; TF32, batch DK_TRAIN_BATCH (default 128). It starts from DK_TRAIN_RESUME (a
 #              checkpoint.pt or a model folder; 'none' for scratch), else .gpu/train/checkpoint.pt when present (the
 #              previous run's checkpoint, carried back), else the committed models/phantom64
 #   info       dk info --model on the new folder: it loads in dk
