@@ -83,6 +83,18 @@ class Fp32GroupNorm(torch.nn.GroupNorm):
             return F.group_norm(x.float(), self.num_groups, self.weight, self.bias, self.eps)
 
 
+def set_tf32(on):
+    """TF32 for CUDA matmuls and convolutions: PyTorch ≥ 2.9's fp32_precision settings where they exist (the allow_tf32
+    flags are deprecated there and must not be mixed with them), else the allow_tf32 flags."""
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        mode = "tf32" if on else "ieee"
+        torch.backends.cuda.matmul.fp32_precision = mode
+        torch.backends.cudnn.conv.fp32_precision = mode
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = on
+        torch.backends.cudnn.allow_tf32 = on
+
+
 def load_phantoms(path, size, device):
     """[N, 1, S, S] phantoms mapped from [0, 1] to the model's [−1, 1], on `device`."""
     if not os.path.isfile(path):
@@ -149,8 +161,7 @@ def main():
     bf16 = args.precision == "bf16"
     precision = "tf32" if args.precision == "auto" and cuda else ("fp32" if args.precision == "auto" else args.precision)
     if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = precision != "fp32"
-        torch.backends.cudnn.allow_tf32 = precision != "fp32"
+        set_tf32(precision != "fp32")
         torch.backends.cudnn.benchmark = True
 
     start = pick_start(args)
