@@ -243,6 +243,14 @@ def main():
         return {"from_step": first_step, "to_step": step, "batch": args.batch, "seconds": round(seconds, 1),
                 "device": torch.cuda.get_device_name(device) if cuda else "cpu", "final": final}
 
+    def forward_backward(network, xt, t, eps):
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            pred = network(xt, t.float())
+        value = F.mse_loss(pred.float(), eps)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        return value
+
     while True:
         if args.steps is not None and step >= args.steps:
             reason = f"reached --steps {args.steps}"
@@ -264,11 +272,15 @@ def main():
         eps = torch.randn_like(x0)
         a = abar[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            pred = net(xt, t.float())
-        loss = F.mse_loss(pred.float(), eps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if net is not model and run_steps == 0:
+            try:  # torch.compile compiles on the first call; a failure there falls back to eager instead of losing the run
+                loss = forward_backward(net, xt, t, eps)
+            except Exception as e:  # noqa: BLE001 - compiler errors have many types
+                print(f"note: torch.compile failed on the first step ({type(e).__name__}: {str(e)[:300]}); training eager")
+                net = model
+                loss = forward_backward(net, xt, t, eps)
+        else:
+            loss = forward_backward(net, xt, t, eps)
         torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
         opt.step()
         d = ts.ema_decay(args.ema, step)
