@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Draws training_log.json (loss per 100 steps, written by train_phantom.py) as an SVG loss curve, log-scaled loss.
+"""Draws training_log.json (loss per 100 steps, written by train_phantom.py) as an SVG loss curve, log-scaled loss,
+with a dashed marker where the batch size changes.
 
   /usr/bin/python3 tools/train/plot_loss.py models/phantom64/training_log.json models/phantom64/loss.svg"""
 import json
@@ -27,6 +28,13 @@ def main(log_path, svg_path):
     for i in range(6):
         s = steps[0] + i * (steps[-1] - steps[0]) / 5
         parts.append(f'<text x="{px(s):.1f}" y="{h - bottom + 16}" text-anchor="middle">{int(round(s))}</text>')
+    # A run that changed the batch size (e.g. continuing a CPU-trained model on a GPU) gets a dashed marker.
+    batches = [e.get("batch") for e in log]
+    for i in range(1, len(log)):
+        if batches[i] != batches[i - 1]:
+            x = px(steps[i - 1])
+            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{h - bottom}" stroke="#999" stroke-dasharray="4,3"/>')
+            parts.append(f'<text x="{x + 4:.1f}" y="{top + 12}" fill="#555">batch {batches[i]}</text>')
     points = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in zip(steps, losses))
     parts.append(f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>')
     parts.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{h - bottom}" stroke="black"/>')
