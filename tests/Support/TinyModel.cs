@@ -38,11 +38,13 @@ public static class TinyModel
          "steps_offset": 1, "clip_sample": false, "lambda_min_clipped": -Infinity, "variance_type": null}
         """;
 
-    /// <summary>Writes the folder into <paramref name="dir"/> (created if needed) and returns it.</summary>
-    public static string Write(string dir, int seed = 1)
+    /// <summary>Writes the folder into <paramref name="dir"/> (created if needed) and returns it; <paramref name="configure"/> edits the config first.</summary>
+    public static string Write(string dir, int seed = 1, Action<JsonObject>? configure = null)
     {
         Directory.CreateDirectory(dir);
-        var configJson = Config().ToJsonString();
+        var configObject = Config();
+        configure?.Invoke(configObject);
+        var configJson = configObject.ToJsonString();
         File.WriteAllText(Path.Combine(dir, "config.json"), configJson);
         File.WriteAllText(Path.Combine(dir, "scheduler_config.json"), SchedulerConfig);
         var config = UNetConfig.Parse(configJson);

@@ -28,11 +28,17 @@ public static class HeadPhantom
     /// </summary>
     public static (float[] Image, float[]? Mask) Generate(int size, ulong seed, long index, LesionSpec? lesions, PhantomView? view = null)
     {
+        var (head, additive, lesionShapes) = Anatomy(size, seed, index, lesions);
+        return Render(size, head, additive, lesionShapes, lesions is not null, view ?? PhantomView.Identity, clampHigh: 1);
+    }
+
+    /// <summary>The ellipses of phantom (seed, index): the head (skull, brain), the additive structures (ventricles first) and the lesions.</summary>
+    internal static (Ellipse[] Head, List<Ellipse> Additive, List<Ellipse> Lesions) Anatomy(int size, ulong seed, long index, LesionSpec? lesions)
+    {
         if (size < 8) throw new ArgumentOutOfRangeException(nameof(size), $"phantom size must be ≥ 8, found {size}");
         var rng = new SplitMix64(seed * 0x9E3779B97F4A7C15UL ^ (ulong)index * 0xD1B54A32D192ED03UL ^ 0x5DEECE66DUL);
         rng.Next();
-        var (head, additive, lesionShapes) = Layout(ref rng, lesions);
-        return Render(size, head, additive, lesionShapes, lesions is not null, view ?? PhantomView.Identity, clampHigh: 1);
+        return Layout(ref rng, lesions);
     }
 
     /// <summary>Renders ellipses: head[0] (skull value), head[1] (brain value, replaces), additive inside the brain, lesions inside the brain.</summary>

@@ -175,6 +175,9 @@ public sealed class DiffusionModel : IDisposable
             int size = unet.Config.SampleSize ?? throw new ModelFormatException($"{configFile}: key 'sample_size' is missing or null; sampling needs the image size");
             if (size % unet.Config.SpatialMultiple != 0)
                 throw new ModelFormatException($"{configFile}: key 'sample_size' {size} is not a multiple of {unet.Config.SpatialMultiple} (2^(levels−1) for {unet.Config.BlockOutChannels.Length} levels)");
+            if (unet.Config.InChannels > unet.Config.OutChannels)
+                throw new ArgumentException($"{source}: the model is image-conditioned ({unet.Config.InChannels} input channels for {unet.Config.OutChannels} output channels: " +
+                    $"{unet.Config.InChannels - unet.Config.OutChannels} condition channels); it samples through a {nameof(Conditioning.ConditionedDenoiser)} with a condition image");
             var plan = unet.Compile(batch, size, size);
             long[]? labels = conditioning is null ? null : Enumerable.Repeat(conditioning.Label, batch).ToArray();
             var denoiser = new UNetDenoiser(plan, discrete, schedule.Prediction, [unet.Config.InChannels, size, size], labels);
