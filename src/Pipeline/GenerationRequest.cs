@@ -8,6 +8,10 @@ namespace DiffusionKernels;
 /// noise or images. Defaults give the model's own diffusers scheduler (when its scheduler_config.json names one, else
 /// DPM-Solver++(2M) SDE on a Karras grid), 20 steps, seed 0, one sample.
 /// </summary>
+/// <remarks>
+/// Thread safety: an immutable record (change it with <c>with</c>); the arrays it holds are read, never written, by a run,
+/// so one request may serve runs on several threads while nobody writes them.
+/// </remarks>
 public sealed record GenerationRequest
 {
     /// <summary>The engine sampler that runs when no <see cref="Sampler"/> is named and the model's scheduler config names no class.</summary>
