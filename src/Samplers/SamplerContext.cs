@@ -18,7 +18,15 @@ public sealed record SamplerOptions
     public long FirstSampleIndex { get; init; }
     /// <summary>Called after every step.</summary>
     public Action<StepInfo>? Callback { get; init; }
+    /// <summary>Stops the run at the end of the next step when cancelled (an <see cref="OperationCanceledException"/>).</summary>
     public CancellationToken Cancellation { get; init; }
+    /// <summary>
+    /// Called after every step with the batch's x and x̂₀ (<see cref="StepState"/>), after <see cref="Callback"/>; it may edit
+    /// x or stop the run (then the loop ends with a <see cref="SamplingStoppedException"/>).
+    /// </summary>
+    public Action<StepState>? OnStep { get; init; }
+    /// <summary>Maps σ to the network timestep a step reports (<see cref="StepState.Timestep"/>); NaN is reported without it.</summary>
+    public Func<double, double>? TimestepOf { get; init; }
     /// <summary>Stop with an error naming the step when the state holds NaN or Inf.</summary>
     public bool CheckFinite { get; init; } = true;
 }
@@ -37,13 +45,16 @@ public sealed class SamplerContext : IDisposable
     private readonly List<Tensor> _scratch = [];
     private readonly NonFiniteWatch? _finite;
     private readonly Shape _shape;
+    private readonly StepCapture? _capture;
 
     public SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options)
     {
-        Denoiser = denoiser;
         Backend = denoiser.Backend;
         Options = options;
         _shape = x.Shape;
+        // Only a step callback sees x̂₀, so only then is each step's first x̂₀ copied aside.
+        if (options.OnStep is not null) _capture = new StepCapture(denoiser, x.Shape);
+        Denoiser = (IDenoiser?)_capture ?? denoiser;
         if (options.CheckFinite) _finite = new NonFiniteWatch(Backend, x.Shape[0], options.FirstSampleIndex, "sampling");
     }
 
@@ -63,17 +74,28 @@ public sealed class SamplerContext : IDisposable
     public void Noise(Tensor into, int step) =>
         Backend.RandomNormal(into, Options.Seed, Options.FirstSampleIndex, (ulong)(step + 1) * (ulong)into.Shape.Stride(1));
 
-    /// <summary>Cancellation, NaN/Inf check and the progress callback, after step <paramref name="i"/> of <paramref name="steps"/>.</summary>
+    /// <summary>
+    /// Cancellation, NaN/Inf check, the progress callback and the step callback, after step <paramref name="i"/> of
+    /// <paramref name="steps"/>.
+    /// </summary>
+    /// <exception cref="SamplingStoppedException">The step callback asked to stop.</exception>
     public void EndStep(int i, int steps, double sigma, double next, Tensor x)
     {
         Options.Cancellation.ThrowIfCancellationRequested();
         _finite?.AfterStep(x, i, steps, sigma, next);
         Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, Denoiser.Evaluations));
+        if (Options.OnStep is not { } onStep) return;
+        var state = new StepState(i, steps, sigma, next, Options.TimestepOf?.Invoke(sigma) ?? double.NaN, Denoiser.Evaluations,
+            Options.FirstSampleIndex, x, _capture!.Denoised);
+        onStep(state);
+        _capture.NextStep();
+        if (state.StopRequested) throw new SamplingStoppedException(i);
     }
 
     public void Dispose()
     {
         foreach (var t in _scratch) t.Dispose();
         _finite?.Dispose();
+        _capture?.Dispose();
     }
 }

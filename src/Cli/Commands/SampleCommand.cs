@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using DiffusionKernels;
 using DiffusionKernels.Cli.Images;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.IO;
@@ -16,8 +17,8 @@ namespace DiffusionKernels.Cli.Commands;
 /// </summary>
 public static class SampleCommand
 {
-    /// <summary>Where the bundled model lives, relative to the repository root or the working directory.</summary>
-    public const string BundledModel = "models/phantom64";
+    /// <summary>Where the bundled model lives, relative to the program, the repository root or the working directory.</summary>
+    public const string BundledModel = DiffusionKernels.BundledModel.RelativePath;
 
     public static Command Create()
     {
@@ -36,7 +37,7 @@ public static class SampleCommand
         var prediction = new Option<string?>("--prediction-type") { Description = "Override the model's prediction_type (epsilon, v_prediction, sample)" };
         var clip = new Option<bool?>("--clip-sample") { Description = "Clamp x̂₀ to the model's clip_sample_range (default: the model's scheduler_config.json)" };
         var init = new Option<string?>("--init") { Description = "Start from this x_T (.npy, [N, ...] standard normal noise) instead of drawing it" };
-        var initImage = new Option<string?>("--init-image") { Description = "img2img: start from these images (.npy [N, C, H, W] in [0, 1]) noised to the grid's level at --strength" };
+        var initImage = new Option<string?>("--init-image") { Description = "img2img: start from these images (.npy [N, C, H, W] in [0, 1], or one PNG for every sample) noised to the grid's level at --strength" };
         var strength = new Option<double>("--strength") { Description = "img2img: fraction of the grid to run from the noised --init-image (1 = from pure noise)", DefaultValueFactory = _ => 0.6 };
         var classLabel = new Option<long?>("--class-label") { Description = "Class to sample from a class-conditional model" };
         var guidance = new Option<double?>("--guidance-scale") { Description = "Classifier-free guidance scale w for a class-conditional model (1 = plain conditional)" };
@@ -79,39 +80,43 @@ public static class SampleCommand
         var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage]);
         var initNoise = q.Init is null ? null : Npy.Read(q.Init);
         if (initNoise is not null) CommonOptions.RequireFinite($"--init {q.Init}", initNoise.AsFloat32(), q.AllowNonFinite);
-        // Images in [0, 1] become the model's [-1, 1].
-        var initImage = q.InitImage is null ? null : Npy.Read(q.InitImage).AsFloat32().Select(v => v * 2 - 1).ToArray();
-        if (initImage is not null) CommonOptions.RequireFinite($"--init-image {q.InitImage}", initImage, q.AllowNonFinite);
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
         if (q.ClassLabel is null && (q.Guidance is not null || q.NullClass is not null)) throw new ArgumentException("--guidance-scale and --null-class need --class-label");
         if (q.Guidance is null && q.NullClass is not null) throw new ArgumentException("--null-class applies with --guidance-scale only");
-        var conditioning = q.ClassLabel is { } label ? new ClassConditioning(label, q.Guidance, q.NullClass) : null;
-        using var model = DiffusionModel.Open(modelPath, backend, batchSize, new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample), conditioning);
+        using var pipeline = DiffusionPipeline.Open(modelPath, backend);
+        var request = new GenerationRequest
+        {
+            Steps = q.Steps,
+            Seed = q.Seed,
+            NumSamples = q.Count,
+            BatchSize = batchSize,
+            ClassLabel = q.ClassLabel,
+            GuidanceScale = q.Guidance,
+            NullClassLabel = q.NullClass,
+            ScheduleOverrides = new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample),
+            CheckFinite = !q.AllowNonFinite,
+            InitNoise = initNoise?.AsFloat32(),
+        };
+        var model = pipeline.Prepare(request);
+        // Images in [0, 1] (.npy, or a PNG used for every sample); the pipeline maps them to the model's [-1, 1].
+        var initImage = q.InitImage is null ? null : InitImages.Read(q.InitImage, model.SampleShape[0]);
+        if (initImage is not null) CommonOptions.RequireFinite($"--init-image {q.InitImage}", initImage.Values, q.AllowNonFinite);
+        request = request with { InitImage = initImage?.Values, Strength = q.Strength };
         MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
         // The model's own diffusers scheduler when asked, or by default when its scheduler_config.json names a class.
-        var scheduler = explicitSolver is null && (q.Sampler == Diffusers || model.Schedule.ClassName is not null) ? OpenDiffusersScheduler(q, model) : null;
-        var solver = scheduler is null ? explicitSolver ?? SolverSettingOptions.Apply(SamplerRegistry.Get(DefaultSampler), q.SolverSettings) : null;
+        request = explicitSolver is null && (q.Sampler == Diffusers || model.Schedule.ClassName is not null)
+            ? request with { Sampler = Diffusers, Eta = DiffusersSchedulerEta(q, model) }
+            : request with { Solver = explicitSolver ?? SolverSettingOptions.Apply(SamplerRegistry.Get(DefaultSampler), q.SolverSettings), SigmaGrid = q.Sigmas };
         if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * model.SampleLength)
             throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(model.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
-        if (initImage is not null && initImage.Length != (long)q.Count * model.SampleLength)
-            throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {initImage.Length} values");
-        var sigmas = solver is null ? [] : model.Sigmas(q.Sigmas ?? "karras", q.Steps);
-        if (initImage is not null) sigmas = DiffusionModel.ForStrength(sigmas, q.Strength);
-        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token, CheckFinite = !q.AllowNonFinite };
+        if (initImage is not null && initImage.Values.Length != (long)q.Count * model.SampleLength && !(initImage.Single && initImage.Values.Length == model.SampleLength))
+            throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {Shape.Format(initImage.Shape)}");
+        var result = StepProgress.Run("sampling", (int)Math.Min(int.MaxValue, pipeline.TotalSteps(request)),
+            report => pipeline.Generate(request, new ProgressReport(report), cancel.Token));
+        var samples = result.Samples;
         int batches = (q.Count + batchSize - 1) / batchSize;
-        var clock = Stopwatch.StartNew();
-        int evaluations0 = scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations;
-        var samples = scheduler is not null
-            ? StepProgress.Run("sampling", batches * scheduler.Timesteps(q.Steps).Count,
-                report => SampleRunner.Draw(model, scheduler, q.Steps, q.Count, options, initNoise?.AsFloat32(), report))
-            : StepProgress.Run("sampling", batches * (sigmas.Length - 1),
-                report => SampleRunner.Draw(model, solver!, sigmas, q.Count, options, initImage ?? initNoise?.AsFloat32(), report, initIsImage: initImage is not null));
-        int evaluations = (scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations) - evaluations0;
-        backend.Synchronize();
-        double seconds = clock.Elapsed.TotalSeconds;
-        if (!q.AllowNonFinite && samples.Any(v => !float.IsFinite(v))) throw new NumericalInstabilityException("the samples hold NaN or Inf; nothing was written");
         CommonOptions.RequireFinite("samples.npy", samples, allow: true);
         int[] shape = [q.Count, .. model.SampleShape];
         OutputFolder.Write(output, temp =>
@@ -123,8 +128,8 @@ public static class SampleCommand
                 for (int k = 0; k < q.Count; k++) ImageWriter.SavePng(Path.Combine(temp, $"sample_{k:D4}.png"), samples, shape, k, -1f, 1f);
             }
         });
-        string samplerName = scheduler is null ? solver!.Name : $"{Diffusers} {scheduler.ClassName}";
-        Console.WriteLine($"device {backend.Name} | sampler {samplerName}, {q.Steps} steps, NFE {evaluations}{(initImage is null ? "" : $", img2img from σ {sigmas[0]:G3}")} "
+        double seconds = result.Elapsed.TotalSeconds;
+        Console.WriteLine($"device {backend.Name} | sampler {result.Sampler}, {q.Steps} steps, NFE {result.Evaluations}{(initImage is null ? "" : $", img2img from σ {result.StartSigma:G3}")} "
                           + $"({batches} batch{(batches == 1 ? "" : "es")} of {batchSize}) | {q.Count} samples in {seconds:F2} s, {q.Count / seconds:F2} images/s");
         Console.WriteLine($"wrote {output}");
         return 0;
@@ -135,8 +140,11 @@ public static class SampleCommand
         SamplerRegistry.Solvers.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
         ?? throw new ArgumentException($"unknown sampler '{name}'; available: {Diffusers}, {string.Join(", ", SamplerRegistry.Solvers.Select(s => s.Name))}");
 
-    /// <summary>The model's diffusers scheduler; options that belong to the explicit samplers are refused.</summary>
-    private static DiffusersScheduler OpenDiffusersScheduler(SampleRequest q, DiffusionModel model)
+    /// <summary>
+    /// The η for the model's diffusers scheduler; options that belong to the explicit samplers are refused (by their flags),
+    /// and keys the scheduler class does not read are noted.
+    /// </summary>
+    private static double? DiffusersSchedulerEta(SampleRequest q, DiffusionModel model)
     {
         string how = q.Sampler == Diffusers ? "--sampler diffusers" : $"the model's {model.Schedule.ClassName} (the default; pick an explicit --sampler to use them)";
         if (q.Sigmas is not null) throw new ArgumentException($"--sigmas applies to explicit samplers; {how} uses the scheduler's own grid");
@@ -147,15 +155,26 @@ public static class SampleCommand
         var scheduler = DiffusersScheduler.FromConfig(model.Schedule, eta);
         if (model.Schedule.IgnoredKeys.Count > 0)
             Console.WriteLine($"note: {model.Schedule.Source}: {scheduler.ClassName} does not read {string.Join(", ", model.Schedule.IgnoredKeys)} (diffusers ignores them too)");
-        return scheduler;
+        return eta;
     }
 
-    /// <summary>The bundled model folder, searched upward from the program and in the working directory.</summary>
+    /// <summary>Step reports of the pipeline passed on to the progress display.</summary>
+    private sealed class ProgressReport(Action<RunProgress> report) : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress p) =>
+            report(new RunProgress(p.SamplesDone, p.Samples, new StepInfo(p.Step, p.Steps, p.Sigma, p.NextSigma, p.Evaluations)));
+    }
+
+    /// <summary>The bundled model folder: next to the program (the tool or the package puts it there), above it, or in the working directory.</summary>
     public static string FindBundledModel()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (Directory.Exists(Path.Combine(dir.FullName, BundledModel))) return Path.Combine(dir.FullName, BundledModel);
-        if (Directory.Exists(BundledModel)) return BundledModel;
-        throw new DirectoryNotFoundException($"the bundled model ({BundledModel}) was not found; pass --model DIR or --model gmm:spec.json");
+        try
+        {
+            return DiffusionKernels.BundledModel.Find();
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new DirectoryNotFoundException($"{e.Message} (pass --model DIR or --model gmm:spec.json)", e);
+        }
     }
 }

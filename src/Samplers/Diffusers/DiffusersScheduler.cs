@@ -103,7 +103,7 @@ public abstract class DiffusersScheduler
             model.Predict(x, run.Timesteps[i], output);
             run.Step(i, output, latents, ctx);
             var (from, to) = run.Levels(i);
-            ctx.EndStep(i, calls, from, to, model.Evaluations, latents);
+            ctx.EndStep(i, calls, from, to, model.Evaluations, latents, run.Timesteps[i]);
         }
     }
 

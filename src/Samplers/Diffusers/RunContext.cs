@@ -55,12 +55,20 @@ internal sealed class RunContext : IDisposable
     /// </summary>
     public void Threshold(Tensor x0, double ratio, double maxValue) => _threshold.Apply(Backend, x0, ratio, maxValue);
 
-    /// <summary>Cancellation, the NaN/Inf check and the progress callback after network call <paramref name="i"/>.</summary>
-    public void EndStep(int i, int steps, double sigma, double next, int evaluations, Tensor x)
+    /// <summary>
+    /// Cancellation, the NaN/Inf check, the progress callback and the step callback (without x̂₀, which stays inside the
+    /// scheduler's step) after network call <paramref name="i"/> at <paramref name="timestep"/>.
+    /// </summary>
+    /// <exception cref="SamplingStoppedException">The step callback asked to stop.</exception>
+    public void EndStep(int i, int steps, double sigma, double next, int evaluations, Tensor x, double timestep)
     {
         Options.Cancellation.ThrowIfCancellationRequested();
         _finite?.AfterStep(x, i, steps, sigma, next);
         Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, evaluations));
+        if (Options.OnStep is not { } onStep) return;
+        var state = new StepState(i, steps, sigma, next, timestep, evaluations, Options.FirstSampleIndex, x, denoised: null);
+        onStep(state);
+        if (state.StopRequested) throw new SamplingStoppedException(i);
     }
 
     public void Dispose()

@@ -132,6 +132,33 @@ public sealed class DiffusionModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// A model around any denoiser (a C# function, another network, a wrapped model): every solver, diffusers scheduler
+    /// (through the denoiser's x̂₀ seen as the network output the <paramref name="schedule"/>'s prediction type names) and
+    /// <see cref="SampleRunner"/> then run on it. <paramref name="schedule"/> (default: diffusers' DDPM defaults, 1000 linear
+    /// β) gives the timesteps, the discrete σ grid and clip_sample/thresholding; x is allocated [<paramref name="batch"/>,
+    /// ..<see cref="IDenoiser.SampleShape"/>].
+    /// </summary>
+    /// <param name="denoiser">The denoiser; disposed with the model when <paramref name="owns"/> and it is <see cref="IDisposable"/>.</param>
+    /// <param name="batch">Samples per denoiser call.</param>
+    /// <param name="schedule">The scheduler config the model runs with.</param>
+    /// <param name="source">A name for messages.</param>
+    /// <param name="owns">Whether disposing the model disposes the denoiser.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is below 1.</exception>
+    /// <exception cref="ArgumentException">The schedule is invalid or the denoiser's sample shape is empty.</exception>
+    /// <exception cref="ModelFormatException">The schedule gives unusable noise levels (β outside (0, 1)).</exception>
+    public static DiffusionModel FromDenoiser(IDenoiser denoiser, int batch, SchedulerConfig? schedule = null, string source = "custom denoiser", bool owns = false)
+    {
+        ArgumentNullException.ThrowIfNull(denoiser);
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch size must be ≥ 1, found {batch}");
+        if (denoiser.SampleShape is not { Length: > 0 } shape || shape.Any(d => d < 1))
+            throw new ArgumentException($"{source}: the denoiser's sample shape must be non-empty with positive sizes, found {Shape.Format(denoiser.SampleShape ?? [])}", nameof(denoiser));
+        schedule ??= new SchedulerConfig();
+        schedule.Validate(source, commandLine: true);
+        RequireUsableSchedule(schedule.CreateSchedule(), source);
+        return new DiffusionModel(source, denoiser, schedule, batch, owns && denoiser is IDisposable d ? [d] : []);
+    }
+
     /// <summary>Opens <paramref name="source"/> on <paramref name="backend"/> for batches of <paramref name="batch"/> samples.</summary>
     /// <exception cref="ModelFormatException">A file of the model is malformed or holds an unsupported or out-of-range value (the message names it).</exception>
     /// <exception cref="FileNotFoundException">A file of the model is missing.</exception>

@@ -23,7 +23,8 @@ public static class SampleRunner
     /// Runs <paramref name="solver"/> over <paramref name="sigmas"/> for <paramref name="count"/> samples and returns them
     /// [count, ..sample shape] on the host. <paramref name="init"/> optionally gives x_T as standard normal noise, or,
     /// with <paramref name="initIsImage"/>, images to start from (img2img / SDEdit: x = image + σ₀·ε, so a grid that
-    /// starts below σ_max only partially re-noises them).
+    /// starts below σ_max only partially re-noises them). When a step callback (<see cref="SamplerOptions.OnStep"/>) stops
+    /// the run, the array holds the samples of the batches run so far, the last one as the stop left it.
     /// </summary>
     /// <exception cref="ArgumentException">A count below 1, non-finite <paramref name="init"/> values (unless <see cref="SamplerOptions.CheckFinite"/> is off), or a bad σ grid.</exception>
     /// <exception cref="ShapeMismatchException"><paramref name="init"/> does not hold <paramref name="count"/> samples.</exception>
@@ -44,6 +45,7 @@ public static class SampleRunner
             throw new ArgumentException($"the σ grid must hold at least 2 finite, non-negative values, found [{string.Join(", ", sigmas.Take(8))}{(sigmas.Length > 8 ? ", …" : "")}]", nameof(sigmas));
         CheckRequest(model, count, options, init, initIsImage ? "images" : "noise");
         using var exclusive = model.Exclusive();
+        Func<double, double>? timestepOf = options.OnStep is null ? null : model.Schedule.CreateSchedule().SigmaToT;
         var image = initIsImage ? model.Backend.Allocate(new Shape([model.Batch, .. model.SampleShape])) : null;
         try
         {
@@ -52,7 +54,7 @@ public static class SampleRunner
                 // x = σ₀·ε from pure noise, or image + σ₀·ε (img2img / SDEdit).
                 if (image is null) model.Backend.Scale(x, (float)sigmas[0], x);
                 else model.Backend.LinearCombination(x, [image, x], [1f, (float)sigmas[0]]);
-                using var ctx = new SamplerContext(model.Denoiser, x, batchOptions);
+                using var ctx = new SamplerContext(model.Denoiser, x, batchOptions with { TimestepOf = batchOptions.TimestepOf ?? timestepOf });
                 solver.Sample(x, sigmas, ctx);
             });
         }
@@ -67,7 +69,7 @@ public static class SampleRunner
     /// diffusers pipeline does, for <paramref name="count"/> samples [count, ..sample shape] on the host.
     /// <paramref name="init"/> optionally gives the unit-variance latents a pipeline would draw (they are scaled by the
     /// scheduler's init_noise_sigma, as the pipeline scales them); else sample n's latents are Philox noise keyed by
-    /// (seed, n), like the explicit samplers' x_T.
+    /// (seed, n), like the explicit samplers' x_T. A stop from a step callback ends the run as in the solver overload.
     /// </summary>
     /// <exception cref="ArgumentException">A count below 1, or non-finite <paramref name="init"/> values (unless <see cref="SamplerOptions.CheckFinite"/> is off).</exception>
     /// <exception cref="ShapeMismatchException"><paramref name="init"/> does not hold <paramref name="count"/> samples.</exception>
@@ -133,8 +135,18 @@ public static class SampleRunner
                 FirstSampleIndex = start,
                 Callback = progress is null ? options.Callback : s => { options.Callback?.Invoke(s); progress(new RunProgress(done, count, s)); },
             };
-            runBatch(x, batchOptions);
+            bool stopped = false;
+            try
+            {
+                runBatch(x, batchOptions);
+            }
+            catch (SamplingStoppedException)
+            {
+                stopped = true;
+            }
             x.ToArray().AsSpan(0, n * per).CopyTo(samples.AsSpan(start * per));
+            // A step callback's stop: the samples so far, this batch as the stop left it.
+            if (stopped) return samples[..((start + n) * per)];
         }
         return samples;
     }

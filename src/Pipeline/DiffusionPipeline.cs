@@ -1,0 +1,306 @@
+using System.Diagnostics;
+using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.Models;
+using DiffusionKernels.Samplers;
+using DiffusionKernels.Samplers.Denoisers;
+using DiffusionKernels.Samplers.Diffusers;
+using DiffusionKernels.Samplers.Sampling;
+using DiffusionKernels.Samplers.Schedules;
+using DiffusionKernels.Samplers.Solvers;
+
+namespace DiffusionKernels;
+
+/// <summary>
+/// The one object an app needs to sample a diffusion model: opens a diffusers UNet2DModel folder, a known topology
+/// (random weights, for benchmarks), a Gaussian-mixture spec (<c>gmm:spec.json</c>) or any <see cref="IDenoiser"/> on a
+/// device, and draws samples with <see cref="Generate"/> / <see cref="GenerateAsync"/>. <c>dk sample</c> runs through
+/// it, so the same request gives the same bytes.
+/// </summary>
+/// <example>
+/// <code>
+/// using var pipeline = DiffusionPipeline.Open(BundledModel.Find(), device: "auto");
+/// var result = pipeline.Generate(new GenerationRequest { NumSamples = 4, Steps = 20, Seed = 7 });
+/// result.Save("grid.png");
+/// </code>
+/// </example>
+/// <remarks>
+/// The network is compiled for a batch size, class condition and schedule overrides on first use and kept until a
+/// request needs others. Thread safety: any number of threads may call <see cref="Generate"/> on one pipeline; their
+/// runs are serialized, and each returns exactly what it returns alone. For parallel runs, open one pipeline per
+/// thread (on a backend that <see cref="Backend.SupportsConcurrentCalls"/>). Disposal must not race with a run.
+/// </remarks>
+public sealed class DiffusionPipeline : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly bool _ownsBackend;
+    private readonly IDenoiser? _denoiser;
+    private readonly SchedulerConfig? _denoiserSchedule;
+    private readonly bool _ownsDenoiser;
+    private DiffusionModel? _model;
+    private ModelKey? _key;
+    private bool _disposed;
+
+    private sealed record ModelKey(int Batch, ClassConditioning? Conditioning, ScheduleOverrides Overrides);
+
+    private DiffusionPipeline(string source, Backend backend, bool ownsBackend, IDenoiser? denoiser = null, SchedulerConfig? schedule = null, bool ownsDenoiser = false)
+    {
+        Source = source;
+        Backend = backend;
+        _ownsBackend = ownsBackend;
+        _denoiser = denoiser;
+        _denoiserSchedule = schedule;
+        _ownsDenoiser = ownsDenoiser;
+    }
+
+    /// <summary>The model folder, topology name, <c>gmm:</c> spec or denoiser name the pipeline samples.</summary>
+    public string Source { get; }
+
+    /// <summary>The backend the pipeline runs on.</summary>
+    public Backend Backend { get; }
+
+    /// <summary>
+    /// Opens <paramref name="model"/> (a diffusers UNet2DModel folder, a known topology, or <c>gmm:spec.json</c>) on
+    /// <paramref name="device"/>: <c>auto</c> (CUDA when there is one, else the CPU), <c>cuda</c>, <c>cuda:N</c>, <c>cpu</c> or
+    /// <c>ilgpu-cpu</c>. The pipeline owns the device's backend.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The mixture spec does not exist.</exception>
+    /// <exception cref="DeviceNotAvailableException">The device is unknown or absent.</exception>
+    public static DiffusionPipeline Open(string model, string device = "auto")
+    {
+        RequireSource(model);
+        var backend = Devices.Create(device);
+        return new DiffusionPipeline(model, backend, ownsBackend: true);
+    }
+
+    /// <summary>Opens <paramref name="model"/> on a backend the caller owns (and disposes after the pipeline).</summary>
+    /// <inheritdoc cref="Open(string, string)" path="/exception"/>
+    public static DiffusionPipeline Open(string model, Backend backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        RequireSource(model);
+        return new DiffusionPipeline(model, backend, ownsBackend: false);
+    }
+
+    /// <summary>Opens the bundled phantom model (<see cref="BundledModel"/>) on <paramref name="device"/>.</summary>
+    /// <exception cref="DirectoryNotFoundException">The bundled model was not found.</exception>
+    /// <exception cref="DeviceNotAvailableException">The device is unknown or absent.</exception>
+    public static DiffusionPipeline OpenBundled(string device = "auto") => Open(BundledModel.Find(), device);
+
+    /// <summary>
+    /// A pipeline around any denoiser (<see cref="FunctionDenoiser"/>, another network): every solver and diffusers
+    /// scheduler runs on it. <paramref name="schedule"/> gives the training timesteps and σ grids (default: diffusers' DDPM
+    /// defaults); the denoiser must take any batch size up to the requests' <see cref="GenerationRequest.BatchSize"/>.
+    /// </summary>
+    /// <param name="denoiser">The denoiser, on the backend the pipeline uses.</param>
+    /// <param name="schedule">Its scheduler config.</param>
+    /// <param name="ownsDenoiser">Whether disposing the pipeline disposes the denoiser (when it is <see cref="IDisposable"/>).</param>
+    /// <param name="name">A name for messages and <see cref="Source"/>.</param>
+    public static DiffusionPipeline FromDenoiser(IDenoiser denoiser, SchedulerConfig? schedule = null, bool ownsDenoiser = false, string name = "custom denoiser")
+    {
+        ArgumentNullException.ThrowIfNull(denoiser);
+        // Checked now, so a bad schedule or shape fails here rather than at the first request.
+        DiffusionModel.FromDenoiser(denoiser, 1, schedule, name).Dispose();
+        return new DiffusionPipeline(name, denoiser.Backend, ownsBackend: false, denoiser, schedule ?? new SchedulerConfig(), ownsDenoiser);
+    }
+
+    private static void RequireSource(string model)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(model);
+        if (model.StartsWith("gmm:", StringComparison.Ordinal))
+        {
+            if (!File.Exists(model[4..])) throw new FileNotFoundException($"{model[4..]}: the mixture spec does not exist", model[4..]);
+        }
+        else if (!KnownTopologies.ByName.ContainsKey(model) && !Directory.Exists(model))
+            throw new DirectoryNotFoundException($"{model}: the model folder does not exist (known topologies: {string.Join(", ", KnownTopologies.ByName.Keys)})");
+    }
+
+    /// <summary>
+    /// The model compiled for <paramref name="request"/>'s batch size, class condition and schedule overrides (what
+    /// <see cref="Generate"/> uses; it opens it on demand). Its sample shape and scheduler config describe what a request
+    /// can give. Code that calls its denoiser directly must hold <see cref="DiffusionModel.Exclusive"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The request is invalid, or does not fit the model (the message names the setting).</exception>
+    /// <exception cref="ModelFormatException">A file of the model is malformed (the message names it).</exception>
+    /// <exception cref="InsufficientMemoryException">The network at this batch size cannot fit in memory.</exception>
+    public DiffusionModel Prepare(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var conditioning = request.ClassLabel is { } label ? new ClassConditioning(label, request.GuidanceScale, request.NullClassLabel) : null;
+            var key = new ModelKey(Math.Min(request.BatchSize, request.NumSamples), conditioning, request.ScheduleOverrides ?? new ScheduleOverrides());
+            if (_model is not null && key == _key) return _model;
+            _model?.Dispose();
+            _model = null;
+            _model = _denoiser is null ? DiffusionModel.Open(Source, Backend, key.Batch, key.Overrides, conditioning) : OpenDenoiser(key);
+            _key = key;
+            return _model;
+        }
+    }
+
+    private DiffusionModel OpenDenoiser(ModelKey key)
+    {
+        if (key.Conditioning is not null) throw new ArgumentException($"{Source}: class labels and guidance apply to class-conditional U-Nets; condition a custom denoiser yourself");
+        var o = key.Overrides;
+        var schedule = _denoiserSchedule! with
+        {
+            BetaSchedule = o.BetaSchedule ?? _denoiserSchedule.BetaSchedule,
+            PredictionType = o.PredictionType ?? _denoiserSchedule.PredictionType,
+            ClipSample = o.ClipSample ?? _denoiserSchedule.ClipSample,
+        };
+        return DiffusionModel.FromDenoiser(_denoiser!, key.Batch, schedule, Source);
+    }
+
+    /// <summary>Steps the whole run of <paramref name="request"/> takes (steps per batch × batches), for progress displays.</summary>
+    /// <inheritdoc cref="Prepare" path="/exception"/>
+    public long TotalSteps(GenerationRequest request)
+    {
+        lock (_gate)
+        {
+            var model = Prepare(request);
+            var plan = Plan(request, model);
+            return (long)plan.StepsPerBatch * Batches(request, model);
+        }
+    }
+
+    private static int Batches(GenerationRequest request, DiffusionModel model) => (request.NumSamples + model.Batch - 1) / model.Batch;
+
+    /// <summary>
+    /// Draws <see cref="GenerationRequest.NumSamples"/> samples. <paramref name="progress"/> hears after every step (on
+    /// the sampling thread); <paramref name="cancellationToken"/> stops the run at the end of a step.
+    /// </summary>
+    /// <exception cref="ArgumentException">The request is invalid or does not fit the model (the message names the setting).</exception>
+    /// <exception cref="ShapeMismatchException">The initial noise or images do not hold the samples asked for.</exception>
+    /// <exception cref="NumericalInstabilityException">A step produced NaN or Inf (with <see cref="GenerationRequest.CheckFinite"/>).</exception>
+    /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
+    /// <exception cref="ModelFormatException">A file of the model is malformed (the message names it).</exception>
+    /// <exception cref="InsufficientMemoryException">The network or the samples cannot fit in memory.</exception>
+    /// <exception cref="ObjectDisposedException">The pipeline has been disposed.</exception>
+    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_gate)
+        {
+            var model = Prepare(request);
+            var plan = Plan(request, model);
+            long total = (long)plan.StepsPerBatch * Batches(request, model), done = 0;
+            bool stopped = false;
+            var options = new SamplerOptions
+            {
+                Seed = request.Seed,
+                Cancellation = cancellationToken,
+                CheckFinite = request.CheckFinite,
+                OnStep = request.OnStep is not { } onStep ? null : s =>
+                {
+                    onStep(s);
+                    stopped |= s.StopRequested;
+                },
+            };
+            Action<RunProgress>? report = progress is null ? null : p => progress.Report(new GenerationProgress(
+                p.SamplesDone, p.Samples, p.Step.Step, p.Step.Steps, p.Step.Sigma, p.Step.NextSigma, p.Step.Evaluations, ++done, total));
+            var clock = Stopwatch.StartNew();
+            int evaluations0 = plan.Scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations;
+            var samples = plan.Scheduler is not null
+                ? SampleRunner.Draw(model, plan.Scheduler, request.Steps, request.NumSamples, options, plan.Init, report)
+                : SampleRunner.Draw(model, plan.Solver!, plan.Sigmas, request.NumSamples, options, plan.Init, report, plan.InitIsImage);
+            int evaluations = (plan.Scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations) - evaluations0;
+            Backend.Synchronize();
+            var elapsed = clock.Elapsed;
+            if (request.CheckFinite && samples.Any(v => !float.IsFinite(v))) throw new NumericalInstabilityException("the samples hold NaN or Inf");
+            int count = samples.Length / model.SampleLength;
+            string sampler = plan.Scheduler is null ? plan.Solver!.Name : $"{GenerationRequest.Diffusers} {plan.Scheduler.ClassName}";
+            return new GenerationResult(samples, [count, .. model.SampleShape], sampler, evaluations, elapsed, stopped,
+                plan.Sigmas.Length > 0 ? plan.Sigmas[0] : double.NaN, model.Batch, Backend.Name);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Generate"/> on a thread-pool thread. The run is compute-bound: awaiting it frees the caller's thread (a
+    /// UI), not the device.
+    /// </summary>
+    /// <inheritdoc cref="Generate" path="/exception"/>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Task.Run(() => Generate(request, progress, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>What a request runs: a solver over a σ grid, or a diffusers scheduler; and where it starts from.</summary>
+    internal sealed record SamplingPlan(Solver? Solver, DiffusersScheduler? Scheduler, double[] Sigmas, float[]? Init, bool InitIsImage, int StepsPerBatch);
+
+    /// <summary>Resolves the sampler of <paramref name="request"/> on <paramref name="model"/>, checking the settings that go with it.</summary>
+    internal static SamplingPlan Plan(GenerationRequest request, DiffusionModel model)
+    {
+        var solver = request.Solver ?? (request.Sampler is null or GenerationRequest.Diffusers ? null : ByName(request.Sampler));
+        bool useScheduler = solver is null && (request.Sampler == GenerationRequest.Diffusers || model.Schedule.ClassName is not null);
+        if (useScheduler)
+        {
+            string how = request.Sampler == GenerationRequest.Diffusers ? "the diffusers scheduler" : $"the model's {model.Schedule.ClassName} (its default sampler; name a solver to use it)";
+            if (request.SigmaGrid is not null) throw new ArgumentException($"the σ grid applies to solvers; {how} uses its own grid");
+            if (request.InitImage is not null) throw new ArgumentException($"img2img runs with a solver, not {how}");
+            var scheduler = DiffusersScheduler.FromConfig(model.Schedule, request.Eta);
+            var init = request.InitNoise;
+            return new SamplingPlan(null, scheduler, [], init, false, scheduler.Timesteps(request.Steps).Count);
+        }
+        if (request.Eta is not null) throw new ArgumentException("η (Eta) applies to a diffusers scheduler; set a solver's own with Solver.With(\"eta\", value)");
+        solver ??= SamplerRegistry.Get(GenerationRequest.DefaultSampler);
+        var sigmas = model.Sigmas(request.SigmaGrid ?? "karras", request.Steps);
+        if (request.InitImage is not { } image) return new SamplingPlan(solver, null, sigmas, request.InitNoise, false, sigmas.Length - 1);
+        sigmas = DiffusionModel.ForStrength(sigmas, request.Strength);
+        return new SamplingPlan(solver, null, sigmas, ModelRange(image, request.NumSamples, model), true, sigmas.Length - 1);
+    }
+
+    /// <summary>Images in [0, 1] as the model's [−1, 1], one image repeated for every sample.</summary>
+    private static float[] ModelRange(float[] images, int count, DiffusionModel model)
+    {
+        int per = model.SampleLength;
+        if (images.Length == per && count > 1)
+        {
+            var repeated = new float[(long)per * count];
+            for (int k = 0; k < count; k++) images.CopyTo(repeated, k * per);
+            images = repeated;
+        }
+        else if (images.Length != (long)per * count)
+            throw new ShapeMismatchException($"the init images must hold {count} images of {Shape.Format(model.SampleShape)} (or one for all), found {images.Length} values");
+        var mapped = new float[images.Length];
+        for (int i = 0; i < images.Length; i++) mapped[i] = images[i] * 2 - 1;
+        return mapped;
+    }
+
+    private static Solver ByName(string name) =>
+        SamplerRegistry.Solvers.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
+        ?? throw new ArgumentException($"unknown sampler '{name}'; available: {GenerationRequest.Diffusers}, {string.Join(", ", SamplerRegistry.Solvers.Select(s => s.Name))}");
+
+    /// <summary>The limits every request must meet, whatever the model.</summary>
+    private static void Validate(GenerationRequest r)
+    {
+        if (r.Steps < 1 || r.Steps > MaxSteps) throw new ArgumentException($"steps must be in [1, {MaxSteps}], found {r.Steps}");
+        if (r.NumSamples < 1) throw new ArgumentException($"the number of samples must be ≥ 1, found {r.NumSamples}");
+        if (r.BatchSize < 1) throw new ArgumentException($"the batch size must be ≥ 1, found {r.BatchSize}");
+        if (r.GuidanceScale is { } w && !(w >= 0 && double.IsFinite(w))) throw new ArgumentException($"the guidance scale must be a finite number ≥ 0, found {w}");
+        if (r.ClassLabel is null && (r.GuidanceScale is not null || r.NullClassLabel is not null)) throw new ArgumentException("guidance and a null class need a class label");
+        if (r.GuidanceScale is null && r.NullClassLabel is not null) throw new ArgumentException("a null class applies with a guidance scale only");
+        if (r.SigmaGrid is not (null or "karras" or "exponential" or "discrete")) throw new ArgumentException($"the σ grid must be karras, exponential or discrete, found '{r.SigmaGrid}'");
+        if (!(r.Strength > 0 && r.Strength <= 1)) throw new ArgumentException($"the img2img strength must be in (0, 1], found {r.Strength}");
+        if (r.InitImage is not null && r.InitNoise is not null) throw new ArgumentException("give initial noise or init images (img2img), not both");
+    }
+
+    /// <summary>Most steps a request may ask for.</summary>
+    public const int MaxSteps = 100_000;
+
+    /// <summary>Frees the compiled network, the backend when the pipeline opened it, and the denoiser when it owns it.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _model?.Dispose();
+            if (_ownsDenoiser && _denoiser is IDisposable d) d.Dispose();
+            if (_ownsBackend) Backend.Dispose();
+        }
+    }
+}
