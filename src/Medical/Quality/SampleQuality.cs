@@ -19,10 +19,33 @@ public static class SampleQuality
     /// <summary>Side of the downsampled images the sliced Wasserstein distance compares.</summary>
     public const int SlicedSize = 16;
 
-    public static QualityScores Compare(float[] a, float[] b, int size, int projections = 256, int seed = 0) => new(
-        SlicedWasserstein(Downsample(a, size, SlicedSize), Downsample(b, size, SlicedSize), SlicedSize * SlicedSize, projections, seed),
-        Wasserstein1(a, b),
-        SpectrumDistance(a, b, size));
+    /// <summary>Scores <paramref name="a"/> against <paramref name="b"/>, both [N, size, size] with N ≥ 1.</summary>
+    /// <exception cref="ArgumentException">
+    /// The images are smaller than <see cref="SlicedSize"/> (the sliced distance compares 16×16 images; smaller ones would
+    /// be upsampled into empty blocks), or a set is empty or not whole images.
+    /// </exception>
+    public static QualityScores Compare(float[] a, float[] b, int size, int projections = 256, int seed = 0)
+    {
+        CheckImages(a, size, nameof(a));
+        CheckImages(b, size, nameof(b));
+        if (size < SlicedSize)
+            throw new ArgumentException($"sample quality: images of {size}×{size} are smaller than the {SlicedSize}×{SlicedSize} the sliced Wasserstein distance compares", nameof(size));
+        if (projections < 1) throw new ArgumentOutOfRangeException(nameof(projections), $"sample quality: projections must be ≥ 1, found {projections}");
+        return new(
+            SlicedWasserstein(Downsample(a, size, SlicedSize), Downsample(b, size, SlicedSize), SlicedSize * SlicedSize, projections, seed),
+            Wasserstein1(a, b),
+            SpectrumDistance(a, b, size));
+    }
+
+    /// <summary>Fails unless <paramref name="images"/> holds one or more whole [size, size] images.</summary>
+    private static void CheckImages(float[] images, int size, string name)
+    {
+        ArgumentNullException.ThrowIfNull(images, name);
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), $"sample quality: image size must be ≥ 1, found {size}");
+        long plane = (long)size * size;
+        if (images.Length == 0 || images.Length % plane != 0)
+            throw new ArgumentException($"sample quality: {name} holds {images.Length} values, not a whole number (≥ 1) of {size}×{size} images", name);
+    }
 
     /// <summary>The noise baseline: <paramref name="length"/> uniform values in [0, 1), the same for a given seed.</summary>
     public static float[] UniformNoise(int length, int seed = 1)
@@ -36,6 +59,9 @@ public static class SampleQuality
     /// <summary>Average box downsampling of [N, size, size] to [N, target, target] (size a multiple of target, else nearest block).</summary>
     public static float[] Downsample(float[] images, int size, int target)
     {
+        CheckImages(images, size, nameof(images));
+        if (target < 1 || target > size)
+            throw new ArgumentOutOfRangeException(nameof(target), $"sample quality: cannot downsample {size}×{size} images to {target}×{target}");
         int n = images.Length / (size * size);
         var result = new float[n * target * target];
         for (int k = 0; k < n; k++)
@@ -103,6 +129,7 @@ public static class SampleQuality
     /// <summary>Mean radially averaged power spectrum of [N, size, size] images, log10, one value per integer radius.</summary>
     public static double[] RadialLogSpectrum(float[] images, int size)
     {
+        CheckImages(images, size, nameof(images));
         int n = images.Length / (size * size), radii = size / 2;
         var sums = new double[radii];
         var counts = new int[radii];
@@ -127,6 +154,8 @@ public static class SampleQuality
     /// <summary>RMS difference of the two sets' mean log power spectra over radii 1 … size/2 − 1.</summary>
     public static double SpectrumDistance(float[] a, float[] b, int size)
     {
+        // Radii 1 … size/2 − 1 must hold at least one ring.
+        if (size < 4) throw new ArgumentOutOfRangeException(nameof(size), $"sample quality: the power spectrum distance needs images of at least 4×4, found {size}×{size}");
         var sa = RadialLogSpectrum(a, size);
         var sb = RadialLogSpectrum(b, size);
         double s = 0;
