@@ -1,5 +1,4 @@
-using System.Numerics;
-using MathNet.Numerics.IntegralTransforms;
+using DiffusionKernels.Kernels.Cpu;
 
 namespace DiffusionKernels.Medical.Quality;
 
@@ -127,29 +126,47 @@ public static class SampleQuality
     }
 
     /// <summary>Mean radially averaged power spectrum of [N, size, size] images, log10, one value per integer radius.</summary>
+    /// <remarks>The orthonormal 2-D FFT of the kernel layer (<see cref="Fft2d"/>), a band of images at a time.</remarks>
     public static double[] RadialLogSpectrum(float[] images, int size)
     {
         CheckImages(images, size, nameof(images));
-        int n = images.Length / (size * size), radii = size / 2;
+        int n = images.Length / (size * size), radii = size / 2, plane = size * size;
         var sums = new double[radii];
         var counts = new int[radii];
-        var buffer = new Complex[size * size];
-        for (int k = 0; k < n; k++)
+        int band = Math.Min(n, SpectrumBand);
+        var re = new float[band * plane];
+        var im = new float[band * plane];
+        for (int first = 0; first < n; first += band)
         {
-            for (int p = 0; p < size * size; p++) buffer[p] = images[k * size * size + p];
-            Fft2D.Forward(buffer, size, size);
-            for (int y = 0; y < size; y++)
-                for (int x = 0; x < size; x++)
-                {
-                    int fy = y <= size / 2 ? y : y - size, fx = x <= size / 2 ? x : x - size;
-                    int r = (int)Math.Round(Math.Sqrt(fy * fy + fx * fx));
-                    if (r >= radii) continue;
-                    sums[r] += buffer[y * size + x].Magnitude * buffer[y * size + x].Magnitude;
-                    counts[r]++;
-                }
+            int count = Math.Min(band, n - first);
+            var layout = new Fft2dLayout
+            {
+                Batch = count,
+                Channels = 1,
+                Height = size,
+                Width = size,
+                RealInput = 1,
+                InBatchStride = plane,
+                OutBatchStride = plane,
+            };
+            Fft2d.Transform(images.AsSpan(first * plane, count * plane), default, re, im, layout, inverse: false);
+            for (int k = 0; k < count; k++)
+                for (int y = 0; y < size; y++)
+                    for (int x = 0; x < size; x++)
+                    {
+                        int fy = y <= size / 2 ? y : y - size, fx = x <= size / 2 ? x : x - size;
+                        int r = (int)Math.Round(Math.Sqrt(fy * fy + fx * fx));
+                        if (r >= radii) continue;
+                        int at = k * plane + y * size + x;
+                        sums[r] += (double)re[at] * re[at] + (double)im[at] * im[at];
+                        counts[r]++;
+                    }
         }
         return sums.Select((s, r) => Math.Log10(s / Math.Max(1, counts[r]) + 1e-12)).ToArray();
     }
+
+    /// <summary>Images per FFT call of <see cref="RadialLogSpectrum"/> (bounds its scratch memory).</summary>
+    private const int SpectrumBand = 64;
 
     /// <summary>RMS difference of the two sets' mean log power spectra over radii 1 … size/2 − 1.</summary>
     public static double SpectrumDistance(float[] a, float[] b, int size)
