@@ -26,7 +26,7 @@ public static class MedicalInputs
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{option}: {path} does not exist");
         var a = Npy.Read(path);
-        if (a.Shape.Length != 4 || !a.Shape[1..].SequenceEqual(sampleShape))
+        if (a.Shape.Length != 4 || !a.Shape.AsSpan(1).SequenceEqual(sampleShape))
             throw new ShapeMismatchException($"{option} {path}: expected images [N, {string.Join(", ", sampleShape)}] (the model's sample shape), found {Shape.Format(a.Shape)}");
         if (a.Shape[0] < 1) throw new ShapeMismatchException($"{option} {path}: holds no images");
         var v = a.AsFloat32();
