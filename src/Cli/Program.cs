@@ -33,7 +33,7 @@ public static class Program
         return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
 
-    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
+    private static Stack<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
     {
         var names = new Stack<string>();
         for (var r = result; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)

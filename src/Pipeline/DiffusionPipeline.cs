@@ -271,7 +271,7 @@ public sealed class DiffusionPipeline : IDisposable
     }
 
     private static Solver ByName(string name) =>
-        SamplerRegistry.Solvers.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
+        SamplerRegistry.Solvers.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"unknown sampler '{name}'; available: {GenerationRequest.Diffusers}, {string.Join(", ", SamplerRegistry.Solvers.Select(s => s.Name))}");
 
     /// <summary>The limits every request must meet, whatever the model.</summary>

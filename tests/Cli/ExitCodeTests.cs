@@ -34,7 +34,9 @@ public class ExitCodeTests
             (new AggregateException(new ShapeMismatchException("shape")), CliErrors.UserError),
             (new NumericalInstabilityException("NaN at step 3"), CliErrors.NonFiniteResult),
             (new OperationCanceledException(), CliErrors.Interrupted),
+#pragma warning disable CA2201 // the exception a bug in dk would throw, made here on purpose
             (new NullReferenceException(), CliErrors.InternalError),
+#pragma warning restore CA2201
             (new ArgumentNullException("x"), CliErrors.InternalError),
             (new InvalidOperationException("Sequence contains no elements"), CliErrors.InternalError),
             (new ObjectDisposedException("Tensor"), CliErrors.InternalError),

@@ -221,7 +221,7 @@ public class NpyTests
     public void WriteChecksItsArguments()
     {
         Assert.Throws<ArgumentException>(() => Npy.Write(P("a.npy"), new float[5], [2, 3]));
-        Assert.Throws<ArgumentException>(() => Npy.Write(P("a.npy"), new long[0], [-1, 0]));
+        Assert.Throws<ArgumentException>(() => Npy.Write(P("a.npy"), Array.Empty<long>(), [-1, 0]));
         Assert.Throws<ArgumentException>(() => Npy.Write(P("a.npy"), new float[1], [65536, 65536, 65536, 65536, 65536]));
         Assert.Throws<DirectoryNotFoundException>(() => Npy.Write(P("nowhere/a.npy"), new float[1], [1]));
         Assert.That(Directory.GetFiles(_dir), Is.Empty, "nothing written, no temporary files left");

@@ -71,7 +71,7 @@ public class HeadPhantomTests
         for (int i = 0; i < healthy.Length; i++)
         {
             if (md![i] == 1f) Assert.That(dark[i], Is.LessThan(healthy[i] - 0.1f), $"pixel {i}: a dark lesion is darker");
-            if (md[i] == 0f && m0[i] == 0f && ms[i] == 0f) Assert.That(dark[i], Is.EqualTo(healthy[i]).Within(0.3f));
+            if (md[i] == 0f && m0![i] == 0f && ms![i] == 0f) Assert.That(dark[i], Is.EqualTo(healthy[i]).Within(0.3f));
         }
         Assert.Throws<ArgumentException>(() => new LesionSpec(0, 1, 0.1, 0.2, 0.1, 0.2).Validate());
     }

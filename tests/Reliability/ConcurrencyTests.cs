@@ -1,3 +1,4 @@
+using DiffusionKernels.Medical.Inverse;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Samplers;
 using DiffusionKernels.Samplers.Sampling;
@@ -105,5 +106,41 @@ public class ConcurrencyTests
         }
         var other = OnThreads(1, _ => Draw(model, 1));
         Assert.That(other[0], Has.Length.EqualTo(5 * 64), "released: another thread can draw");
+    }
+
+    private static float[] Images(int count) => [.. Enumerable.Range(0, count * 64).Select(i => MathF.Sin(i * 0.37f) * 0.8f)];
+
+    private static float[] Anomaly(DiffusionModel model, ulong seed) =>
+        DiffusionPrior.AnomalyReconstruct(model, Images(3), 3, 2.0, 4, SamplerRegistry.Get("ddpm"), new SamplerOptions { Seed = seed });
+
+    [Test]
+    public void ThreadsSharingOneModelInTheDiffusionPriorGetTheResultOfALoneCall()
+    {
+        // The prior uses the model's denoiser directly, so it must hold Exclusive() as SampleRunner does.
+        using var model = DiffusionModel.Open(_dir, TestBackends.Cpu, 2);
+        var alone = Enumerable.Range(0, 3).Select(k => Anomaly(model, (ulong)k + 1)).ToArray();
+        var together = OnThreads(3, k => Enumerable.Range(0, 3).Select(_ => Anomaly(model, (ulong)k + 1)).ToArray());
+        for (int k = 0; k < 3; k++)
+            for (int round = 0; round < 3; round++)
+                Close.Identical(alone[k], together[k][round], $"thread {k}, round {round}");
+        Assert.That(alone[0], Is.Not.EqualTo(alone[1]), "different seeds give different results");
+    }
+
+    [Test]
+    public void TheDiffusionPriorWaitsForAnotherHolderOfTheModel()
+    {
+        using var model = DiffusionModel.Open(_dir, TestBackends.Cpu, 2);
+        float[] Run() => DiffusionPrior.Denoise(model, Images(2), 2, 0.2, 3, SamplerRegistry.Get("euler"), new SamplerOptions());
+        var warm = Run(); // compiled and warmed: a free run takes milliseconds
+        float[]? result = null;
+        var worker = new Thread(() => result = Run());
+        using (model.Exclusive())
+        {
+            worker.Start();
+            // While this thread holds the model the prior cannot run.
+            Assert.That(worker.Join(500), Is.False, "the prior ran while another caller held the model");
+        }
+        Assert.That(worker.Join(TimeSpan.FromMinutes(2)), Is.True, "the prior runs once the model is released");
+        Close.Identical(warm, result!, "the waiting run");
     }
 }

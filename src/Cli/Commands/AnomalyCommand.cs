@@ -33,16 +33,18 @@ public static class AnomalyCommand
         var batch = new Option<int>("--batch-size") { Description = "Images per network call", DefaultValueFactory = _ => 8 };
         var output = new Option<string>("--output") { Description = "Output folder (map.npy, recon.npy, segmentation.npy, PNGs)", DefaultValueFactory = _ => "anomaly" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var command = new Command("anomaly", "Anomaly maps by noising and denoising with a model of healthy images (AnoDDPM, Gaussian noise)")
-            { model, input, masks, t, sampler, steps, smoothing, percentile, threshold, seed, batch, output, force, device };
+            { model, input, masks, t, sampler, steps, smoothing, percentile, threshold, seed, batch, output, force, allowNonFinite, device };
         command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(input)!, r.GetValue(masks), r.GetValue(t), r.GetValue(sampler)!, r.GetValue(steps),
-            r.GetValue(smoothing), r.GetValue(percentile), r.GetValue(threshold), r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
+            r.GetValue(smoothing), r.GetValue(percentile), r.GetValue(threshold), r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!,
+            r.GetValue(allowNonFinite))));
         return command;
     }
 
     public sealed record Request(string? Model, string Input, string? Masks, int T, string Sampler, int Steps, double Smoothing, double Percentile, double? Threshold,
-        ulong Seed, int Batch, string Output, bool Force, string Device);
+        ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite = false);
 
     public static int Run(Request q)
     {
@@ -53,15 +55,18 @@ public static class AnomalyCommand
         MedicalInputs.InRange("--smoothing", q.Smoothing, 0, 1000);
         if (!(q.Percentile > 0 && q.Percentile < 100)) throw new ArgumentException($"--percentile must be in (0, 100), found {q.Percentile}");
         if (q.Threshold is { } th && !double.IsFinite(th)) throw new ArgumentException($"--threshold must be a finite number, found {th}");
-        var output = OutputFolder.Check(q.Output, q.Force);
         var modelPath = q.Model ?? SampleCommand.FindBundledModel();
+        var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Input, q.Masks]);
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
-        using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, MedicalInputs.Count(q.Input)));
+        int count = MedicalInputs.Count(q.Input);
+        using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, count));
         var schedule = model.Schedule.CreateSchedule();
         if (q.T >= schedule.TrainTimesteps) throw new ArgumentException($"--t must be in [1, {schedule.TrainTimesteps - 1}], found {q.T}");
-        var (images, count) = MedicalInputs.Images(q.Input, model.SampleShape);
+        // Held at once: the images in both units, the reconstructions in both units, the map and the segmentation.
+        MedicalInputs.EnsureResultsFit($"anomaly maps of {count} images of {Shape.Format(model.SampleShape)}", count, model.SampleShape, 7);
+        (var images, count) = MedicalInputs.Images(q.Input, model.SampleShape, allowNonFinite: q.AllowNonFinite);
         int c = model.SampleShape[0], h = model.SampleShape[1], w = model.SampleShape[2];
         float[]? truth = null;
         if (q.Masks is not null)
@@ -72,7 +77,7 @@ public static class AnomalyCommand
             truth = MedicalInputs.Masks(q.Masks, count, h, w, "--masks");
         }
         double sigma = AnomalyDetector.SigmaAt(schedule, q.T);
-        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token };
+        var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token, CheckFinite = !q.AllowNonFinite };
         var clock = Stopwatch.StartNew();
         var recon = StepProgress.Run("denoising", (count + model.Batch - 1) / model.Batch * q.Steps,
             p => DiffusionPrior.AnomalyReconstruct(model, MedicalInputs.ToModel(images), count, sigma, q.Steps, solver, options, p));
@@ -81,6 +86,7 @@ public static class AnomalyCommand
         recon = MedicalInputs.FromModel(recon);
         var map = AnomalyDetector.Map(images, recon, count, c, h, w, q.Smoothing);
         var segmentation = q.Threshold is { } fixedThreshold ? Dice.Threshold(map, (float)fixedThreshold) : AnomalyDetector.Segment(map, q.Percentile);
+        MedicalInputs.RequireFiniteResults(q.AllowNonFinite, ("recon.npy", recon), ("map.npy", map));
         int[] shape = [count, c, h, w], mapShape = [count, 1, h, w];
         float top = Math.Max(1e-6f, AnomalyDetector.Percentile(map, 99.9));
         OutputFolder.Write(output, temp =>

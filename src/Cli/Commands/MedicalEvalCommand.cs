@@ -44,19 +44,20 @@ public static class MedicalEvalCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of noise and sampling", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--output") { Description = "Folder for medical-eval.md (all tables) and quality_vs_nfe.png" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var command = new Command("medical-eval", "The held-out medical evaluation: exact-acceleration MRI against tuned converged baselines, lesions, out-of-distribution images, uncertainty, NFE study, other tasks, anomaly detection")
-            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, device };
+            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, allowNonFinite, device };
         command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(maskSeeds), r.GetValue(maskType)!, r.GetValue(accelerations)!, r.GetValue(noWavelet), r.GetValue(steps),
             r.GetValue(methods)!, r.GetValue(main)!, r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(posterior), r.GetValue(studySteps)!, r.GetValue(studyN),
             r.GetValue(maxIterations), r.GetValue(tolerance), r.GetValue(anomalySteps), r.GetValue(tasks)!, r.GetValue(batch), r.GetValue(seed), r.GetValue(output),
-            r.GetValue(force), r.GetValue(device)!)));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
         return command;
     }
 
     public sealed record Request(string? Model, int N, int ValidationN, int MaskSeeds, string MaskType, string Accelerations, bool NoWavelet, int Steps, string Methods, string MainMethod, int JumpLength,
         int JumpCount, int PosteriorSamples, string StudySteps, int StudyN, int MaxIterations, double Tolerance, int AnomalySteps, string Tasks, int Batch, ulong Seed,
-        string? Output, bool Force, string Device);
+        string? Output, bool Force, string Device, bool AllowNonFinite = false);
 
     private static ReconstructionMethod Method(string option, string name) => name switch
     {
@@ -121,15 +122,26 @@ public static class MedicalEvalCommand
     public static int Run(Request q)
     {
         var options = ToOptions(q);
-        var output = q.Output is null ? null : OutputFolder.Check(q.Output, q.Force);
+        var modelPath = q.Model ?? SampleCommand.FindBundledModel();
+        var output = q.Output is null ? null : OutputFolder.Check(q.Output, q.Force, CommonOptions.ModelPaths(modelPath));
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
-        var modelPath = q.Model ?? SampleCommand.FindBundledModel();
         using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, q.N));
+        // A lower bound of what the tables hold at once: the largest phantom set, K posterior samples of it in model and
+        // image units, and about a dozen images, measurements and baseline results of the same size.
+        int largest = Math.Max(q.N, Math.Max(q.ValidationN, q.StudyN));
+        MedicalInputs.EnsureResultsFit($"the evaluation of {largest} phantoms of {Shape.Format(model.SampleShape)}", largest, model.SampleShape, 2L * q.PosteriorSamples + 12);
         int studyBatch = Math.Min(q.Batch, Math.Min(q.StudyN, q.N));
         using var studyModel = (options.Tasks.Contains("study") || options.Tasks.Contains("uncertainty")) && studyBatch != model.Batch ? DiffusionModel.Open(modelPath, backend, studyBatch) : null;
         var report = MedicalEvaluation.Run(model, options with { Cancellation = cancel.Token }, Console.WriteLine, studyModel);
         Console.WriteLine($"done in {report.Elapsed.TotalSeconds:F0} s");
+        var nonFinite = report.NonFiniteResults();
+        if (nonFinite.Count > 0)
+        {
+            string message = $"{nonFinite.Count} result{(nonFinite.Count > 1 ? "s are" : " is")} NaN or infinite, the first in {nonFinite[0]}";
+            if (!q.AllowNonFinite) throw new NumericalInstabilityException($"{message}; nothing was written (--allow-nonfinite writes them)");
+            Console.Error.WriteLine($"dk: warning: {message}");
+        }
         if (output is not null)
         {
             OutputFolder.Write(output, temp =>

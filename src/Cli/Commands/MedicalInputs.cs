@@ -18,17 +18,21 @@ public static class MedicalInputs
         return a.Shape[0];
     }
 
-    /// <summary>Reads [N, C, H, W] images in [0, 1] that must match the model's sample shape.</summary>
-    public static (float[] Images, int Count) Images(string path, int[] sampleShape, string option = "--input")
+    /// <summary>
+    /// Reads [N, C, H, W] images in [0, 1] that must match the model's sample shape. NaN or Inf is an error unless
+    /// <paramref name="allowNonFinite"/> (then a warning, and only the finite values are range-checked).
+    /// </summary>
+    public static (float[] Images, int Count) Images(string path, int[] sampleShape, string option = "--input", bool allowNonFinite = false)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{option}: {path} does not exist");
         var a = Npy.Read(path);
-        if (a.Shape.Length != 4 || !a.Shape[1..].SequenceEqual(sampleShape))
+        if (a.Shape.Length != 4 || !a.Shape.AsSpan(1).SequenceEqual(sampleShape))
             throw new ShapeMismatchException($"{option} {path}: expected images [N, {string.Join(", ", sampleShape)}] (the model's sample shape), found {Shape.Format(a.Shape)}");
         if (a.Shape[0] < 1) throw new ShapeMismatchException($"{option} {path}: holds no images");
         var v = a.AsFloat32();
+        CommonOptions.RequireFinite($"{option} {path}", v, allowNonFinite);
         for (int i = 0; i < v.Length; i++)
-            if (!(v[i] >= -1e-3f && v[i] <= 1.001f))
+            if (float.IsFinite(v[i]) && !(v[i] >= -1e-3f && v[i] <= 1.001f))
                 throw new ArgumentException($"{option} {path}: images must be in [0, 1] (found {v[i].ToString(CultureInfo.InvariantCulture)} at flat index {i})");
         return (v, a.Shape[0]);
     }
@@ -52,6 +56,44 @@ public static class MedicalInputs
         var all = new float[count * height * width];
         for (int k = 0; k < count; k++) v.CopyTo(all, k * height * width);
         return all;
+    }
+
+    /// <summary>
+    /// Refuses, before the run, host results that cannot fit: <paramref name="arrays"/> arrays of
+    /// <paramref name="count"/> images of <paramref name="sampleShape"/> at once (each must also fit one .NET array).
+    /// </summary>
+    public static void EnsureResultsFit(string what, int count, int[] sampleShape, long arrays)
+    {
+        long per = MemoryBudget.Elements(what, [.. sampleShape.Select(d => (long)d)]);
+        MemoryBudget.HostArray(what, MemoryBudget.Elements(what, count, per));
+        MemoryBudget.EnsureHost(what, MemoryBudget.Elements(what, arrays, count, per, sizeof(float)));
+    }
+
+    /// <summary>
+    /// Checks results before anything is written: NaN or Inf in any of them is a <see cref="NumericalInstabilityException"/>
+    /// (exit code 3, nothing written) naming the file, unless <paramref name="allow"/> (then a warning with the count).
+    /// </summary>
+    public static void RequireFiniteResults(bool allow, params (string File, float[]? Values)[] results)
+    {
+        foreach (var (file, values) in results)
+        {
+            if (values is null) continue;
+            int bad = 0;
+            foreach (var v in values) if (!float.IsFinite(v)) bad++;
+            if (bad == 0) continue;
+            if (!allow) throw new NumericalInstabilityException($"{file} would hold {bad} NaN/Inf value{(bad > 1 ? "s" : "")}; nothing was written (--allow-nonfinite writes them)");
+            CommonOptions.RequireFinite(file, values, allow: true);
+        }
+    }
+
+    /// <summary>
+    /// Fails before the run when the model's images are too small for the SSIM the command reports (one whole window).
+    /// </summary>
+    public static void RequireSsimSize(string command, int[] sampleShape)
+    {
+        int h = sampleShape[^2], w = sampleShape[^1];
+        if (h < Ssim.MinSize || w < Ssim.MinSize)
+            throw new ArgumentException($"{command}: the model's {h}×{w} images are smaller than the {Ssim.MinSize}×{Ssim.MinSize} that SSIM, which it reports, needs");
     }
 
     /// <summary>Model units (data·2 − 1) from [0, 1].</summary>

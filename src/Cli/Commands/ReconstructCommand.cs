@@ -47,19 +47,20 @@ public static class ReconstructCommand
         var batch = new Option<int>("--batch-size") { Description = "Images per network call", DefaultValueFactory = _ => 8 };
         var output = new Option<string>("--output") { Description = "Output folder", DefaultValueFactory = _ => "recon" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
+        var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var command = new Command("reconstruct", "Reconstruct images from simulated measurements with the diffusion model as prior (MRI, inpainting, super-resolution, denoising)")
-            { task, model, input, mask, acceleration, maskType, centerFraction, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, snr, correctorSteps, posterior, seed, batch, output, force, device };
+            { task, model, input, mask, acceleration, maskType, centerFraction, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, snr, correctorSteps, posterior, seed, batch, output, force, allowNonFinite, device };
         command.SetAction(r => Run(new Request(r.GetValue(task)!, r.GetValue(model), r.GetValue(input)!, r.GetValue(mask), r.GetValue(acceleration),
             r.GetValue(maskType)!, r.GetValue(centerFraction), r.GetValue(box), r.GetValue(factor), r.GetValue(noise), r.GetValue(method)!, r.GetValue(sampler)!,
             r.GetValue(steps), r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(snr), r.GetValue(correctorSteps), r.GetValue(posterior), r.GetValue(seed),
-            r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!)));
+            r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
         return command;
     }
 
     public sealed record Request(string Task, string? Model, string Input, string? Mask, int Acceleration, string MaskType, double? CenterFraction, double Box, int Factor,
         double? NoiseSigma, string Method, string Sampler, int Steps, int JumpLength, int JumpCount, double Snr, int CorrectorSteps, int PosteriorSamples,
-        ulong Seed, int Batch, string Output, bool Force, string Device);
+        ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite = false);
 
     /// <summary>Checks every option (naming it) and turns them into a library request; nothing runs before this passes.</summary>
     public static ReconstructionRequest ToRequest(Request q)
@@ -127,15 +128,20 @@ public static class ReconstructCommand
 
     public static int Run(Request q)
     {
-        var request = ToRequest(q);
-        var output = OutputFolder.Check(q.Output, q.Force);
+        var request = ToRequest(q) with { CheckFinite = !q.AllowNonFinite };
         var modelPath = q.Model ?? SampleCommand.FindBundledModel();
+        var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Input, q.Mask]);
         int count = MedicalInputs.Count(q.Input);
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
         using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, count));
-        var (images, _) = MedicalInputs.Images(q.Input, model.SampleShape);
+        MedicalInputs.RequireSsimSize("reconstruct", model.SampleShape);
+        // Held at once: K posterior samples in model and image units, their mean and std, the naive answer, the
+        // measurement (two planes for k-space), the images in both units and the error map.
+        MedicalInputs.EnsureResultsFit($"--posterior-samples {request.PosteriorSamples} reconstructions of {count} images of {Shape.Format(model.SampleShape)}",
+            count, model.SampleShape, 2L * request.PosteriorSamples + 9);
+        var (images, _) = MedicalInputs.Images(q.Input, model.SampleShape, allowNonFinite: q.AllowNonFinite);
         int c = model.SampleShape[0], h = model.SampleShape[1], w = model.SampleShape[2];
         if (request.Task == InverseTask.SuperResolution && (h % q.Factor != 0 || w % q.Factor != 0)) throw new ArgumentException($"--factor {q.Factor} must divide the image size {h}×{w}");
         if (q.Mask is not null)
@@ -151,6 +157,8 @@ public static class ReconstructCommand
         backend.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
 
+        MedicalInputs.RequireFiniteResults(q.AllowNonFinite, ("recon.npy", result.Estimate), ("naive.npy", result.Naive), ("std.npy", result.Std),
+            ("measurement.npy", result.Measurement));
         int[] shape = [count, c, h, w];
         var error = new float[images.Length];
         for (int i = 0; i < error.Length; i++) error[i] = Math.Abs(result.Estimate[i] - images[i]);

@@ -137,7 +137,7 @@ public static class SampleCommand
 
     /// <summary>An explicit solver by name; the message lists every name --sampler takes.</summary>
     private static Solver ExplicitSolver(string name) =>
-        SamplerRegistry.Solvers.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
+        SamplerRegistry.Solvers.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"unknown sampler '{name}'; available: {Diffusers}, {string.Join(", ", SamplerRegistry.Solvers.Select(s => s.Name))}");
 
     /// <summary>

@@ -59,6 +59,22 @@ public sealed class EvaluationReport
     /// <summary>Wall time of the run.</summary>
     public TimeSpan Elapsed { get; set; }
 
+    /// <summary>
+    /// Where a number came out NaN or infinite: "table title: row" for each cell printed as NaN or ±Infinity (invariant
+    /// culture), and each study point with a non-finite PSNR or SSIM. Empty when every result is finite.
+    /// </summary>
+    public IReadOnlyList<string> NonFiniteResults()
+    {
+        static bool NonFinite(string cell) => cell.Contains("NaN", StringComparison.Ordinal) || cell.Contains("Infinity", StringComparison.Ordinal) || cell.Contains('∞');
+        var found = new List<string>();
+        foreach (var t in Tables)
+            foreach (var r in t.Rows)
+                if (r.Any(NonFinite)) found.Add($"{t.Title}: {string.Join(" | ", r)}");
+        foreach (var p in Study)
+            if (!double.IsFinite(p.Psnr) || !double.IsFinite(p.Ssim)) found.Add($"quality-vs-NFE study: {p.Setting} {p.Method}, {p.Steps} steps");
+        return found;
+    }
+
     /// <summary>All tables as markdown.</summary>
     public string ToMarkdown()
     {

@@ -32,6 +32,11 @@ public static class MedicalEvaluation
     public const long OodFirstIndex = 4_000_000_000;
 
     /// <summary>Runs the tables of <paramref name="options"/>; <paramref name="studyModel"/> (same model, smaller batch) serves the NFE study when given.</summary>
+    /// <remarks>
+    /// Each diffusion call holds its model's <see cref="DiffusionModel.Exclusive"/> (through <see cref="DiffusionPrior"/>), so
+    /// a model shared with other threads is serialized call by call. The run does not hold one lock throughout: with
+    /// two models on one backend that would take locks out of order and could deadlock against another thread.
+    /// </remarks>
     public static EvaluationReport Run(DiffusionModel model, EvaluationOptions options, Action<string>? log = null, DiffusionModel? studyModel = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -57,6 +62,9 @@ public static class MedicalEvaluation
             (_model, _studyModel, _o, _log, _b) = (model, studyModel, o, log, model.Backend);
             if (model.SampleShape[0] != 1) throw new ArgumentException($"medical evaluation: the phantom tasks need a 1-channel model, found {model.SampleShape[0]} channels");
             (_h, _w, _n) = (model.SampleShape[1], model.SampleShape[2], o.Images);
+            // Checked before any work: every table reports SSIM, which needs one whole window.
+            if (_h < Ssim.MinSize || _w < Ssim.MinSize)
+                throw new ArgumentException($"medical evaluation: the model's {_h}×{_w} images are smaller than the {Ssim.MinSize}×{Ssim.MinSize} SSIM needs");
             if (_n < 1 || o.ValidationImages < 1 || o.MaskSeeds < 1 || o.Steps < 1) throw new ArgumentException("medical evaluation: images, validation images, mask seeds and steps must be ≥ 1");
             _test = Phantoms(TestFirstIndex, _n, null);
         }
@@ -297,7 +305,7 @@ public static class MedicalEvaluation
                 {
                     var psnr = Quality(images, x, _n).Psnr;
                     var perKind = OutOfDistribution.Kinds.Select(k => Enumerable.Range(0, _n).Where(i => kinds[i] == k).Select(i => psnr[i]).DefaultIfEmpty(double.NaN).Average())
-                        .Select(v => F($"{v:F2}"));
+                        .Select(v => double.IsNaN(v) ? "–" : F($"{v:F2}")); // "–": no image of that kind among the test phantoms
                     Row(t, [F($"{acc}×"), name, Mean(psnr), .. perKind, _inDistribution.TryGetValue((acc, name), out var p) ? F($"{p:F2}") : "–"]);
                 }
                 Add("TV-DC [0,1]", TvExact(op, y, _n, 1).X);

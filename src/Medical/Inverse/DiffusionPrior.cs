@@ -11,6 +11,10 @@ namespace DiffusionKernels.Medical.Inverse;
 /// padded with zeros). Host arrays are [N, ...] in model units; noise is keyed by (seed, image index), so image n's
 /// result does not depend on the batch split.
 /// </summary>
+/// <remarks>
+/// Thread safety: every call holds <see cref="DiffusionModel.Exclusive"/> for its whole run (it uses the model's denoiser
+/// directly), so threads sharing one model are serialized, each getting exactly the result of a lone call.
+/// </remarks>
 public static class DiffusionPrior
 {
     /// <summary>
@@ -42,6 +46,7 @@ public static class DiffusionPrior
         ArgumentNullException.ThrowIfNull(op);
         ArgumentNullException.ThrowIfNull(sampler);
         ArgumentNullException.ThrowIfNull(sigmas);
+        using var exclusive = model.Exclusive();
         var b = model.Backend;
         var mShape = op.MeasurementShape(new Shape([model.Batch, .. model.SampleShape]));
         int per = checked((int)(mShape.Length / model.Batch));
@@ -107,6 +112,7 @@ public static class DiffusionPrior
         if (known.Length != (long)count * per) throw new ShapeMismatchException($"inpainting: {count} images of {Shape.Format(model.SampleShape)} need {(long)count * per} values, found {known.Length}");
         if (masks.Length != (long)count * plane) throw new ShapeMismatchException($"inpainting: {count} masks of [1, {model.SampleShape[^2]}, {model.SampleShape[^1]}] need {(long)count * plane} values, found {masks.Length}");
         OperatorChecks.Binary("inpainting", nameof(masks), masks);
+        using var exclusive = model.Exclusive();
         var b = model.Backend;
         using var y = b.Allocate(new Shape([model.Batch, .. model.SampleShape]));
         using var m = b.Allocate(model.Batch, 1, model.SampleShape[^2], model.SampleShape[^1]);
@@ -145,6 +151,7 @@ public static class DiffusionPrior
         if (images.Length != (long)count * per) throw new ShapeMismatchException($"{what}: {count} images of {Shape.Format(model.SampleShape)} need {(long)count * per} values, found {images.Length}");
         var all = images.ToArray();
         var host = new float[model.Batch * per];
+        using var exclusive = model.Exclusive();
         return Batches(model, count, options, progress, (start, n, x, o) =>
         {
             Array.Clear(host);

@@ -38,6 +38,7 @@ public static class Reconstruction
     public const long ValidationFirstIndex = 3_000_000_000;
 
     /// <summary>Runs <paramref name="request"/> on <paramref name="count"/> images with <paramref name="model"/> as the prior.</summary>
+    /// <remarks>Holds <see cref="DiffusionModel.Exclusive"/> for the whole run, so threads sharing a model are serialized.</remarks>
     public static ReconstructionResult Run(DiffusionModel model, ReadOnlySpan<float> images, int count, ReconstructionRequest request, Action<int, RunProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -48,6 +49,8 @@ public static class Reconstruction
             throw new ShapeMismatchException($"reconstruction: {count} images of [{c}, {h}, {w}] need {(long)count * c * h * w} values, found {images.Length}");
         if (q.Task == InverseTask.SuperResolution && (h % q.Factor != 0 || w % q.Factor != 0))
             throw new ArgumentException($"reconstruction: the super-resolution factor {q.Factor} must divide the image size {h}×{w}");
+        // One lock for the whole run (the prior's calls re-enter it): the NFE count reads the shared denoiser's counter.
+        using var exclusive = model.Exclusive();
         var backend = model.Backend;
         var solver = q.Solver ?? SamplerRegistry.Get("ddpm");
         var method = q.ResolvedMethod;
@@ -55,7 +58,7 @@ public static class Reconstruction
         var x0 = Measurements.ToModel(images);
         double sigmaY = 2 * q.ResolvedNoiseSigma; // model units span 2 for 1 in image units
         var sigmas = model.Sigmas("karras", q.Steps);
-        var options = new SamplerOptions { Seed = q.Seed, Cancellation = q.Cancellation };
+        var options = new SamplerOptions { Seed = q.Seed, Cancellation = q.Cancellation, CheckFinite = q.CheckFinite };
         int batches = (count + model.Batch - 1) / model.Batch;
 
         float[]? mask = null;

@@ -1,3 +1,4 @@
+using DiffusionKernels.Runtime;
 using DiffusionKernels.Samplers.Solvers;
 
 namespace DiffusionKernels.Medical.Inverse;
@@ -83,6 +84,11 @@ public sealed record ReconstructionRequest
     public ulong Seed { get; init; }
     /// <summary>Stops the run.</summary>
     public CancellationToken Cancellation { get; init; }
+    /// <summary>
+    /// Stop with a <see cref="NumericalInstabilityException"/> when a sampling step produces NaN or Inf (the default);
+    /// off lets non-finite values run through to the result.
+    /// </summary>
+    public bool CheckFinite { get; init; } = true;
 
     /// <summary>The method Auto resolves to for <see cref="Task"/>.</summary>
     public ReconstructionMethod ResolvedMethod => Method != ReconstructionMethod.Auto ? Method : Task switch

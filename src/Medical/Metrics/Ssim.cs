@@ -10,6 +10,9 @@ public static class Ssim
 {
     /// <summary>Window radius: int(3.5·1.5 + 0.5) = 5, so 11 taps.</summary>
     public const int Radius = 5;
+
+    /// <summary>The smallest image side SSIM is defined on: one whole 11×11 window.</summary>
+    public const int MinSize = 2 * Radius + 1;
     private const double Sigma = 1.5, K1 = 0.01, K2 = 0.03;
 
     /// <summary>
@@ -19,7 +22,7 @@ public static class Ssim
     public static double Compute(ReadOnlySpan<float> reference, ReadOnlySpan<float> test, int height, int width, double? dataRange = null)
     {
         ImageMetricChecks.SameLength("ssim", reference, test);
-        int win = 2 * Radius + 1;
+        const int win = MinSize;
         if (height < win || width < win) throw new ArgumentException($"ssim: images must be at least {win}×{win}, found {height}×{width}", nameof(height));
         if (reference.Length % ((long)height * width) != 0)
             throw new ArgumentException($"ssim: {reference.Length} elements are not whole {height}×{width} planes", nameof(height));

@@ -1,5 +1,4 @@
-using System.Numerics;
-using MathNet.Numerics.IntegralTransforms;
+using DiffusionKernels.Kernels.Cpu;
 
 namespace DiffusionKernels.Medical.Quality;
 
@@ -19,10 +18,33 @@ public static class SampleQuality
     /// <summary>Side of the downsampled images the sliced Wasserstein distance compares.</summary>
     public const int SlicedSize = 16;
 
-    public static QualityScores Compare(float[] a, float[] b, int size, int projections = 256, int seed = 0) => new(
-        SlicedWasserstein(Downsample(a, size, SlicedSize), Downsample(b, size, SlicedSize), SlicedSize * SlicedSize, projections, seed),
-        Wasserstein1(a, b),
-        SpectrumDistance(a, b, size));
+    /// <summary>Scores <paramref name="a"/> against <paramref name="b"/>, both [N, size, size] with N ≥ 1.</summary>
+    /// <exception cref="ArgumentException">
+    /// The images are smaller than <see cref="SlicedSize"/> (the sliced distance compares 16×16 images; smaller ones would
+    /// be upsampled into empty blocks), or a set is empty or not whole images.
+    /// </exception>
+    public static QualityScores Compare(float[] a, float[] b, int size, int projections = 256, int seed = 0)
+    {
+        CheckImages(a, size, nameof(a));
+        CheckImages(b, size, nameof(b));
+        if (size < SlicedSize)
+            throw new ArgumentException($"sample quality: images of {size}×{size} are smaller than the {SlicedSize}×{SlicedSize} the sliced Wasserstein distance compares", nameof(size));
+        if (projections < 1) throw new ArgumentOutOfRangeException(nameof(projections), $"sample quality: projections must be ≥ 1, found {projections}");
+        return new(
+            SlicedWasserstein(Downsample(a, size, SlicedSize), Downsample(b, size, SlicedSize), SlicedSize * SlicedSize, projections, seed),
+            Wasserstein1(a, b),
+            SpectrumDistance(a, b, size));
+    }
+
+    /// <summary>Fails unless <paramref name="images"/> holds one or more whole [size, size] images.</summary>
+    private static void CheckImages(float[] images, int size, string name)
+    {
+        ArgumentNullException.ThrowIfNull(images, name);
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), $"sample quality: image size must be ≥ 1, found {size}");
+        long plane = (long)size * size;
+        if (images.Length == 0 || images.Length % plane != 0)
+            throw new ArgumentException($"sample quality: {name} holds {images.Length} values, not a whole number (≥ 1) of {size}×{size} images", name);
+    }
 
     /// <summary>The noise baseline: <paramref name="length"/> uniform values in [0, 1), the same for a given seed.</summary>
     public static float[] UniformNoise(int length, int seed = 1)
@@ -36,6 +58,9 @@ public static class SampleQuality
     /// <summary>Average box downsampling of [N, size, size] to [N, target, target] (size a multiple of target, else nearest block).</summary>
     public static float[] Downsample(float[] images, int size, int target)
     {
+        CheckImages(images, size, nameof(images));
+        if (target < 1 || target > size)
+            throw new ArgumentOutOfRangeException(nameof(target), $"sample quality: cannot downsample {size}×{size} images to {target}×{target}");
         int n = images.Length / (size * size);
         var result = new float[n * target * target];
         for (int k = 0; k < n; k++)
@@ -101,32 +126,53 @@ public static class SampleQuality
     }
 
     /// <summary>Mean radially averaged power spectrum of [N, size, size] images, log10, one value per integer radius.</summary>
+    /// <remarks>The orthonormal 2-D FFT of the kernel layer (<see cref="Fft2d"/>), a band of images at a time.</remarks>
     public static double[] RadialLogSpectrum(float[] images, int size)
     {
-        int n = images.Length / (size * size), radii = size / 2;
+        CheckImages(images, size, nameof(images));
+        int n = images.Length / (size * size), radii = size / 2, plane = size * size;
         var sums = new double[radii];
         var counts = new int[radii];
-        var buffer = new Complex[size * size];
-        for (int k = 0; k < n; k++)
+        int band = Math.Min(n, SpectrumBand);
+        var re = new float[band * plane];
+        var im = new float[band * plane];
+        for (int first = 0; first < n; first += band)
         {
-            for (int p = 0; p < size * size; p++) buffer[p] = images[k * size * size + p];
-            Fft2D.Forward(buffer, size, size);
-            for (int y = 0; y < size; y++)
-                for (int x = 0; x < size; x++)
-                {
-                    int fy = y <= size / 2 ? y : y - size, fx = x <= size / 2 ? x : x - size;
-                    int r = (int)Math.Round(Math.Sqrt(fy * fy + fx * fx));
-                    if (r >= radii) continue;
-                    sums[r] += buffer[y * size + x].Magnitude * buffer[y * size + x].Magnitude;
-                    counts[r]++;
-                }
+            int count = Math.Min(band, n - first);
+            var layout = new Fft2dLayout
+            {
+                Batch = count,
+                Channels = 1,
+                Height = size,
+                Width = size,
+                RealInput = 1,
+                InBatchStride = plane,
+                OutBatchStride = plane,
+            };
+            Fft2d.Transform(images.AsSpan(first * plane, count * plane), default, re, im, layout, inverse: false);
+            for (int k = 0; k < count; k++)
+                for (int y = 0; y < size; y++)
+                    for (int x = 0; x < size; x++)
+                    {
+                        int fy = y <= size / 2 ? y : y - size, fx = x <= size / 2 ? x : x - size;
+                        int r = (int)Math.Round(Math.Sqrt(fy * fy + fx * fx));
+                        if (r >= radii) continue;
+                        int at = k * plane + y * size + x;
+                        sums[r] += (double)re[at] * re[at] + (double)im[at] * im[at];
+                        counts[r]++;
+                    }
         }
         return sums.Select((s, r) => Math.Log10(s / Math.Max(1, counts[r]) + 1e-12)).ToArray();
     }
 
+    /// <summary>Images per FFT call of <see cref="RadialLogSpectrum"/> (bounds its scratch memory).</summary>
+    private const int SpectrumBand = 64;
+
     /// <summary>RMS difference of the two sets' mean log power spectra over radii 1 … size/2 − 1.</summary>
     public static double SpectrumDistance(float[] a, float[] b, int size)
     {
+        // Radii 1 … size/2 − 1 must hold at least one ring.
+        if (size < 4) throw new ArgumentOutOfRangeException(nameof(size), $"sample quality: the power spectrum distance needs images of at least 4×4, found {size}×{size}");
         var sa = RadialLogSpectrum(a, size);
         var sb = RadialLogSpectrum(b, size);
         double s = 0;

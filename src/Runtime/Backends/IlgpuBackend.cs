@@ -198,7 +198,11 @@ public sealed partial class IlgpuBackend : Backend
             }
             catch (Exception e) when (e is not (OutOfMemoryException or ObjectDisposedException))
             {
+                // CA2201: the engine reports a device allocation that fails as OutOfMemoryException, as the runtime does
+                // for the host, so callers (and dk's exit code 2) handle both alike.
+#pragma warning disable CA2201
                 throw new OutOfMemoryException($"{backend.Name}: cannot allocate {length} {dtype} elements ({length * (dtype == DType.Float32 ? 4 : 8) / (1024.0 * 1024):F1} MiB): {e.Message}", e);
+#pragma warning restore CA2201
             }
         }
 

@@ -62,7 +62,7 @@ public sealed class ModelWeights : IDisposable
             throw new ModelFormatException($"{_source.Origin}: missing weight '{name}' (expected shape {new Shape(shape)})");
         var found = _source.ShapeOf(stored);
         // Legacy AttentionBlock files sometimes store linear weights as 1×1 convolutions.
-        bool squeezedConv = found.Length == shape.Length + 2 && found[^1] == 1 && found[^2] == 1 && found[..^2].SequenceEqual(shape);
+        bool squeezedConv = found.Length == shape.Length + 2 && found[^1] == 1 && found[^2] == 1 && found.AsSpan(0, found.Length - 2).SequenceEqual(shape);
         if (!found.SequenceEqual(shape) && !squeezedConv)
             throw new ModelFormatException($"{_source.Origin}: weight '{stored}' has shape {Shape.Format(found)}, expected {new Shape(shape)}");
         _used.Add(stored);

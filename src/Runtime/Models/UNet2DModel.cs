@@ -63,11 +63,7 @@ public sealed class UNet2DModel : IDisposable
             {
                 int cin = outCh;
                 outCh = c.BlockOutChannels[i];
-                string type = Strip(c.DownBlockTypes[i]);
-                bool last = i == c.DownBlockTypes.Length - 1;
-                _down.Add(IsSkipBlock(type)
-                    ? new SkipDownBlock(w, $"down_blocks.{i}", type, c, cin, outCh, !last)
-                    : new DownBlock(w, $"down_blocks.{i}", type, c, cin, outCh, !last));
+                _down.Add(UNetBlocks.CreateDown(w, i, c, cin, outCh));
             }
             if (c.MidBlockType is not null) _mid = new MidBlock(w, c);
             var rc = c.BlockOutChannels.Reverse().ToArray();
@@ -77,11 +73,7 @@ public sealed class UNet2DModel : IDisposable
                 int prev = outCh;
                 outCh = rc[i];
                 int cin = rc[Math.Min(i + 1, rc.Length - 1)];
-                string type = Strip(c.UpBlockTypes[i]);
-                bool last = i == c.UpBlockTypes.Length - 1;
-                _up.Add(IsSkipBlock(type)
-                    ? new SkipUpBlock(w, $"up_blocks.{i}", type, c, prev, outCh, cin, !last)
-                    : new UpBlock(w, $"up_blocks.{i}", type, c, prev, outCh, cin, !last));
+                _up.Add(UNetBlocks.CreateUp(w, i, c, prev, outCh, cin));
             }
             _normOut = new GroupNormLayer(w, "conv_norm_out", c0, c.NormNumGroups ?? Math.Min(c0 / 4, 32), c.NormEps);
             _convOut = new Conv2dLayer(w, "conv_out", c0, c.OutChannels, 3, padding: 1);
@@ -158,15 +150,15 @@ public sealed class UNet2DModel : IDisposable
             var tembAct = pb.Value("temb_act", batch, c.TimeEmbedDim);
             pb.Step("temb_act", [emb, tembAct], t => b.Activate(t[0], t[1], c.Activation));
 
-            // The skip blocks' image path starts at the (centred) input; their output skip starts empty (None).
-            PlanValue? skipSample = x;
+            var pass = new BlockPass(pb, x, tembAct);
             var h = _convIn.Emit(pb, "conv_in", x);
-            var skips = new List<PlanValue> { h };
-            for (int i = 0; i < _down.Count; i++) h = _down[i].Emit(pb, $"down_blocks.{i}", h, tembAct, skips, ref skipSample);
+            pass.Residuals.Add(h);
+            for (int i = 0; i < _down.Count; i++) h = _down[i].Emit(pass, $"down_blocks.{i}", h);
             if (_mid is not null) h = _mid.Emit(pb, h, tembAct);
-            skipSample = null;
-            for (int i = 0; i < _up.Count; i++) h = _up[i].Emit(pb, $"up_blocks.{i}", h, tembAct, skips, ref skipSample);
+            for (int i = 0; i < _up.Count; i++) h = _up[i].Emit(pass, $"up_blocks.{i}", h);
             h = _normOut.Emit(pb, "conv_norm_out", h, Activation.SiLU);
+            // diffusers: "if skip_sample is not None: sample += skip_sample" (the skip up blocks' output skip).
+            var skipSample = pass.Find<ScoreSdeSkipPath>()?.Output;
             if (skipSample is not null && skipSample.Shape != new Shape(batch, c.OutChannels, height, width))
                 throw new ModelFormatException($"unet: the skip blocks' output skip {skipSample.Shape} does not match the output [{batch}, {c.OutChannels}, {height}, {width}]; the last up blocks must be skip blocks (diffusers fails the same way)");
             if (c.TimeEmbeddingType == "fourier")
@@ -286,10 +278,6 @@ public sealed class UNet2DModel : IDisposable
         using var t = w.Take(name, shape);
         return t.ToArray();
     }
-
-    private static bool IsSkipBlock(string type) => type.Contains("Skip", StringComparison.Ordinal);
-
-    private static string Strip(string type) => type.StartsWith("UNetRes", StringComparison.Ordinal) ? type[7..] : type;
 
     private bool _disposed;
 

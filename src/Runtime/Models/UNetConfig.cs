@@ -1,5 +1,6 @@
 using DiffusionKernels.Kernels;
 using DiffusionKernels.Runtime.IO;
+using DiffusionKernels.Runtime.Models.Layers;
 
 namespace DiffusionKernels.Runtime.Models;
 
@@ -77,9 +78,6 @@ public sealed class UNetConfig
     /// <summary>Largest num_train_timesteps accepted (the learned time table holds one row per timestep).</summary>
     public const int MaxTrainTimesteps = 100_000;
 
-    private static readonly HashSet<string> DownTypes = ["DownBlock2D", "AttnDownBlock2D", "ResnetDownsampleBlock2D", "SkipDownBlock2D", "AttnSkipDownBlock2D"];
-    private static readonly HashSet<string> UpTypes = ["UpBlock2D", "AttnUpBlock2D", "ResnetUpsampleBlock2D", "SkipUpBlock2D", "AttnSkipUpBlock2D"];
-
     /// <summary>Reads and validates <paramref name="path"/>.</summary>
     public static UNetConfig Load(string path) => Read(ConfigReader.Load(path, "model config"));
 
@@ -138,16 +136,10 @@ public sealed class UNetConfig
         if (DownBlockTypes.Length != BlockOutChannels.Length || UpBlockTypes.Length != BlockOutChannels.Length)
             Fail($"down_block_types ({DownBlockTypes.Length}), up_block_types ({UpBlockTypes.Length}) and block_out_channels ({BlockOutChannels.Length}) must have the same length");
         foreach (var t in DownBlockTypes)
-        {
-            var name = t.StartsWith("UNetRes", StringComparison.Ordinal) ? t[7..] : t;
-            if (!DownTypes.Contains(name)) Fail($"down block type '{t}' is not supported ({string.Join(", ", DownTypes)})");
-        }
+            if (!UNetBlocks.IsDownType(t)) Fail($"down block type '{t}' is not supported ({string.Join(", ", UNetBlocks.DownTypes)})");
         foreach (var t in UpBlockTypes)
-        {
-            var name = t.StartsWith("UNetRes", StringComparison.Ordinal) ? t[7..] : t;
-            if (!UpTypes.Contains(name)) Fail($"up block type '{t}' is not supported ({string.Join(", ", UpTypes)})");
-        }
-        if (MidBlockType is not null && MidBlockType != "UNetMidBlock2D") Fail($"mid_block_type '{MidBlockType}' is not supported (UNetMidBlock2D or null)");
+            if (!UNetBlocks.IsUpType(t)) Fail($"up block type '{t}' is not supported ({string.Join(", ", UNetBlocks.UpTypes)})");
+        if (MidBlockType is not null && MidBlockType != UNetBlocks.MidBlockType) Fail($"mid_block_type '{MidBlockType}' is not supported ({UNetBlocks.MidBlockType} or null)");
         if (TimeEmbeddingType is not ("positional" or "fourier" or "learned")) Fail($"time_embedding_type '{TimeEmbeddingType}' is not supported (positional, fourier, learned)");
         if (TimeEmbeddingType == "learned" && NumTrainTimesteps is null) Fail("time_embedding_type 'learned' needs num_train_timesteps");
         if (ResnetTimeScaleShift is not ("default" or "scale_shift")) Fail($"resnet_time_scale_shift '{ResnetTimeScaleShift}' is not supported (default, scale_shift)");
@@ -185,10 +177,10 @@ public sealed class UNetConfig
     private IEnumerable<(int Channels, string Where)> AttentionChannels()
     {
         for (int i = 0; i < DownBlockTypes.Length; i++)
-            if (DownBlockTypes[i].Contains("Attn", StringComparison.Ordinal)) yield return (BlockOutChannels[i], $"down block {i}");
+            if (UNetBlocks.DownHasAttention(DownBlockTypes[i])) yield return (BlockOutChannels[i], $"down block {i}");
         var reversed = BlockOutChannels.Reverse().ToArray();
         for (int i = 0; i < UpBlockTypes.Length && i < reversed.Length; i++)
-            if (UpBlockTypes[i].Contains("Attn", StringComparison.Ordinal)) yield return (reversed[i], $"up block {i}");
+            if (UNetBlocks.UpHasAttention(UpBlockTypes[i])) yield return (reversed[i], $"up block {i}");
         if (MidBlockType is not null && AddAttention) yield return (BlockOutChannels[^1], "the mid block");
     }
 }

@@ -56,7 +56,10 @@ public sealed class PlanBuilder(Backend backend)
         }
         catch (OutOfMemoryException e)
         {
+            // CA2201: rethrown as the same type (with the arena's size) so callers handle it like any allocation failure.
+#pragma warning disable CA2201
             throw new OutOfMemoryException($"execution plan: the activation arena of {size:N0} float32 elements ({size * 4.0 / (1L << 30):F2} GiB) does not fit on {Backend.Name}: {e.Message}", e);
+#pragma warning restore CA2201
         }
         var bound = _steps.Select(s => s.Values.Select(v => v.External ?? arena.View(v.Shape, v.Offset)).ToArray()).ToArray();
         return new ExecutionPlan(Backend, [.. _steps], bound, arena, _steps.Sum(s => s.Flops));
@@ -69,7 +72,9 @@ public sealed class PlanBuilder(Backend backend)
     public static Shape ArenaShape(long elements)
     {
         long rows = Math.Max(1, (elements + ArenaPlanner.Alignment - 1) / ArenaPlanner.Alignment);
+#pragma warning disable CA2201 // an arena past 2^31 rows fails as any allocation too large for the device does
         if (rows > int.MaxValue) throw new OutOfMemoryException($"execution plan: an activation arena of {elements:N0} elements is beyond any device");
+#pragma warning restore CA2201
         return new Shape((int)rows, ArenaPlanner.Alignment);
     }
 }

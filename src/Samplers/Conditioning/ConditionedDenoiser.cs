@@ -76,7 +76,7 @@ public sealed class ConditionedDenoiser : IDenoiser, IDisposable
     {
         ArgumentNullException.ThrowIfNull(condition);
         var per = _inner.ConditionShape;
-        if (condition.Rank != per.Length + 1 || !condition.Shape.ToArray()[1..].SequenceEqual(per))
+        if (condition.Rank != per.Length + 1 || !condition.Shape.ToArray().AsSpan(1).SequenceEqual(per))
             throw new ShapeMismatchException($"conditioned denoiser: the condition must be [batch, {string.Join(", ", per)}], found {condition.Shape}");
         if (!ReferenceEquals(condition.Backend, _inner.Backend))
             throw new ArgumentException($"conditioned denoiser: the condition lives on {condition.Backend.Name}, the model on {_inner.Backend.Name}");

@@ -194,7 +194,7 @@ public sealed class UniPcScheduler : DiffusersScheduler
         /// torch.linalg.solve of the n×n system R ρ = b with R[row, col] = r_col^row (the leading block of the rks
         /// Vandermonde matrix). Gaussian elimination with partial pivoting; a singular matrix is the error diffusers raises.
         /// </summary>
-        private double[] Solve(double[] rks, double[] rhs, int n)
+        private static double[] Solve(double[] rks, double[] rhs, int n)
         {
             var a = new double[n, n];
             var y = new double[n];

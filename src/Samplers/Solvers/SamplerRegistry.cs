@@ -40,7 +40,7 @@ public static class SamplerRegistry
 
     /// <summary>The sampler called <paramref name="name"/> with its default settings (solvers are immutable: configure a copy with <c>with</c> or <see cref="Solver.With"/>).</summary>
     public static Solver Get(string name) =>
-        All.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant())
+        All.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"unknown sampler '{name}'; available: {string.Join(", ", All.Select(s => s.Name))}");
 
     /// <summary>The setting called <paramref name="name"/> as the first sampler that takes it describes it (null: none does).</summary>

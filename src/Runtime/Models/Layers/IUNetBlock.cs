@@ -3,19 +3,21 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>
-/// A down block. skipSample is the image-resolution path of the score-SDE skip blocks
-/// (diffusers' <c>skip_sample</c>): the input image, FIR-downsampled by each skip block; other blocks leave it.
+/// A down block (diffusers' <c>down_blocks[i]</c>): takes h at its level, pushes every output the up path reads on
+/// <see cref="BlockPass.Residuals"/>, returns h for the next level.
 /// </summary>
 public interface IDownBlock
 {
-    PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips, ref PlanValue? skipSample);
+    /// <summary>Records the block's steps; <paramref name="prefix"/> names them (<c>down_blocks.i</c>).</summary>
+    PlanValue Emit(BlockPass pass, string prefix, PlanValue h);
 }
 
 /// <summary>
-/// An up block. skipSample is the output-space skip of the score-SDE skip blocks (null means
-/// diffusers' None / 0), FIR-upsampled and accumulated by each skip block, added to conv_out's result at the end.
+/// An up block (diffusers' <c>up_blocks[i]</c>): pops the residuals its resnets concatenate, newest first, and returns
+/// h for the next level.
 /// </summary>
 public interface IUpBlock
 {
-    PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips, ref PlanValue? skipSample);
+    /// <summary>Records the block's steps; <paramref name="prefix"/> names them (<c>up_blocks.i</c>).</summary>
+    PlanValue Emit(BlockPass pass, string prefix, PlanValue h);
 }

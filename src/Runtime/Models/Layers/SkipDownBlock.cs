@@ -18,9 +18,9 @@ public sealed class SkipDownBlock : IDownBlock
     private readonly FirResampler? _fir;
     private readonly Conv2dLayer? _skipConv;
 
-    public SkipDownBlock(ModelWeights w, string prefix, string type, UNetConfig c, int cin, int cout, bool addDownsample)
+    /// <summary>Takes the block's weights under <paramref name="prefix"/>; <paramref name="type"/> names the block in errors.</summary>
+    public SkipDownBlock(ModelWeights w, string prefix, string type, UNetConfig c, int cin, int cout, bool attention, bool addDownsample)
     {
-        bool attention = type == "AttnSkipDownBlock2D";
         for (int j = 0; j < c.LayersPerBlock; j++)
         {
             int rin = j == 0 ? cin : cout;
@@ -41,8 +41,12 @@ public sealed class SkipDownBlock : IDownBlock
     /// <summary>GroupNorm groups of the skip blocks: min(channels / 4, 32).</summary>
     public static int Groups(int channels) => Math.Min(channels / 4, 32);
 
-    public PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips, ref PlanValue? skipSample)
+    /// <inheritdoc/>
+    public PlanValue Emit(BlockPass pass, string prefix, PlanValue h)
     {
+        var pb = pass.Builder;
+        var tembAct = pass.TimeEmbedding;
+        var skips = pass.Residuals;
         foreach (var (r, a) in _layers)
         {
             h = r.Emit(pb, h, tembAct);
@@ -51,10 +55,12 @@ public sealed class SkipDownBlock : IDownBlock
         }
         if (_resnetDown is null) return h;
         h = _resnetDown.Emit(pb, h, tembAct);
-        if (skipSample is null || skipSample.Shape[2] != 2 * h.Shape[2] || skipSample.Shape[3] != 2 * h.Shape[3])
-            throw new ModelFormatException($"unet: {prefix}: the image skip path {skipSample?.Shape.ToString() ?? "(none)"} is not at twice the resolution of {h.Shape}; every block above a skip down block must be a skip block too (diffusers fails the same way)");
-        var down = _fir!.Down(pb, prefix + ".downsamplers.0", skipSample);
-        skipSample = down;
+        var path = ScoreSdeSkipPath.Of(pass);
+        var image = path.Image;
+        if (image.Shape[2] != 2 * h.Shape[2] || image.Shape[3] != 2 * h.Shape[3])
+            throw new ModelFormatException($"unet: {prefix}: the image skip path {image.Shape} is not at twice the resolution of {h.Shape}; every block above a skip down block must be a skip block too (diffusers fails the same way)");
+        var down = _fir!.Down(pb, prefix + ".downsamplers.0", image);
+        path.Image = down;
         h = _skipConv!.Emit(pb, prefix + ".skip_conv", down, residual: h);
         skips.Add(h);
         return h;

@@ -18,9 +18,9 @@ public sealed class SkipUpBlock : IUpBlock
     private readonly GroupNormLayer? _skipNorm;
     private readonly Conv2dLayer? _skipConv;
 
-    public SkipUpBlock(ModelWeights w, string prefix, string type, UNetConfig c, int prevOut, int cout, int cin, bool addUpsample)
+    /// <summary>Takes the block's weights under <paramref name="prefix"/>; <paramref name="type"/> names the block in errors.</summary>
+    public SkipUpBlock(ModelWeights w, string prefix, string type, UNetConfig c, int prevOut, int cout, int cin, bool attention, bool addUpsample)
     {
-        bool attention = type == "AttnSkipUpBlock2D";
         int n = c.LayersPerBlock + 1;
         float s = SkipDownBlock.OutputScale;
         for (int j = 0; j < n; j++)
@@ -42,8 +42,14 @@ public sealed class SkipUpBlock : IUpBlock
         _skipNorm = new GroupNormLayer(w, $"{prefix}.skip_norm", cout, g, c.NormEps);
     }
 
-    public PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips, ref PlanValue? skipSample)
+    /// <inheritdoc/>
+    public PlanValue Emit(BlockPass pass, string prefix, PlanValue h)
     {
+        var pb = pass.Builder;
+        var tembAct = pass.TimeEmbedding;
+        var skips = pass.Residuals;
+        var path = ScoreSdeSkipPath.Of(pass);
+        var skipSample = path.Output;
         int j = 0;
         foreach (var r in _resnets)
         {
@@ -52,12 +58,12 @@ public sealed class SkipUpBlock : IUpBlock
             h = r.Emit(pb, Resample.Concat(pb, $"{prefix}.cat{j++}", h, skip), tembAct);
         }
         if (_attention is not null) h = _attention.Emit(pb, h);
-        if (skipSample is not null) skipSample = _fir.Up(pb, prefix + ".upsampler", skipSample);
+        if (skipSample is not null) path.Output = skipSample = _fir.Up(pb, prefix + ".upsampler", skipSample);
         if (_resnetUp is null) return h;
         if (skipSample is not null && (skipSample.Shape[2] != h.Shape[2] || skipSample.Shape[3] != h.Shape[3]))
             throw new ModelFormatException($"unet: {prefix}: the upsampled output skip {skipSample.Shape} does not match {h.Shape}; a plain up block sits between skip up blocks (diffusers fails the same way)");
         var act = _skipNorm!.Emit(pb, prefix + ".skip_norm", h, Activation.SiLU);
-        skipSample = _skipConv!.Emit(pb, prefix + ".skip_conv", act, residual: skipSample);
+        path.Output = _skipConv!.Emit(pb, prefix + ".skip_conv", act, residual: skipSample);
         return _resnetUp.Emit(pb, h, tembAct);
     }
 }

@@ -2,10 +2,21 @@ using DiffusionKernels.Runtime.Plan;
 
 namespace DiffusionKernels.Runtime.Models.Layers;
 
+/// <summary>How an up block doubles the resolution at its end (none in the last block).</summary>
+public enum Upsampler
+{
+    /// <summary>The last level: no upsampler.</summary>
+    None,
+    /// <summary>Nearest ×2, then a 3×3 conv (diffusers' Upsample2D with use_conv).</summary>
+    Conv,
+    /// <summary>A resnet block with nearest ×2 (up=True).</summary>
+    Resnet,
+}
+
 /// <summary>
-/// UpBlock2D / AttnUpBlock2D / ResnetUpsampleBlock2D: layers_per_block + 1 resnets, each fed
-/// cat([h, skip]) with skips popped newest first (each optionally followed by attention), then an
-/// optional upsampler (nearest ×2 + conv, or a resnet block with nearest ×2).
+/// UpBlock2D / AttnUpBlock2D / ResnetUpsampleBlock2D: layers_per_block + 1 resnets, each fed cat([h, skip]) with skips
+/// popped newest first (each optionally followed by attention), then an optional upsampler. <see cref="UNetBlocks"/>
+/// picks the variant.
 /// </summary>
 public sealed class UpBlock : IUpBlock
 {
@@ -13,9 +24,12 @@ public sealed class UpBlock : IUpBlock
     private readonly Conv2dLayer? _upConv;
     private readonly ResnetBlock? _upResnet;
 
-    public UpBlock(ModelWeights w, string prefix, string type, UNetConfig c, int prevOut, int cout, int cin, bool addUpsample)
+    /// <summary>
+    /// Takes the block's weights under <paramref name="prefix"/>: <paramref name="prevOut"/> channels come from below,
+    /// <paramref name="cin"/> from the down block's input at this level.
+    /// </summary>
+    public UpBlock(ModelWeights w, string prefix, UNetConfig c, int prevOut, int cout, int cin, bool attention, Upsampler upsampler)
     {
-        bool attention = type == "AttnUpBlock2D";
         int n = c.LayersPerBlock + 1;
         for (int j = 0; j < n; j++)
         {
@@ -24,25 +38,26 @@ public sealed class UpBlock : IUpBlock
             var a = attention ? new AttentionBlock(w, $"{prefix}.attentions.{j}", cout, c.AttentionHeadDim ?? cout, c.NormNumGroups, c.NormEps) : null;
             _layers.Add((r, a));
         }
-        if (!addUpsample) return;
-        bool resnetUp = type == "ResnetUpsampleBlock2D" || (attention && c.UpsampleType == "resnet");
-        if (resnetUp) _upResnet = new ResnetBlock(w, $"{prefix}.upsamplers.0", c, cout, cout, resample: ResnetResample.Up);
-        else _upConv = new Conv2dLayer(w, $"{prefix}.upsamplers.0.conv", cout, cout, 3, padding: 1);
+        if (upsampler == Upsampler.Resnet) _upResnet = new ResnetBlock(w, $"{prefix}.upsamplers.0", c, cout, cout, resample: ResnetResample.Up);
+        else if (upsampler == Upsampler.Conv) _upConv = new Conv2dLayer(w, $"{prefix}.upsamplers.0.conv", cout, cout, 3, padding: 1);
     }
 
-    public PlanValue Emit(PlanBuilder pb, string prefix, PlanValue h, PlanValue tembAct, List<PlanValue> skips, ref PlanValue? skipSample)
+    /// <inheritdoc/>
+    public PlanValue Emit(BlockPass pass, string prefix, PlanValue h)
     {
+        var pb = pass.Builder;
+        var skips = pass.Residuals;
         int j = 0;
         foreach (var (r, a) in _layers)
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
             h = Resample.Concat(pb, $"{prefix}.cat{j++}", h, skip);
-            h = r.Emit(pb, h, tembAct);
+            h = r.Emit(pb, h, pass.TimeEmbedding);
             if (a is not null) h = a.Emit(pb, h);
         }
         if (_upConv is not null) h = _upConv.Emit(pb, prefix + ".upsamplers.0.conv", Resample.Up(pb, prefix + ".upsamplers.0.nearest", h));
-        if (_upResnet is not null) h = _upResnet.Emit(pb, h, tembAct);
+        if (_upResnet is not null) h = _upResnet.Emit(pb, h, pass.TimeEmbedding);
         return h;
     }
 }

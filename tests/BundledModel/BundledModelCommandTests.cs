@@ -6,7 +6,7 @@ using NUnit.Framework;
 namespace DiffusionKernels.Tests.BundledModel;
 
 /// <summary>The README's main job, <c>dk sample</c> with the bundled model, and <c>dk study</c>, end to end.</summary>
-public class MainJobCommandTests
+public class BundledModelCommandTests
 {
     private string _dir = "";
     private string P(string name) => Path.Combine(_dir, name);
