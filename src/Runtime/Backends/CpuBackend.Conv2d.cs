@@ -17,10 +17,10 @@ public sealed partial class CpuBackend
     private readonly ConditionalWeakTable<TensorStorage, object> _packedStorages = new();
 
     /// <summary>
-    /// Whether 3×3 stride-1 convolutions with declared weights (<see cref="Backend.PrepareConv2dWeights"/>, as a
-    /// compiled U-Net plan declares them) run as Winograd F(2×2, 3×3): 2.25× fewer multiplies, and a result that differs
-    /// from the direct sum by fp32 rounding only (≈1e-6 relative; the golden U-Nets pass at 1e-4 either way).
-    /// Set it before compiling a plan. Default true.
+    /// Whether 3×3 stride-1 convolutions (≥ 16 channels in and out, enough 2×2 tiles) run as Winograd F(2×2, 3×3):
+    /// 2.25× fewer multiplies, and a result that differs from the direct sum by fp32 rounding only (≈1e-6 relative; the
+    /// golden U-Nets pass at 1e-4 either way). Weights declared with <see cref="Backend.PrepareConv2dWeights"/> (as a
+    /// compiled U-Net plan declares them) are transformed once; others on every call. Default true.
     /// </summary>
     public bool Winograd { get; init; } = true;
 
@@ -45,10 +45,13 @@ public sealed partial class CpuBackend
         int cout = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3], ho = y.Shape[2], wo = y.Shape[3];
         var b = bias is null ? default : F(bias);
         var r = residual is null ? default : F(residual);
+        // The kernel depends on the call's shapes only, never on whether the weights were declared, so a declared weight
+        // and a copy of it (as the CPU fallback of another backend makes) give the same bits.
+        bool winogradShape = UsesWinograd(w.Shape, stride);
         WinogradWeights? winograd = null;
-        bool winogradWeights = UsesWinograd(w.Shape, stride) && _winogradConv.TryGetValue(w, out winograd);
-        if (winogradWeights && WinogradConv2d.FillsPanels(n, ho, wo))
-            WinogradConv2d.Forward(F(x), winograd!, b, r, F(y), n, cin, h, wd, cout, ho, wo, padding, outputScale);
+        bool winogradWeights = winogradShape && _winogradConv.TryGetValue(w, out winograd);
+        if (winogradShape && WinogradConv2d.FillsPanels(n, ho, wo))
+            WinogradConv2d.Forward(F(x), winograd ?? new WinogradWeights(F(w), cout, cin), b, r, F(y), n, cin, h, wd, cout, ho, wo, padding, outputScale);
         else if (_packedConv.TryGetValue(w, out var packed) || (winogradWeights && (packed = PackOnFirstUse(w)) is not null))
             ImplicitGemmConv2d.Forward(F(x), packed, b, r, F(y), n, cin, h, wd, cout, kh, kw, ho, wo, stride, padding, outputScale);
         else
