@@ -7,7 +7,9 @@ namespace DiffusionKernels.Bench;
 /// <c>-- kernel gemm|conv|attention|groupnorm [--device D]</c> checks every kept version of a kernel family against a
 /// naive reference and times them side by side (see <see cref="KernelCheck"/>);
 /// <c>-- ptx --output DIR</c> writes every kernel's PTX for sm_90 (see <see cref="PtxDump"/>);
-/// <c>-- onnx model.onnx</c> times ONNX Runtime on an exported U-Net; any other arguments go to BenchmarkDotNet (<c>-- --filter '*OpBenchmarks*'</c>).
+/// <c>-- onnx model.onnx</c> times ONNX Runtime on an exported U-Net; <c>-- compare-cpu DIR</c> times ours against ONNX Runtime
+/// on the same weights in alternating rounds (see <see cref="CpuComparison"/>); <c>-- conv-cpu</c> times the old and new CPU
+/// convolutions on the U-Net's shapes (see <see cref="ConvCpuTable"/>); any other arguments go to BenchmarkDotNet (<c>-- --filter '*OpBenchmarks*'</c>).
 /// </summary>
 public static class Program
 {
@@ -36,6 +38,19 @@ public static class Program
         {
             string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
             OnnxUnetRunner.Run(args[1], Arg("--batches", "1,16").Split(',').Select(int.Parse).ToList(), int.Parse(Arg("--threads", "2")), int.Parse(Arg("--iters", "10")));
+            return;
+        }
+        if (args.Length > 1 && args[0] == "compare-cpu")
+        {
+            string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+            Environment.Exit(CpuComparison.Run(args[1], Arg("--batches", "1,16").Split(',').Select(int.Parse).ToList(),
+                int.Parse(Arg("--threads", "2")), int.Parse(Arg("--rounds", "5")), int.Parse(Arg("--iters", "3"))));
+            return;
+        }
+        if (args.Length > 0 && args[0] == "conv-cpu")
+        {
+            string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+            Environment.Exit(ConvCpuTable.Run(Arg("--batches", "1,16").Split(',').Select(int.Parse).ToList(), int.Parse(Arg("--rounds", "5"))));
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -25,11 +25,11 @@ public static unsafe class Sgemm
 
     // Tile of C kept in registers: AVX-512 12×32 (24 zmm accumulators of 32), AVX2 6×16 (12 ymm of 16),
     // portable 4×(2 vectors).
-    private static readonly int MR = Path switch { Isa.Avx512 => 12, Isa.Avx2 => 6, _ => 4 };
-    private static readonly int NR = Path switch { Isa.Avx512 => 32, Isa.Avx2 => 16, _ => 2 * Vector<float>.Count };
+    internal static readonly int MR = Path switch { Isa.Avx512 => 12, Isa.Avx2 => 6, _ => 4 };
+    internal static readonly int NR = Path switch { Isa.Avx512 => 32, Isa.Avx2 => 16, _ => 2 * Vector<float>.Count };
 
     // KC·NR floats of B (the panel reused by every A panel) stay in L1; MC·KC floats of A stay in L2.
-    private static readonly int KC = Path == Isa.Avx512 ? 192 : 256;
+    internal static readonly int KC = Path == Isa.Avx512 ? 192 : 256;
     private static readonly int MC = MR * (Path == Isa.Avx512 ? 12 : 24);
     private const int NC = 2048;
 
@@ -163,6 +163,22 @@ public static unsafe class Sgemm
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// One MR×NR tile: C[rows, cols] = alpha·Σp a[p][r]·b[p][c] + beta·C, with <paramref name="a"/> an MR-row panel
+    /// and <paramref name="b"/> an NR-column panel in this class's packed layouts (for kernels that pack their own
+    /// operands, such as the implicit-GEMM convolution).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Tile(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols)
+    {
+        switch (Path)
+        {
+            case Isa.Avx512: Kernel12x32(kc, a, b, c, ldc, alpha, beta, rows, cols); break;
+            case Isa.Avx2: Kernel6x16(kc, a, b, c, ldc, alpha, beta, rows, cols); break;
+            default: KernelPortable(kc, a, b, c, ldc, alpha, beta, rows, cols); break;
         }
     }
 

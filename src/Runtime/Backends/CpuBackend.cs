@@ -41,18 +41,28 @@ public sealed partial class CpuBackend : Backend
     internal static Span<long> L(Tensor t) => ((CpuStorage)t.Storage).Longs!.AsSpan(checked((int)t.Offset), checked((int)t.Length));
 
     protected override TensorStorage AllocateStorage(long length, DType dtype) => new CpuStorage(length, dtype);
-    protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst) => src.CopyTo(F(dst));
+    protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst)
+    {
+        ForgetPackedWeights(dst);
+        src.CopyTo(F(dst));
+    }
+
     protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst) => src.CopyTo(L(dst));
     protected override void CopyToHostCore(Tensor src, Span<float> dst) => F(src).CopyTo(dst);
     protected override void CopyToHostCore(Tensor src, Span<long> dst) => L(src).CopyTo(dst);
 
     protected override void CopyCore(Tensor src, Tensor dst)
     {
+        ForgetPackedWeights(dst);
         if (src.DType == DType.Float32) F(src).CopyTo(F(dst));
         else L(src).CopyTo(L(dst));
     }
 
-    protected override void FillCore(Tensor dst, float value) => F(dst).Fill(value);
+    protected override void FillCore(Tensor dst, float value)
+    {
+        ForgetPackedWeights(dst);
+        F(dst).Fill(value);
+    }
 
     /// <inheritdoc />
     public override void Synchronize() { }

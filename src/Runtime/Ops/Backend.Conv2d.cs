@@ -36,6 +36,26 @@ public abstract partial class Backend
         Conv2dCore(x, w, bias, y, stride, padding, residual, outputScale);
     }
 
+    /// <summary>
+    /// Declares <paramref name="w"/> [Cout, Cin, kh, kw] a constant convolution weight (a model's, at plan compile
+    /// time) that <see cref="Conv2d"/> will use with <paramref name="stride"/>, so the backend may keep a copy in its
+    /// kernel's own layout and skip re-laying it out on every call. Writing the tensor later through
+    /// <see cref="CopyFromHost(ReadOnlySpan{float}, Tensor)"/>, <see cref="Copy"/> or <see cref="Fill"/> drops that
+    /// copy; no other op may write a declared weight. Declaring it again is a no-op.
+    /// </summary>
+    public void PrepareConv2dWeights(Tensor w, int stride = 1)
+    {
+        const string op = "conv2d";
+        Check.Owned(this, op, w);
+        Check.Float(op, (w, "weight"));
+        Check.Rank(op, w, 4, "weight");
+        if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), $"{op}: stride must be ≥ 1, found {stride}");
+        PrepareConv2dWeightsCore(w, stride);
+    }
+
+    /// <summary>Keeps <paramref name="w"/> in the backend's preferred layout for <paramref name="stride"/>; the default keeps nothing.</summary>
+    protected virtual void PrepareConv2dWeightsCore(Tensor w, int stride) { }
+
     /// <summary>Kernel entry: output size is taken from <paramref name="y"/>; taps outside the input read zero.</summary>
     protected virtual void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale) => throw NotImplementedHere(BackendOp.Conv2d);
 }

@@ -27,6 +27,8 @@ public sealed class Conv2dLayer
         int wo = (x.Shape[3] + 2 * _padding + _extra - Kernel) / _stride + 1;
         var y = pb.Value(name, n, OutChannels, ho, wo);
         var b = pb.Backend;
+        // Constant for the plan's life: the backend may lay it out once for its kernel now rather than on every call.
+        b.PrepareConv2dWeights(_weight, _stride);
         double flops = 2.0 * n * OutChannels * ho * wo * cin * Kernel * Kernel;
         if (residual is null)
             pb.Step(name, [x, y], t => b.Conv2d(t[0], _weight, _bias, t[1], _stride, _padding, null, outputScale, _extra), flops);
