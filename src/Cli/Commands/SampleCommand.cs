@@ -46,13 +46,15 @@ public static class SampleCommand
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var solverSettings = new SolverSettingOptions();
+        var dataset = new DatasetOptions();
         var command = new Command("sample", "Draw samples with a diffusion model")
             { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, allowNonFinite, device };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
+        foreach (var option in dataset.Options) command.Options.Add(option);
         command.SetAction(r => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler), r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
             r.GetValue(grid), r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
-            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r))));
         return command;
     }
 
@@ -63,7 +65,8 @@ public static class SampleCommand
     public const string DefaultSampler = "dpmpp_2m_sde";
 
     public sealed record SampleRequest(string? Model, string? Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string? Sigmas,
-        string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false);
+        string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false,
+        DatasetRequest? Dataset = null);
 
     public static int Run(SampleRequest q)
     {
@@ -76,7 +79,8 @@ public static class SampleCommand
         if (!(q.Strength > 0 && q.Strength <= 1)) throw new ArgumentException($"--strength must be in (0, 1], found {q.Strength}");
         var modelPath = q.Model ?? FindBundledModel();
         if (q.Init is not null && q.InitImage is not null) throw new ArgumentException("give --init (noise) or --init-image (img2img), not both");
-        var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage]);
+        string?[] inputs = [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage];
+        var output = q.Dataset is { Streaming: true } data ? DatasetSampling.CheckOutput(q, data, inputs) : OutputFolder.Check(q.Output, q.Force, inputs);
         var initNoise = q.Init is null ? null : Npy.Read(q.Init);
         if (initNoise is not null) CommonOptions.RequireFinite($"--init {q.Init}", initNoise.AsFloat32(), q.AllowNonFinite);
         // Images in [0, 1] become the model's [-1, 1].
@@ -89,7 +93,7 @@ public static class SampleCommand
         if (q.Guidance is null && q.NullClass is not null) throw new ArgumentException("--null-class applies with --guidance-scale only");
         var conditioning = q.ClassLabel is { } label ? new ClassConditioning(label, q.Guidance, q.NullClass) : null;
         using var model = DiffusionModel.Open(modelPath, backend, batchSize, new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample), conditioning);
-        MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
+        if (q.Dataset is not { Streaming: true }) MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
         // The model's own diffusers scheduler when asked, or by default when its scheduler_config.json names a class.
         var scheduler = explicitSolver is null && (q.Sampler == Diffusers || model.Schedule.ClassName is not null) ? OpenDiffusersScheduler(q, model) : null;
         var solver = scheduler is null ? explicitSolver ?? SolverSettingOptions.Apply(SamplerRegistry.Get(DefaultSampler), q.SolverSettings) : null;
@@ -100,6 +104,14 @@ public static class SampleCommand
         var sigmas = solver is null ? [] : model.Sigmas(q.Sigmas ?? "karras", q.Steps);
         if (initImage is not null) sigmas = DiffusionModel.ForStrength(sigmas, q.Strength);
         var options = new SamplerOptions { Seed = q.Seed, Cancellation = cancel.Token, CheckFinite = !q.AllowNonFinite };
+        if (q.Dataset is { Streaming: true } streaming)
+        {
+            // A dataset holds one chunk in memory at a time: chunk samples [first, first + count) are those of the whole run.
+            return DatasetSampling.Run(q, streaming, output, modelPath, model, scheduler is null ? solver!.Name : $"{Diffusers} {scheduler.ClassName}", scheduler is null,
+                (first, n, report) => scheduler is not null
+                    ? SampleRunner.Draw(model, scheduler, q.Steps, n, options with { FirstSampleIndex = first }, default, report)
+                    : SampleRunner.Draw(model, solver!, sigmas, n, options with { FirstSampleIndex = first }, default, report), cancel.Token);
+        }
         int batches = (q.Count + batchSize - 1) / batchSize;
         var clock = Stopwatch.StartNew();
         int evaluations0 = scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations;
