@@ -27,7 +27,13 @@ public static class DatasetSampling
         if (d.ChunkSize is { } size) CommonOptions.AtLeast("--chunk-size", size, 1);
         if (q.Init is not null || q.InitImage is not null)
             throw new ArgumentException("--init and --init-image hold every sample in memory; a dataset (--chunk-size, --resume, --shard, --png) draws its noise from --seed");
-        if (d.Shard is not null) ParseShard(d.Shard);
+        if (d.Shard is not null)
+        {
+            ParseShard(d.Shard);
+            // Shards are siblings in a dataset folder that the first worker to start creates (workers start in any order).
+            var parent = Path.GetDirectoryName(Path.GetFullPath(q.Output));
+            if (parent is not null) Directory.CreateDirectory(parent);
+        }
         var output = OutputFolder.Check(q.Output, q.Force || d.Resume, inputs);
         if (d.Resume && Directory.Exists(output) && !File.Exists(Path.Combine(output, DatasetManifest.FileName))
             && Directory.EnumerateFileSystemEntries(output).Any(e => Path.GetFileName(e) != OutputMarker.FileName))
