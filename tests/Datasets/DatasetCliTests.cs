@@ -56,6 +56,19 @@ public class DatasetCliTests
     }
 
     [Test]
+    public void ADiffusersSchedulerRunStreamsTheSamplesOfAnInMemoryRun()
+    {
+        // A stochastic scheduler: its per-step noise is keyed by the sample index too, so a chunk drawn alone must match.
+        File.WriteAllText(P("ancestral.json"), DatasetFolders.MixtureSpec.TrimEnd('}') + ", \"_class_name\": \"EulerAncestralDiscreteScheduler\"}");
+        string[] args = ["sample", "--model", "gmm:" + P("ancestral.json"), "--steps", "5", "--num-samples", "7", "--seed", "3", "--device", "cpu"];
+        Ok(CliRunner.Run([.. args, "--output", P("plain"), "--batch-size", "7"]));
+        Ok(CliRunner.Run([.. args, "--output", P("data"), "--batch-size", "2", "--chunk-size", "3"]));
+        var chunks = Enumerable.Range(0, 3).SelectMany(k => Npy.Read(P($"data/{DatasetLayout.ChunkFile(k)}")).AsFloat32()).ToArray();
+        Assert.That(chunks, Is.EqualTo(Npy.Read(P("plain/samples.npy")).AsFloat32()));
+        Assert.That(DatasetManifest.Load(P("data")).Spec.Settings["sampler"], Is.EqualTo("diffusers EulerAncestralDiscreteScheduler"));
+    }
+
+    [Test]
     public void ThreeShardsMergeIntoTheBytesOfOneRun()
     {
         Ok(Sample(P("single"), 11, "--chunk-size", "2", "--png"));

@@ -115,7 +115,9 @@ public sealed class DatasetWriter
             var layout = Manifest.Spec.Layout;
             var samples = draw(layout.First(k), layout.Count(k));
             cancel.ThrowIfCancellationRequested();
-            written?.Invoke(Write(k, samples, saveImage));
+            // Not written?.Invoke(Write(…)): a null-conditional call would skip evaluating its argument.
+            var record = Write(k, samples, saveImage);
+            written?.Invoke(record);
         }
     }
 
