@@ -148,7 +148,7 @@ public class DeployTests
             var log = Path.Combine(dir, "srun.log");
             // The stub srun logs what it was asked to run (with the task id it saw) and runs it, as srun does in a job step.
             File.WriteAllText(Path.Combine(bin, "srun"), "#!/bin/sh\necho \"task=$SLURM_ARRAY_TASK_ID $*\" >> \"$SRUN_LOG\"\nexec \"$@\"\n");
-            File.SetUnixFileMode(Path.Combine(bin, "srun"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(bin, "srun"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
             var env = new Dictionary<string, string>
             {

@@ -80,6 +80,9 @@ public static class DatasetSampling
                           + (resuming ? $", resuming with {manifest.Describe()} written and verified" : ""));
         if (firstChunk == endChunk)
             Console.WriteLine($"note: {q.Count:N0} samples make {spec.Layout.ChunkCount} chunk{(spec.Layout.ChunkCount == 1 ? "" : "s")}, so shard {shard} holds none; use a smaller --chunk-size to spread the work");
+        int batch = Math.Min(q.Batch, q.Count);
+        if (spec.ChunkSize % batch != 0)
+            Console.WriteLine($"note: each chunk's last batch is part-filled (--chunk-size {spec.ChunkSize} is not a multiple of --batch-size {batch}); a multiple wastes no network calls");
         var progress = new DatasetProgress(Console.Out, endSample - firstSample, endChunk - firstChunk, manifest.Chunks.Sum(c => (long)c.Count), manifest.Chunks.Count);
         SaveImage? save = d.Png ? (path, samples, index) => ImageWriter.SavePng(path, samples, [samples.Length / model.SampleLength, .. shape], index, -1f, 1f) : null;
         try
