@@ -93,7 +93,14 @@ public static class DatasetSampling
                 if (!q.AllowNonFinite && samples.Any(v => !float.IsFinite(v)))
                     throw new Runtime.NumericalInstabilityException($"samples {first} … {first + count - 1} hold NaN or Inf; the chunks before them are kept");
                 return samples;
-            }, save, c => progress.Written(c.Count), cancel);
+            }, save, c =>
+            {
+                progress.Written(c.Count);
+                // The chunk's arrays are garbage now. Left alone, the GC lets such large-object-heap arrays pile up to its
+                // budget before compacting, so the peak would creep up with the run's length; one collection per chunk
+                // (milliseconds, against seconds of sampling) keeps the peak at one chunk's worth for any --num-samples.
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            }, cancel);
         }
         catch (OperationCanceledException)
         {
