@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(PhantomsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(StudyCommand.Create());
         root.Subcommands.Add(SamplersCommand.Create());
         root.Subcommands.Add(ReconstructCommand.Create());

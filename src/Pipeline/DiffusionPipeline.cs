@@ -191,6 +191,7 @@ public sealed class DiffusionPipeline : IDisposable
             var options = new SamplerOptions
             {
                 Seed = request.Seed,
+                FirstSampleIndex = request.FirstSampleIndex,
                 Cancellation = cancellationToken,
                 CheckFinite = request.CheckFinite,
                 OnStep = request.OnStep is not { } onStep ? null : s =>
@@ -279,6 +280,7 @@ public sealed class DiffusionPipeline : IDisposable
     {
         if (r.Steps < 1 || r.Steps > MaxSteps) throw new ArgumentException($"steps must be in [1, {MaxSteps}], found {r.Steps}");
         if (r.NumSamples < 1) throw new ArgumentException($"the number of samples must be ≥ 1, found {r.NumSamples}");
+        if (r.FirstSampleIndex < 0) throw new ArgumentException($"the first sample index must be ≥ 0, found {r.FirstSampleIndex}");
         if (r.BatchSize < 1) throw new ArgumentException($"the batch size must be ≥ 1, found {r.BatchSize}");
         if (r.GuidanceScale is { } w && !(w >= 0 && double.IsFinite(w))) throw new ArgumentException($"the guidance scale must be a finite number ≥ 0, found {w}");
         if (r.ClassLabel is null && (r.GuidanceScale is not null || r.NullClassLabel is not null)) throw new ArgumentException("guidance and a null class need a class label");

@@ -38,6 +38,12 @@ public sealed record GenerationRequest
     /// <summary>Samples to draw.</summary>
     public int NumSamples { get; init; } = 1;
 
+    /// <summary>
+    /// Index of the first sample in the whole run: the samples drawn are [FirstSampleIndex, FirstSampleIndex + NumSamples)
+    /// of <see cref="Seed"/>, each identical to the same sample of one longer run (noise is keyed by seed and sample index).
+    /// </summary>
+    public long FirstSampleIndex { get; init; }
+
     /// <summary>Samples per network call (capped at <see cref="NumSamples"/>); the samples do not depend on it.</summary>
     public int BatchSize { get; init; } = 16;
 

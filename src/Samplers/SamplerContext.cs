@@ -14,7 +14,10 @@ public sealed record SamplerOptions
 {
     /// <summary>Seed of the Philox noise; sample n of a run always gets the same noise, whatever the batch split.</summary>
     public ulong Seed { get; init; }
-    /// <summary>Index of the batch's first sample in the whole run (keys the noise).</summary>
+    /// <summary>
+    /// Index of the batch's first sample in the whole run (keys the noise). Given to <c>SampleRunner.Draw</c>, the index
+    /// of the run's first sample: the run then draws samples k, k + 1, … of the seed.
+    /// </summary>
     public long FirstSampleIndex { get; init; }
     /// <summary>Called after every step.</summary>
     public Action<StepInfo>? Callback { get; init; }

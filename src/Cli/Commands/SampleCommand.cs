@@ -47,13 +47,15 @@ public static class SampleCommand
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var solverSettings = new SolverSettingOptions();
+        var dataset = new DatasetOptions();
         var command = new Command("sample", "Draw samples with a diffusion model")
             { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, allowNonFinite, device };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
+        foreach (var option in dataset.Options) command.Options.Add(option);
         command.SetAction(r => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler), r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
             r.GetValue(grid), r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
-            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r))));
         return command;
     }
 
@@ -64,7 +66,8 @@ public static class SampleCommand
     public const string DefaultSampler = "dpmpp_2m_sde";
 
     public sealed record SampleRequest(string? Model, string? Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string? Sigmas,
-        string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false);
+        string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false,
+        DatasetRequest? Dataset = null);
 
     public static int Run(SampleRequest q)
     {
@@ -77,7 +80,8 @@ public static class SampleCommand
         if (!(q.Strength > 0 && q.Strength <= 1)) throw new ArgumentException($"--strength must be in (0, 1], found {q.Strength}");
         var modelPath = q.Model ?? FindBundledModel();
         if (q.Init is not null && q.InitImage is not null) throw new ArgumentException("give --init (noise) or --init-image (img2img), not both");
-        var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage]);
+        string?[] inputs = [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage];
+        var output = q.Dataset is { Streaming: true } data ? DatasetSampling.CheckOutput(q, data, inputs) : OutputFolder.Check(q.Output, q.Force, inputs);
         var initNoise = q.Init is null ? null : Npy.Read(q.Init);
         if (initNoise is not null) CommonOptions.RequireFinite($"--init {q.Init}", initNoise.AsFloat32(), q.AllowNonFinite);
 
@@ -104,7 +108,7 @@ public static class SampleCommand
         var initImage = q.InitImage is null ? null : InitImages.Read(q.InitImage, model.SampleShape[0]);
         if (initImage is not null) CommonOptions.RequireFinite($"--init-image {q.InitImage}", initImage.Values, q.AllowNonFinite);
         request = request with { InitImage = initImage?.Values, Strength = q.Strength };
-        MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
+        if (q.Dataset is not { Streaming: true }) MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
         // The model's own diffusers scheduler when asked, or by default when its scheduler_config.json names a class.
         request = explicitSolver is null && (q.Sampler == Diffusers || model.Schedule.ClassName is not null)
             ? request with { Sampler = Diffusers, Eta = DiffusersSchedulerEta(q, model) }
@@ -113,6 +117,15 @@ public static class SampleCommand
             throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(model.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
         if (initImage is not null && initImage.Values.Length != (long)q.Count * model.SampleLength && !(initImage.Single && initImage.Values.Length == model.SampleLength))
             throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {Shape.Format(initImage.Shape)}");
+        if (q.Dataset is { Streaming: true } streaming)
+        {
+            // A dataset holds one chunk in memory at a time: chunk samples [first, first + count) are those of the whole run.
+            bool solverRun = request.Sampler != Diffusers;
+            string samplerName = solverRun ? request.Solver!.Name : $"{Diffusers} {model.Schedule.ClassName}";
+            return DatasetSampling.Run(q, streaming, output, modelPath, model, samplerName, solverRun,
+                (first, n, report) => pipeline.Generate(request with { NumSamples = n, FirstSampleIndex = first }, new ProgressReport(report), cancel.Token).Samples,
+                cancel.Token);
+        }
         var result = StepProgress.Run("sampling", (int)Math.Min(int.MaxValue, pipeline.TotalSteps(request)),
             report => pipeline.Generate(request, new ProgressReport(report), cancel.Token));
         var samples = result.Samples;

@@ -128,11 +128,11 @@ public static class SampleRunner
                 init.Slice(start * per, n * per).CopyTo(padded);
                 backend.CopyFromHost(padded, image ?? x);
             }
-            if (padded is null || image is not null) backend.RandomNormal(x, options.Seed, start);
+            if (padded is null || image is not null) backend.RandomNormal(x, options.Seed, options.FirstSampleIndex + start);
             int done = start;
             var batchOptions = options with
             {
-                FirstSampleIndex = start,
+                FirstSampleIndex = options.FirstSampleIndex + start,
                 Callback = progress is null ? options.Callback : s => { options.Callback?.Invoke(s); progress(new RunProgress(done, count, s)); },
             };
             bool stopped = false;
