@@ -194,27 +194,8 @@ public static unsafe class ImplicitGemmConv2d
         }
 
         /// <summary>yBlock[co, p] = scale · (bias[co] + residual[co, p]) for the block's pixels and the given channels.</summary>
-        private void Prefill(float* yBlock, float* residualBlock, int pixels, int channelStart, int channelEnd)
-        {
-            var vs = new Vector<float>(_scale);
-            int lanes = Vector<float>.Count;
-            for (int co = channelStart; co < channelEnd; co++)
-            {
-                float* dst = yBlock + (long)co * _hw;
-                float b = _bias is null ? 0f : _bias[co];
-                if (residualBlock is null)
-                {
-                    new Span<float>(dst, pixels).Fill(b * _scale);
-                    continue;
-                }
-                float* res = residualBlock + (long)co * _hw;
-                var vb = new Vector<float>(b);
-                int p = 0;
-                for (; p <= pixels - lanes; p += lanes)
-                    Vector.Store((Vector.Load(res + p) + vb) * vs, dst + p);
-                for (; p < pixels; p++) dst[p] = (res[p] + b) * _scale;
-            }
-        }
+        private void Prefill(float* yBlock, float* residualBlock, int pixels, int channelStart, int channelEnd) =>
+            ConvPrefill.Run(yBlock, residualBlock, _bias, _scale, _hw, pixels, channelStart, channelEnd);
 
         /// <summary>
         /// The fused im2col: depth rows [pc, pc + kc) of the unfolded input, for output pixels [p0, p0 + pixels),
