@@ -79,7 +79,7 @@ public sealed class DdimScheduler : DiffusersScheduler
             if (c.Thresholding || c.ClipSample)
             {
                 _x0 ??= ctx.Like();
-                WriteX0(c.PredictionType, sample, output, a, ctx);
+                ctx.WriteX0(c.PredictionType, sample, output, Math.Sqrt(a), Math.Sqrt(1 - a), _x0);
                 if (c.Thresholding) ctx.Threshold(_x0, c.DynamicThresholdingRatio, c.SampleMaxValue);
                 else ctx.Clip(_x0, c.ClipSampleRange);
                 next.Add(Math.Sqrt(aPrev), _x0);
@@ -93,31 +93,6 @@ public sealed class DdimScheduler : DiffusersScheduler
                 next.Add(std, _noise);
             }
             next.WriteTo(ctx.Backend, sample);
-        }
-
-        /// <summary>
-        /// x̂₀ into its own tensor. For ε at ᾱ = 0 (zero terminal SNR) diffusers divides (x − ε̂) by 0: ±∞, which the clip
-        /// then bounds; dividing after the difference keeps that (a folded coefficient would give ∞ − ∞ = NaN).
-        /// </summary>
-        private void WriteX0(string prediction, Tensor sample, Tensor output, double a, RunContext ctx)
-        {
-            double sa = Math.Sqrt(a), sb = Math.Sqrt(1 - a);
-            switch (prediction)
-            {
-                case "epsilon" when a == 0:
-                    new LinearForm().Add(1, sample).Add(-sb, output).WriteTo(ctx.Backend, _x0!);
-                    ctx.Backend.Scale(_x0!, float.PositiveInfinity, _x0!);
-                    break;
-                case "epsilon":
-                    new LinearForm().Add(1 / sa, sample).Add(-sb / sa, output).WriteTo(ctx.Backend, _x0!);
-                    break;
-                case "v_prediction":
-                    new LinearForm().Add(sa, sample).Add(-sb, output).WriteTo(ctx.Backend, _x0!);
-                    break;
-                default:
-                    ctx.Backend.Copy(output, _x0!);
-                    break;
-            }
         }
     }
 }

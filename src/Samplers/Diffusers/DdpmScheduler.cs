@@ -63,7 +63,7 @@ public sealed class DdpmScheduler : DiffusersScheduler
             if (c.Thresholding || c.ClipSample)
             {
                 _x0 ??= ctx.Like();
-                WriteX0(c.PredictionType, sample, output, sa, sb, ctx);
+                ctx.WriteX0(c.PredictionType, sample, output, sa, sb, _x0);
                 if (c.Thresholding) ctx.Threshold(_x0, c.DynamicThresholdingRatio, c.SampleMaxValue);
                 else ctx.Clip(_x0, c.ClipSampleRange);
                 next.Add(x0Coefficient, _x0);
@@ -95,26 +95,6 @@ public sealed class DdpmScheduler : DiffusersScheduler
                 next.Add(std, _noise);
             }
             next.WriteTo(ctx.Backend, sample);
-        }
-
-        private void WriteX0(string prediction, Tensor sample, Tensor output, double sa, double sb, RunContext ctx)
-        {
-            switch (prediction)
-            {
-                case "epsilon" when sa == 0: // zero terminal SNR: diffusers divides (x − √β ε̂) by 0
-                    new LinearForm().Add(1, sample).Add(-sb, output).WriteTo(ctx.Backend, _x0!);
-                    ctx.Backend.Scale(_x0!, float.PositiveInfinity, _x0!);
-                    break;
-                case "epsilon":
-                    new LinearForm().Add(1 / sa, sample).Add(-sb / sa, output).WriteTo(ctx.Backend, _x0!);
-                    break;
-                case "v_prediction":
-                    new LinearForm().Add(sa, sample).Add(-sb, output).WriteTo(ctx.Backend, _x0!);
-                    break;
-                default:
-                    ctx.Backend.Copy(output, _x0!);
-                    break;
-            }
         }
     }
 }

@@ -45,6 +45,31 @@ internal sealed class RunContext : IDisposable
         else Backend.RandomNormal(into, Options.Seed, Options.FirstSampleIndex, (ulong)(step + 1) * (ulong)into.Shape.Stride(1));
     }
 
+    /// <summary>
+    /// DDIM's and DDPM's x̂₀ into <paramref name="x0"/> from the model output, with √ᾱ = <paramref name="sa"/> and
+    /// √(1 − ᾱ) = <paramref name="sb"/>. For ε at ᾱ = 0 (zero terminal SNR) diffusers divides (x − ε̂) by 0: ±∞, which the
+    /// clip then bounds; dividing after the difference keeps that (a folded coefficient would give ∞ − ∞ = NaN).
+    /// </summary>
+    public void WriteX0(string prediction, Tensor sample, Tensor output, double sa, double sb, Tensor x0)
+    {
+        switch (prediction)
+        {
+            case "epsilon" when sa == 0:
+                new LinearForm().Add(1, sample).Add(-sb, output).WriteTo(Backend, x0);
+                Backend.Scale(x0, float.PositiveInfinity, x0);
+                break;
+            case "epsilon":
+                new LinearForm().Add(1 / sa, sample).Add(-sb / sa, output).WriteTo(Backend, x0);
+                break;
+            case "v_prediction":
+                new LinearForm().Add(sa, sample).Add(-sb, output).WriteTo(Backend, x0);
+                break;
+            default:
+                Backend.Copy(output, x0);
+                break;
+        }
+    }
+
     /// <summary>clip_sample: x̂₀ clamped to ±range in place.</summary>
     public void Clip(Tensor x0, double range) => Backend.Clamp(x0, (float)-range, (float)range, x0);
 
