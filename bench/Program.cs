@@ -8,7 +8,8 @@ namespace DiffusionKernels.Bench;
 /// naive reference and times them side by side (see <see cref="KernelCheck"/>);
 /// <c>-- ptx --output DIR</c> writes every kernel's PTX for sm_90 (see <see cref="PtxDump"/>);
 /// <c>-- onnx model.onnx</c> times ONNX Runtime on an exported U-Net; <c>-- compare-cpu DIR</c> times ours against ONNX Runtime
-/// on the same weights in alternating rounds (see <see cref="CpuComparison"/>); <c>-- conv-cpu</c> times the old and new CPU
+/// on the same weights in alternating rounds (see <see cref="CpuComparison"/>); <c>-- profile-cpu DIR</c> sets the two engines'
+/// per-op profiles side by side (see <see cref="CpuProfileComparison"/>); <c>-- conv-cpu</c> times the old and new CPU
 /// convolutions on the U-Net's shapes (see <see cref="ConvCpuTable"/>); any other arguments go to BenchmarkDotNet (<c>-- --filter '*OpBenchmarks*'</c>).
 /// </summary>
 public static class Program
@@ -45,6 +46,12 @@ public static class Program
             string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
             Environment.Exit(CpuComparison.Run(args[1], Arg("--batches", "1,16").Split(',').Select(int.Parse).ToList(),
                 int.Parse(Arg("--threads", "2")), int.Parse(Arg("--rounds", "5")), int.Parse(Arg("--iters", "3"))));
+            return;
+        }
+        if (args.Length > 1 && args[0] == "profile-cpu")
+        {
+            string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+            Environment.Exit(CpuProfileComparison.Run(args[1], int.Parse(Arg("--batch", "1")), int.Parse(Arg("--threads", "2")), int.Parse(Arg("--runs", "5"))));
             return;
         }
         if (args.Length > 0 && args[0] == "conv-cpu")

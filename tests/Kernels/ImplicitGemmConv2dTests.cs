@@ -34,6 +34,10 @@ public class ImplicitGemmConv2dTests
         yield return new Shape2d(2, 17, 33, 35, 29, 3, 2, 1, 0, true, false, 1f);     // stride 2, padding 1
         yield return new Shape2d(1, 19, 17, 15, 21, 3, 2, 0, 1, true, false, 1f);     // diffusers downsample (pad bottom/right)
         yield return new Shape2d(1, 64, 5, 3, 50, 3, 1, 1, 0, false, true, 2f);       // batch 1, tiny image: channel split
+        // Channel split above the parallel threshold: the input panels are gathered once and shared by the items.
+        yield return new Shape2d(1, 130, 9, 11, 77, 3, 1, 1, 0, true, true, 0.5f);   // one pixel block, 5 depth blocks
+        yield return new Shape2d(1, 40, 17, 19, 61, 3, 1, 1, 0, true, false, 1f);    // 3 pixel blocks, 2 depth blocks
+        yield return new Shape2d(1, 96, 8, 8, 64, 1, 1, 0, 0, false, true, 1f);      // 1×1 at 8×8: shared direct panels
         yield return new Shape2d(1, 6, 61, 67, 5, 3, 1, 1, 0, true, true, 1f);        // many pixel blocks, split mid-row
         yield return new Shape2d(2, 5, 12, 9, 7, 5, 3, 2, 0, true, false, 1f);        // stride 3, 5×5: the generic gather
         yield return new Shape2d(1, 4, 3, 3, 6, 3, 1, 2, 0, false, false, 1f);        // more padding than input
@@ -68,7 +72,7 @@ public class ImplicitGemmConv2dTests
     [Test]
     public void ResidualMayBeTheOutput()
     {
-        var c = new Shape2d(1, 64, 5, 3, 50, 3, 1, 1, 0, true, true, 0.5f); // split over output channels too
+        var c = new Shape2d(1, 130, 9, 11, 77, 3, 1, 1, 0, true, true, 0.5f); // split over output channels, shared panels
         var (x, w, bias, residual) = Inputs(c);
         var expected = Run(c, y => Conv2d.Forward(x, w, bias, residual, y,
             c.N, c.Cin, c.H, c.W, c.Cout, c.K, c.K, c.Ho, c.Wo, c.Stride, c.Padding, c.Scale));

@@ -47,7 +47,7 @@ public static class BenchCommand
     }
 
     /// <summary>Time per op kind (the last part of each step name: conv1, norm2, sdpa, …), largest first.</summary>
-    private static void PrintProfile(IReadOnlyList<(string Step, double Ms)> steps)
+    private static void PrintProfile(IReadOnlyList<(string Step, double Ms, double Flops)> steps)
     {
         double total = steps.Sum(s => s.Ms);
         Console.WriteLine($"profile (synchronized after every step, {total:F2} ms in all):");

@@ -74,8 +74,19 @@ public static unsafe class ImplicitGemmConv2d
                 job.Work(ref next);
                 return;
             }
-            var queue = new WorkQueue(job);
-            Parallel.For(0, workers, _ => queue.Job.Work(ref queue.Next));
+            if (!job.SplitsChannels)
+            {
+                var queue = new WorkQueue(job);
+                Parallel.For(0, workers, _ => queue.Job.Work(ref queue.Next));
+                return;
+            }
+            // Items split over output channels would each gather the same input panels: gather them once, shared
+            // (every depth block of every pixel block, in parallel), then let the items multiply from them.
+            job.SharedPanels = SharedPanelScratch.Get(job.SharedPanelFloats);
+            var packQueue = new WorkQueue(job);
+            Parallel.For(0, Math.Min(workers, job.PackItems), _ => packQueue.Job.Pack(ref packQueue.Next));
+            var multiplyQueue = new WorkQueue(job);
+            Parallel.For(0, workers, _ => multiplyQueue.Job.Work(ref multiplyQueue.Next));
         }
     }
 
@@ -102,6 +113,20 @@ public static unsafe class ImplicitGemmConv2d
         }
     }
 
+    /// <summary>The calling thread's buffer for input panels shared by all workers of one call, 64-byte aligned.</summary>
+    private static class SharedPanelScratch
+    {
+        [ThreadStatic] private static float[]? _buffer;
+
+        public static float* Get(long floats)
+        {
+            if (_buffer is null || _buffer.Length < floats + 16)
+                _buffer = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
+            nint p = (nint)Unsafe.AsPointer(ref _buffer[0]);
+            return (float*)((p + 63) & ~(nint)63);
+        }
+    }
+
     private sealed class WorkQueue(Job job)
     {
         public readonly Job Job = job;
@@ -109,13 +134,14 @@ public static unsafe class ImplicitGemmConv2d
     }
 
     /// <summary>One convolution call: pointers and sizes, split into (image, pixel block, channel range) items.</summary>
-    private readonly struct Job
+    private struct Job
     {
         private readonly float* _x, _w, _bias, _residual, _y;
         private readonly int _cin, _h, _width, _cout, _kh, _kw, _wo, _stride, _padding;
         private readonly int _hw, _depth, _paddedRows, _blockPixels, _blocksPerImage, _rowChunks, _rowsPerChunk;
         private readonly float _scale;
         private readonly bool _pointwise;
+        private readonly int _depthBlocks;
 
         public Job(float* x, float* w, float* bias, float* residual, float* y, int batch, int cin, int h, int width,
             int cout, int kh, int kw, int ho, int wo, int stride, int padding, float scale)
@@ -141,17 +167,45 @@ public static unsafe class ImplicitGemmConv2d
             _rowsPerChunk = (rowPanels + _rowChunks - 1) / _rowChunks * mr;
             _rowChunks = (_paddedRows + _rowsPerChunk - 1) / _rowsPerChunk;
             Items = pixelItems * _rowChunks;
+            _depthBlocks = (_depth + Sgemm.KC - 1) / Sgemm.KC;
+            PackItems = pixelItems * _depthBlocks;
         }
 
         public int Items { get; }
 
-        private bool HasAddend => _bias is not null || _residual is not null;
+        /// <summary>Whether items split the output channels (then <see cref="Pack"/> gathers the input once for all).</summary>
+        public readonly bool SplitsChannels => _rowChunks > 1;
+
+        /// <summary>(pixel block, depth block) pairs for <see cref="Pack"/>.</summary>
+        public int PackItems { get; }
+
+        /// <summary>Floats of every pixel block's full-depth input panels.</summary>
+        public readonly long SharedPanelFloats => (long)PackItems / _depthBlocks * _depth * _blockPixels;
+
+        /// <summary>Where <see cref="Pack"/> leaves the input panels; null when every item packs its own.</summary>
+        public float* SharedPanels;
+
+        /// <summary>Pixel block <paramref name="pixelItem"/>'s panels for depth block <paramref name="pc"/> in the shared buffer.</summary>
+        private readonly float* SharedBlock(int pixelItem, int pc) => SharedPanels + ((long)pixelItem * _depth + pc) * _blockPixels;
+
+        /// <summary>Gathers (pixel block, depth block) items into the shared panels until none are left.</summary>
+        public readonly void Pack(ref int next)
+        {
+            for (int item = Interlocked.Increment(ref next) - 1; item < PackItems; item = Interlocked.Increment(ref next) - 1)
+            {
+                int pixelItem = item / _depthBlocks, pc = item % _depthBlocks * Sgemm.KC;
+                int p0 = pixelItem % _blocksPerImage * _blockPixels;
+                PackInput(pixelItem / _blocksPerImage, p0, Math.Min(_blockPixels, _hw - p0), pc, Math.Min(Sgemm.KC, _depth - pc), SharedBlock(pixelItem, pc));
+            }
+        }
+
+        private readonly bool HasAddend => _bias is not null || _residual is not null;
 
         /// <summary>Takes whole items from the shared counter until none are left.</summary>
-        public void Work(ref int next)
+        public readonly void Work(ref int next)
         {
             int kcMax = Math.Min(Sgemm.KC, _depth);
-            float* panels = PanelScratch.Get(kcMax * _blockPixels);
+            float* panels = SharedPanels is null ? PanelScratch.Get(kcMax * _blockPixels) : null;
             for (int item = Interlocked.Increment(ref next) - 1; item < Items; item = Interlocked.Increment(ref next) - 1)
             {
                 int chunk = item % _rowChunks, pixelItem = item / _rowChunks;
@@ -160,15 +214,19 @@ public static unsafe class ImplicitGemmConv2d
                 int pixels = Math.Min(_blockPixels, _hw - p0);
                 int row0 = chunk * _rowsPerChunk, row1 = Math.Min(_cout, row0 + _rowsPerChunk);
                 if (row0 >= _cout) continue;
-                Multiply(image, p0, pixels, row0, row1, panels);
+                Multiply(pixelItem, p0, pixels, row0, row1, panels);
             }
         }
 
-        /// <summary>y[image, row0..row1, p0 .. p0 + pixels) for one item, depth block by depth block.</summary>
+        /// <summary>
+        /// y[image, row0..row1, p0 .. p0 + pixels) for one item, depth block by depth block, gathering the input into
+        /// <paramref name="panels"/> or reading it from the shared panels.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Multiply(int image, int p0, int pixels, int row0, int row1, float* panels)
+        private readonly void Multiply(int pixelItem, int p0, int pixels, int row0, int row1, float* panels)
         {
             int nr = Sgemm.NR, mr = Sgemm.MR, kcMax = Sgemm.KC;
+            int image = pixelItem / _blocksPerImage;
             float* yBlock = _y + (long)image * _cout * _hw + p0;
             // y = s·acc + s·(bias + residual): pre-fill the block with the second term, then let every depth block
             // add s·partial with beta = 1. Reading the residual before any write also makes residual == y safe.
@@ -178,12 +236,13 @@ public static unsafe class ImplicitGemmConv2d
             {
                 int kc = Math.Min(kcMax, _depth - pc);
                 float beta = HasAddend || pc > 0 ? 1f : 0f;
-                PackInput(image, p0, pixels, pc, kc, panels);
+                float* block = SharedPanels is null ? panels : SharedBlock(pixelItem, pc);
+                if (SharedPanels is null) PackInput(image, p0, pixels, pc, kc, block);
                 float* aBlock = _w + PackedConvWeights.Offset(_cout, pc, row0, kc);
                 for (int j = 0; j < pixels; j += nr)
                 {
                     int cols = Math.Min(nr, pixels - j);
-                    float* b = panels + (long)j * kc;
+                    float* b = block + (long)j * kc;
                     for (int row = row0; row < row1; row += mr)
                     {
                         int rows = Math.Min(mr, row1 - row);
@@ -194,7 +253,7 @@ public static unsafe class ImplicitGemmConv2d
         }
 
         /// <summary>yBlock[co, p] = scale · (bias[co] + residual[co, p]) for the block's pixels and the given channels.</summary>
-        private void Prefill(float* yBlock, float* residualBlock, int pixels, int channelStart, int channelEnd) =>
+        private readonly void Prefill(float* yBlock, float* residualBlock, int pixels, int channelStart, int channelEnd) =>
             ConvPrefill.Run(yBlock, residualBlock, _bias, _scale, _hw, pixels, channelStart, channelEnd);
 
         /// <summary>
@@ -202,7 +261,7 @@ public static unsafe class ImplicitGemmConv2d
         /// written straight into NR-wide B panels laid out [panel][k][c] (zero past the last pixel and in the padding).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void PackInput(int image, int p0, int pixels, int pc, int kc, float* dst)
+        private readonly void PackInput(int image, int p0, int pixels, int pc, int kc, float* dst)
         {
             int nr = Sgemm.NR, taps = _kh * _kw;
             long plane = (long)_h * _width;
@@ -251,7 +310,7 @@ public static unsafe class ImplicitGemmConv2d
 
         /// <summary>dst[t] = row[ix0 + t·stride] for t &lt; run, zero outside [0, width).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void GatherRun(float* row, int ix0, int run, float* dst)
+        private readonly void GatherRun(float* row, int ix0, int run, float* dst)
         {
             if (_stride == 1)
             {

@@ -129,7 +129,7 @@ public sealed class UNetPlan : IDisposable
     }
 
     /// <summary>One synchronized run with per-step wall times (see <see cref="ExecutionPlan.RunProfiled"/>).</summary>
-    public IReadOnlyList<(string Step, double Ms)> RunProfiled()
+    public IReadOnlyList<(string Step, double Ms, double Flops)> RunProfiled()
     {
         ThrowIfDisposed();
         return _plan.RunProfiled();

@@ -36,19 +36,19 @@ public sealed class ExecutionPlan : IDisposable
     }
 
     /// <summary>
-    /// Runs once, synchronizing after every step, and returns each step's name and wall time in milliseconds
-    /// (for finding the slow layers; synchronizing makes the total larger than <see cref="Run"/>'s).
+    /// Runs once, synchronizing after every step, and returns each step's name, wall time in milliseconds and
+    /// floating-point operations (for finding the slow layers; synchronizing makes the total larger than <see cref="Run"/>'s).
     /// </summary>
-    public IReadOnlyList<(string Step, double Ms)> RunProfiled()
+    public IReadOnlyList<(string Step, double Ms, double Flops)> RunProfiled()
     {
-        var times = new List<(string, double)>(_steps.Length);
+        var times = new List<(string, double, double)>(_steps.Length);
         Backend.Synchronize();
         for (int i = 0; i < _steps.Length; i++)
         {
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             _steps[i].Action(_bound[i]);
             Backend.Synchronize();
-            times.Add((_steps[i].Name, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
+            times.Add((_steps[i].Name, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds, _steps[i].Flops));
         }
         return times;
     }
