@@ -31,6 +31,8 @@ public class WinogradConv2dTests
         yield return new Case(2, 18, 7, 9, 11, 2, Scale: 2f);                        // more padding than the kernel's half
         yield return new Case(1, 20, 9, 9, 12, 0, ExtraPad: 1);                      // bottom/right padding only
         yield return new Case(1, 64, 3, 5, 70, 1, Residual: true);                   // batch 1, tiny image: channel split
+        yield return new Case(1, 100, 16, 16, 90, 1, Residual: true);                // channel split, shared V: one block
+        yield return new Case(1, 200, 15, 13, 37, 1, Scale: 0.5f);                   // channel split, shared V: two blocks
         yield return new Case(2, 33, 31, 29, 9, 1, Residual: true);                  // many tile blocks
     }
 

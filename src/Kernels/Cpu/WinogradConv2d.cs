@@ -54,8 +54,19 @@ public static unsafe class WinogradConv2d
                 job.Work(ref next);
                 return;
             }
-            var queue = new WorkQueue(job);
-            Parallel.For(0, workers, _ => queue.Job.Work(ref queue.Next));
+            if (!job.SplitsChannels)
+            {
+                var queue = new WorkQueue(job);
+                Parallel.For(0, workers, _ => queue.Job.Work(ref queue.Next));
+                return;
+            }
+            // Items split over output channels would each transform the same input tiles: transform every block
+            // once (split over input channels, so one block still feeds every core), then multiply from it.
+            job.SharedV = Scratch.Shared(job.SharedVFloats);
+            var transformQueue = new WorkQueue(job);
+            Parallel.For(0, workers, _ => transformQueue.Job.Transform(ref transformQueue.Next));
+            var multiplyQueue = new WorkQueue(job);
+            Parallel.For(0, workers, _ => multiplyQueue.Job.Work(ref multiplyQueue.Next));
         }
     }
 
@@ -68,10 +79,13 @@ public static unsafe class WinogradConv2d
     /// <summary>Each worker's transformed-input and product buffers, pinned and 64-byte aligned, kept between calls.</summary>
     private static class Scratch
     {
-        [ThreadStatic] private static float[]? _v, _m;
+        [ThreadStatic] private static float[]? _v, _m, _shared;
 
         public static float* V(int floats) => Get(ref _v, floats);
         public static float* M(int floats) => Get(ref _m, floats);
+
+        /// <summary>The calling thread's buffer for the transformed input all workers of one call share.</summary>
+        public static float* Shared(long floats) => Get(ref _shared, checked((int)floats));
 
         private static float* Get(ref float[]? buffer, int floats)
         {
@@ -82,8 +96,11 @@ public static unsafe class WinogradConv2d
         }
     }
 
-    private readonly struct Job
+    private struct Job
     {
+        // Input channels per transform item when the transformed input is shared.
+        private const int TransformChannels = 32;
+
         private readonly float* _x, _w, _bias, _residual, _y;
         private readonly int _matrix, _cin, _h, _width, _cout, _ho, _wo, _padding;
         private readonly int _tilesY, _tilesX, _tilesPerImage, _totalTiles, _blockTiles, _blockCols, _blocks;
@@ -112,13 +129,38 @@ public static unsafe class WinogradConv2d
             _rowsPerChunk = (rowPanels + _rowChunks - 1) / _rowChunks * mr;
             _rowChunks = (PackedConvWeights.PaddedRows(cout) + _rowsPerChunk - 1) / _rowsPerChunk;
             Items = _blocks * _rowChunks;
+            _channelChunks = (cin + TransformChannels - 1) / TransformChannels;
         }
+
+        private readonly int _channelChunks;
 
         public int Items { get; }
 
-        public void Work(ref int next)
+        /// <summary>Whether items split the output channels (then <see cref="Transform"/> transforms the input once for all).</summary>
+        public readonly bool SplitsChannels => _rowChunks > 1;
+
+        /// <summary>Floats of every block's transformed input.</summary>
+        public readonly long SharedVFloats => 16L * _blockCols * _cin * _blocks;
+
+        /// <summary>Where <see cref="Transform"/> leaves every block's V; null when every item transforms its own.</summary>
+        public float* SharedV;
+
+        private readonly float* SharedBlock(int block) => SharedV + 16L * _blockCols * _cin * block;
+
+        /// <summary>Transforms (block, range of input channels) items into the shared V until none are left.</summary>
+        public readonly void Transform(ref int next)
         {
-            float* v = Scratch.V(16 * _blockCols * _cin);
+            for (int item = Interlocked.Increment(ref next) - 1; item < _blocks * _channelChunks; item = Interlocked.Increment(ref next) - 1)
+            {
+                int block = item / _channelChunks, c0 = item % _channelChunks * TransformChannels;
+                int t0 = block * _blockTiles;
+                TransformInput(t0, Math.Min(_blockTiles, _totalTiles - t0), SharedBlock(block), c0, Math.Min(_cin, c0 + TransformChannels));
+            }
+        }
+
+        public readonly void Work(ref int next)
+        {
+            float* v = SharedV is null ? Scratch.V(16 * _blockCols * _cin) : null;
             float* m = Scratch.M(16 * _rowsPerChunk * _blockCols);
             for (int item = Interlocked.Increment(ref next) - 1; item < Items; item = Interlocked.Increment(ref next) - 1)
             {
@@ -126,28 +168,29 @@ public static unsafe class WinogradConv2d
                 int t0 = block * _blockTiles, tiles = Math.Min(_blockTiles, _totalTiles - t0);
                 int row0 = chunk * _rowsPerChunk, row1 = Math.Min(_cout, row0 + _rowsPerChunk);
                 if (row0 >= _cout) continue;
-                TransformInput(t0, tiles, v);
-                Multiply(tiles, row0, row1, v, m);
+                float* blockV = SharedV is null ? v : SharedBlock(block);
+                if (SharedV is null) TransformInput(t0, tiles, blockV, 0, _cin);
+                Multiply(tiles, row0, row1, blockV, m);
                 TransformOutput(t0, tiles, row0, row1, m);
             }
         }
 
         /// <summary>
-        /// V = Bᵀ·d·B for every input channel and tile of the block, written as 16 B-operand matrices
+        /// V = Bᵀ·d·B for input channels [c0, c1) and every tile of the block, written as 16 B-operand matrices
         /// [cin, tiles] in NR-wide panels: v[ξ][panel][ci][c]. Columns past the last tile are zero.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void TransformInput(int t0, int tiles, float* v)
+        private readonly void TransformInput(int t0, int tiles, float* v, int c0, int c1)
         {
             int nr = Sgemm.NR;
             long xiStride = (long)_blockCols * _cin, plane = (long)_h * _width;
             float* d = stackalloc float[16];
             for (int t = 0; t < _blockCols; t++)
             {
-                float* col = v + (long)(t / nr) * _cin * nr + t % nr;
+                float* col = v + (long)(t / nr) * _cin * nr + t % nr + (long)c0 * nr;
                 if (t >= tiles)
                 {
-                    for (int ci = 0; ci < _cin; ci++)
+                    for (int ci = 0; ci < c1 - c0; ci++)
                         for (int xi = 0; xi < 16; xi++) col[xi * xiStride + (long)ci * nr] = 0;
                     continue;
                 }
@@ -156,7 +199,7 @@ public static unsafe class WinogradConv2d
                 int iy0 = 2 * ty - _padding, ix0 = 2 * tx - _padding;
                 bool inside = iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= _h && ix0 + 4 <= _width;
                 float* xImage = _x + (long)image * _cin * plane;
-                for (int ci = 0; ci < _cin; ci++, col += nr)
+                for (int ci = c0; ci < c1; ci++, col += nr)
                 {
                     float* src = xImage + ci * plane + (long)iy0 * _width + ix0;
                     if (inside)
@@ -193,7 +236,7 @@ public static unsafe class WinogradConv2d
 
         /// <summary>m[ξ][co − row0][t] = Σci U[ξ][co][ci] · v[ξ][ci][t] for the chunk's output channels.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Multiply(int tiles, int row0, int row1, float* v, float* m)
+        private readonly void Multiply(int tiles, int row0, int row1, float* v, float* m)
         {
             int nr = Sgemm.NR, mr = Sgemm.MR, kcMax = Sgemm.KC;
             long xiStride = (long)_blockCols * _cin;
@@ -223,7 +266,7 @@ public static unsafe class WinogradConv2d
 
         /// <summary>y = scale · (Aᵀ·m·A + bias + residual) on each tile's 2×2 outputs that exist.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void TransformOutput(int t0, int tiles, int row0, int row1, float* m)
+        private readonly void TransformOutput(int t0, int tiles, int row0, int row1, float* m)
         {
             long xiStride = (long)_rowsPerChunk * _blockCols, hw = (long)_ho * _wo;
             for (int t = 0; t < tiles; t++)
@@ -255,6 +298,6 @@ public static unsafe class WinogradConv2d
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Put(long i, float value) => _y[i] = (_residual is null ? value : value + _residual[i]) * _scale;
+        private readonly void Put(long i, float value) => _y[i] = (_residual is null ? value : value + _residual[i]) * _scale;
     }
 }
