@@ -33,6 +33,8 @@ public class WinogradConv2dTests
         yield return new Case(1, 64, 3, 5, 70, 1, Residual: true);                   // batch 1, tiny image: channel split
         yield return new Case(1, 100, 16, 16, 90, 1, Residual: true);                // channel split, shared V: one block
         yield return new Case(1, 200, 15, 13, 37, 1, Scale: 0.5f);                   // channel split, shared V: two blocks
+        yield return new Case(2, 24, 34, 40, 20, 1, Residual: true, Scale: 0.5f);    // 8-tile transforms, edge rows copied
+        yield return new Case(1, 18, 21, 35, 19, 0, ExtraPad: 1);                    // 8-tile transforms without padding
         yield return new Case(2, 33, 31, 29, 9, 1, Residual: true);                  // many tile blocks
     }
 

@@ -185,6 +185,9 @@ public static unsafe class WinogradConv2d
             int nr = Sgemm.NR;
             long xiStride = (long)_blockCols * _cin, plane = (long)_h * _width;
             float* d = stackalloc float[16];
+            float* zeros = stackalloc float[EdgeRow];
+            new Span<float>(zeros, EdgeRow).Clear();
+            float* edges = stackalloc float[4 * EdgeRow];
             for (int t = 0; t < _blockCols; t++)
             {
                 float* col = v + (long)(t / nr) * _cin * nr + t % nr + (long)c0 * nr;
@@ -196,6 +199,12 @@ public static unsafe class WinogradConv2d
                 }
                 int g = t0 + t, image = g / _tilesPerImage, r = g - image * _tilesPerImage;
                 int ty = r / _tilesX, tx = r - ty * _tilesX;
+                if (WinogradTiles8.IsSupported && (t & 7) == 0 && t + 8 <= tiles && tx + 8 <= _tilesX)
+                {
+                    InputTiles8(image, ty, tx, c0, c1, col, xiStride, zeros, edges);
+                    t += 7;
+                    continue;
+                }
                 int iy0 = 2 * ty - _padding, ix0 = 2 * tx - _padding;
                 bool inside = iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= _h && ix0 + 4 <= _width;
                 float* xImage = _x + (long)image * _cin * plane;
@@ -232,6 +241,42 @@ public static unsafe class WinogradConv2d
                     }
                 }
             }
+        }
+
+        // Floats of one input row that 8 adjacent tiles read (18), rounded up for the edge copies.
+        private const int EdgeRow = 24;
+
+        /// <summary>
+        /// <see cref="TransformInput"/> for 8 adjacent tiles of one tile row (block columns t … t + 7, contiguous in
+        /// their panel), channels [c0, c1): rows inside the image are read in place, rows crossing an edge are copied
+        /// into <paramref name="edges"/> with zeros for the padding.
+        /// </summary>
+        private readonly void InputTiles8(int image, int ty, int tx, int c0, int c1, float* col, long xiStride, float* zeros, float* edges)
+        {
+            int nr = Sgemm.NR;
+            long plane = (long)_h * _width;
+            int iy0 = 2 * ty - _padding, ix0 = 2 * tx - _padding;
+            bool xInside = ix0 >= 0 && ix0 + 18 <= _width;
+            float* xImage = _x + (long)image * _cin * plane;
+            for (int ci = c0; ci < c1; ci++, col += nr)
+            {
+                float* src = xImage + ci * plane;
+                WinogradTiles8.Input(InputRow(src, iy0, ix0, xInside, zeros, edges), InputRow(src, iy0 + 1, ix0, xInside, zeros, edges + EdgeRow),
+                    InputRow(src, iy0 + 2, ix0, xInside, zeros, edges + 2 * EdgeRow), InputRow(src, iy0 + 3, ix0, xInside, zeros, edges + 3 * EdgeRow),
+                    col, xiStride);
+            }
+        }
+
+        /// <summary>Input row iy from column ix0 on, 18 floats: in place, or copied into <paramref name="edge"/> with zero padding.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly float* InputRow(float* channel, int iy, int ix0, bool xInside, float* zeros, float* edge)
+        {
+            if ((uint)iy >= (uint)_h) return zeros;
+            float* row = channel + (long)iy * _width;
+            if (xInside) return row + ix0;
+            for (int j = 0; j < 18; j++)
+                edge[j] = (uint)(ix0 + j) < (uint)_width ? row[ix0 + j] : 0f;
+            return edge;
         }
 
         /// <summary>m[ξ][co − row0][t] = Σci U[ξ][co][ci] · v[ξ][ci][t] for the chunk's output channels.</summary>
@@ -276,6 +321,18 @@ public static unsafe class WinogradConv2d
                 int oy = 2 * ty, ox = 2 * tx;
                 bool fullY = oy + 1 < _ho, fullX = ox + 1 < _wo;
                 long outBase = (long)image * _cout * hw + (long)oy * _wo + ox;
+                if (WinogradTiles8.IsSupported && (t & 7) == 0 && t + 8 <= tiles && tx + 8 <= _tilesX && fullY && ox + 15 < _wo)
+                {
+                    // 8 adjacent whole tiles: both output rows of each channel as 16 contiguous pixels.
+                    for (int co = row0; co < row1; co++)
+                    {
+                        long o = outBase + co * hw;
+                        WinogradTiles8.Output(m + (long)(co - row0) * _blockCols + t, xiStride, _bias is null ? 0f : _bias[co],
+                            _residual is null ? null : _residual + o, _residual is null ? null : _residual + o + _wo, _y + o, _y + o + _wo, _scale);
+                    }
+                    t += 7;
+                    continue;
+                }
                 for (int co = row0; co < row1; co++)
                 {
                     float* s = m + (long)(co - row0) * _blockCols + t;
