@@ -25,7 +25,7 @@ public class BackendFallbackTests
         public override string Name => "partial";
         public override DeviceInfo Device => CpuBackend.Describe() with { Name = "partial" };
 
-        public override bool Supports(BackendOp op)
+        internal override bool Supports(BackendOp op)
         {
             Asked.Add(op);
             return supported.Contains(op);
@@ -38,34 +38,34 @@ public class BackendFallbackTests
         private static Span<float> F(Tensor t) => Floats(t).AsSpan((int)t.Offset, (int)t.Length);
         private static Span<long> L(Tensor t) => Longs(t).AsSpan((int)t.Offset, (int)t.Length);
 
-        protected override TensorStorage AllocateStorage(long length, DType dtype) => new HostStorage(length, dtype);
-        protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst) => src.CopyTo(F(dst));
-        protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst) => src.CopyTo(L(dst));
-        protected override void CopyToHostCore(Tensor src, Span<float> dst) => F(src).CopyTo(dst);
-        protected override void CopyToHostCore(Tensor src, Span<long> dst) => L(src).CopyTo(dst);
-        protected override void FillCore(Tensor dst, float value) => F(dst).Fill(value);
+        private protected override TensorStorage AllocateStorage(long length, DType dtype) => new HostStorage(length, dtype);
+        private protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst) => src.CopyTo(F(dst));
+        private protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst) => src.CopyTo(L(dst));
+        private protected override void CopyToHostCore(Tensor src, Span<float> dst) => F(src).CopyTo(dst);
+        private protected override void CopyToHostCore(Tensor src, Span<long> dst) => L(src).CopyTo(dst);
+        private protected override void FillCore(Tensor dst, float value) => F(dst).Fill(value);
 
-        protected override void CopyCore(Tensor src, Tensor dst)
+        private protected override void CopyCore(Tensor src, Tensor dst)
         {
             if (src.DType == DType.Float32) F(src).CopyTo(F(dst));
             else L(src).CopyTo(L(dst));
         }
 
-        protected override void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y)
+        private protected override void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y)
         {
             OwnOps++;
             if (b is null) Elementwise.Scale(alpha, F(a), F(y));
             else Elementwise.Axpby(alpha, F(a), beta, F(b), F(y));
         }
 
-        protected override void ConcatChannelsCore(Tensor a, Tensor b, Tensor y)
+        private protected override void ConcatChannelsCore(Tensor a, Tensor b, Tensor y)
         {
             OwnOps++;
             int batch = a.Shape[0];
             Elementwise.ConcatChannels(F(a), F(b), F(y), batch, (int)(a.Length / batch), (int)(b.Length / batch));
         }
 
-        protected override void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample)
+        private protected override void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample)
         {
             OwnOps++;
             var terms = new LinearTerms();

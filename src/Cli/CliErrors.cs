@@ -7,7 +7,7 @@ namespace DiffusionKernels.Cli;
 /// inputs, models and resources; <see cref="NonFiniteResult"/> when a result holds NaN or Inf; <see cref="Interrupted"/>
 /// for Ctrl+C; <see cref="InternalError"/> for anything else (a bug: the message asks for a report).
 /// </summary>
-public static class CliErrors
+internal static class CliErrors
 {
     /// <summary>The command did what was asked.</summary>
     public const int Success = 0;

@@ -5,7 +5,7 @@ using DiffusionKernels.Runtime.Models;
 namespace DiffusionKernels.Cli;
 
 /// <summary>Options shared by several commands, and how they turn into engine objects.</summary>
-public static class CommonOptions
+internal static class CommonOptions
 {
     public static Option<string> Device() => new("--device")
     {

@@ -2,7 +2,7 @@ namespace DiffusionKernels.Cli;
 
 /// <summary>Turns Ctrl+C into a cancellation token for the duration of a command, so long runs stop cleanly.</summary>
 /// <remarks>One per command run; installs a process-wide Ctrl+C handler until disposed.</remarks>
-public sealed class ConsoleCancellation : IDisposable
+internal sealed class ConsoleCancellation : IDisposable
 {
     private readonly CancellationTokenSource _source = new();
     private readonly ConsoleCancelEventHandler _handler;

@@ -7,7 +7,7 @@ namespace DiffusionKernels.Cli;
 /// <param name="Resume">Continue the dataset in the output folder.</param>
 /// <param name="Shard">"I/N" or "auto/N" (null: the whole dataset).</param>
 /// <param name="Png">Also write a PNG per sample.</param>
-public sealed record DatasetRequest(int? ChunkSize, bool Resume, string? Shard, bool Png)
+internal sealed record DatasetRequest(int? ChunkSize, bool Resume, string? Shard, bool Png)
 {
     /// <summary>Chunk size when none is given: 1,000 samples (16 MB of 64×64 images), small enough to lose little to a kill.</summary>
     public const int DefaultChunkSize = 1000;
@@ -20,7 +20,7 @@ public sealed record DatasetRequest(int? ChunkSize, bool Resume, string? Shard, 
 /// The options of <c>dk sample</c> that write a dataset as it goes (chunked .npy files, optional PNGs and a manifest),
 /// resume it, or draw one shard of it.
 /// </summary>
-public sealed class DatasetOptions
+internal sealed class DatasetOptions
 {
     private readonly Option<int?> _chunkSize = new("--chunk-size")
     {

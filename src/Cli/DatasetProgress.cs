@@ -8,7 +8,7 @@ namespace DiffusionKernels.Cli;
 /// samples done of the total, chunks written, images/s over this run, and the time left at that rate. A line is
 /// printed after every chunk and, within long chunks, at most every <see cref="Interval"/>.
 /// </summary>
-public sealed class DatasetProgress
+internal sealed class DatasetProgress
 {
     /// <summary>Least time between two lines within a chunk.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);

@@ -6,7 +6,7 @@ namespace DiffusionKernels.Cli;
 /// <param name="Values">The pixels, flattened.</param>
 /// <param name="Shape">Their shape: the .npy's, or [C, H, W] of the PNG.</param>
 /// <param name="Single">Whether this is one image for every sample (a PNG).</param>
-public sealed record InitImages(float[] Values, int[] Shape, bool Single)
+internal sealed record InitImages(float[] Values, int[] Shape, bool Single)
 {
     /// <summary>Reads <paramref name="path"/>: a PNG (by its extension) as <paramref name="channels"/> channels (1 grey, 3 RGB), else an .npy.</summary>
     public static InitImages Read(string path, int channels)

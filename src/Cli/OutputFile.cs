@@ -7,7 +7,7 @@ namespace DiffusionKernels.Cli;
 /// old file or the new one): it must not be a folder or a special file, must not be one of the command's inputs, and its
 /// folder must exist and be writable. Dead runs' temporary files beside it are removed.
 /// </summary>
-public static class OutputFile
+internal static class OutputFile
 {
     /// <summary>Returns the full path of <paramref name="path"/> (given as <paramref name="option"/>) once it may be written.</summary>
     public static string Check(string path, string option, params string?[] inputs)

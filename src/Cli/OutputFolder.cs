@@ -10,7 +10,7 @@ namespace DiffusionKernels.Cli;
 /// next run cleans up what was left beside it (<see cref="StaleOutputs"/>). <c>--force</c> replaces only a folder dk
 /// wrote (or an empty one), never one that holds or is an input.
 /// </summary>
-public static class OutputFolder
+internal static class OutputFolder
 {
     /// <summary>
     /// For the kill tests only: when this environment variable names a phase of <see cref="Write"/> ("writing",

@@ -7,7 +7,7 @@ namespace DiffusionKernels.Cli;
 /// The file dk puts in every output folder it writes (<c>.dk-output</c>, a small JSON record): the proof that a later
 /// <c>--force</c> may replace the folder. A folder without it was not written by dk and is never replaced.
 /// </summary>
-public static class OutputMarker
+internal static class OutputMarker
 {
     /// <summary>The marker's file name.</summary>
     public const string FileName = ".dk-output";

@@ -7,7 +7,7 @@ namespace DiffusionKernels.Cli;
 /// The <c>dk</c> command. Exit codes (<see cref="CliErrors"/>): 0 success, 1 internal error, 2 bad usage or input
 /// (including command-line parse errors), 3 non-finite result, 130 interrupted.
 /// </summary>
-public static class Program
+internal static class Program
 {
     public static int Main(string[] args)
     {

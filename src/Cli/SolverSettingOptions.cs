@@ -4,14 +4,14 @@ using DiffusionKernels.Samplers.Solvers;
 namespace DiffusionKernels.Cli;
 
 /// <summary>A solver setting given on the command line: the flag, the setting it sets, and the value.</summary>
-public sealed record SolverSettingValue(string Flag, string Setting, object Value);
+internal sealed record SolverSettingValue(string Flag, string Setting, object Value);
 
 /// <summary>
 /// The solver settings as flags of <c>dk sample</c> and <c>dk study</c>, one per setting some registered sampler takes,
 /// named after it (<c>s_churn</c> → <c>--s-churn</c>) and described by it. A flag for a sampler that does not take its
 /// setting is an error, and so is a value the solver refuses; both name the flag.
 /// </summary>
-public sealed class SolverSettingOptions
+internal sealed class SolverSettingOptions
 {
     private readonly List<(Option Option, string Setting, Func<ParseResult, object?> Read)> _flags = [];
 

@@ -13,7 +13,7 @@ namespace DiffusionKernels.Cli;
 /// <item><c>.NAME.PID.GUID.tmp</c>: a file being written: removed.</item>
 /// </list>
 /// </summary>
-public static class StaleOutputs
+internal static class StaleOutputs
 {
     /// <summary>The folder a run of process <paramref name="pid"/> builds <paramref name="output"/> in.</summary>
     public static string Partial(string output, int pid) => Sibling(output, $"partial-{pid}");

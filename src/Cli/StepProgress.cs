@@ -9,7 +9,7 @@ namespace DiffusionKernels.Cli;
 /// Progress of a sampling run: a live bar with step, it/s and ETA on a terminal; a few plain lines per batch when the
 /// output is redirected (logs, CI).
 /// </summary>
-public static class StepProgress
+internal static class StepProgress
 {
     /// <summary>Runs <paramref name="work"/>, giving it the callback that reports each step of <paramref name="totalSteps"/>.</summary>
     public static T Run<T>(string title, int totalSteps, Func<Action<RunProgress>, T> work)

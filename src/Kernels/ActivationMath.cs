@@ -9,7 +9,7 @@ namespace DiffusionKernels.Kernels;
 /// which on CUDA become <c>ex2.approx</c> of x·log₂e (2 ulp plus the rounding of the product); no <c>tanh.approx</c> or
 /// <c>lg2.approx</c>, whose 2⁻¹¹ relative error the twins would not share.
 /// </summary>
-public static class ActivationMath
+internal static class ActivationMath
 {
     /// <summary>Applies <paramref name="activation"/> to <paramref name="x"/> (unknown values leave x as it is).</summary>
     public static float Apply(float x, Activation activation)

@@ -7,7 +7,7 @@ namespace DiffusionKernels.Kernels;
 /// The ILGPU compiler settings every kernel here is built with: at run time (CUDA and the CPU emulator) and by the
 /// offline PTX check, so what is checked is what runs.
 /// </summary>
-public static class KernelCompilation
+internal static class KernelCompilation
 {
     /// <summary>
     /// O2: ILGPU infers address spaces (global loads and stores are <c>ld.global</c>/<c>st.global</c> rather than

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace DiffusionKernels.Kernels;
 
 /// <summary>Four 32-bit words: one Philox counter, or one Philox output block.</summary>
-public struct PhiloxBlock
+internal struct PhiloxBlock
 {
     /// <summary>Word 0.</summary>
     public uint X0;
@@ -26,7 +26,7 @@ public struct PhiloxBlock
 }
 
 /// <summary>cos θ and sin θ as Q31 fixed-point integers (2³¹ = 1).</summary>
-public struct CosSin
+internal struct CosSin
 {
     /// <summary>cos θ · 2³¹.</summary>
     public long Cos;
@@ -35,7 +35,7 @@ public struct CosSin
 }
 
 /// <summary>Two standard normal values.</summary>
-public struct NormalPair
+internal struct NormalPair
 {
     /// <summary>r·cos θ.</summary>
     public float Z0;
@@ -70,7 +70,7 @@ public struct NormalPair
 /// Absolute error against exact Box–Muller (in double) is below 1e-8; the discreteness of 32-bit uniforms (r ≥ 1.5e-5,
 /// r ≤ 6.77) dominates it.</para>
 /// </remarks>
-public static class Philox
+internal static class Philox
 {
     /// <summary>Philox4x32 round multipliers.</summary>
     public const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57;

@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Medical;
 
 /// <summary>A tiny, version-stable PRNG (SplitMix64) so generated data is identical on every .NET release.</summary>
-public struct SplitMix64(ulong seed)
+internal struct SplitMix64(ulong seed)
 {
     private ulong _state = seed;
 

@@ -135,9 +135,26 @@ public sealed class DiffusionPipeline : IDisposable
             if (_model is not null && key == _key) return _model;
             _model?.Dispose();
             _model = null;
-            _model = _denoiser is null ? DiffusionModel.Open(Source, Backend, key.Batch, key.Overrides, conditioning) : OpenDenoiser(key);
+            _model = _denoiser is null ? OpenModel(key, conditioning) : OpenDenoiser(key);
             _key = key;
             return _model;
+        }
+    }
+
+    /// <summary>Opens the model; a class condition that does not fit it is reported in the request's terms.</summary>
+    private DiffusionModel OpenModel(ModelKey key, ClassConditioning? conditioning)
+    {
+        try
+        {
+            return DiffusionModel.Open(Source, Backend, key.Batch, key.Overrides, conditioning);
+        }
+        catch (ArgumentException e) when (e.ParamName == "conditioning")
+        {
+            string message = e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)
+                .Replace($"{nameof(ClassConditioning)}.{nameof(ClassConditioning.Label)}", $"{nameof(GenerationRequest)}.{nameof(GenerationRequest.ClassLabel)}", StringComparison.Ordinal)
+                .Replace($"{nameof(ClassConditioning)}.{nameof(ClassConditioning.NullLabel)}", $"{nameof(GenerationRequest)}.{nameof(GenerationRequest.NullClassLabel)}", StringComparison.Ordinal)
+                .Replace($"{nameof(ClassConditioning)} does not apply", $"{nameof(GenerationRequest)}.{nameof(GenerationRequest.ClassLabel)} and {nameof(GenerationRequest.GuidanceScale)} do not apply", StringComparison.Ordinal);
+            throw new ArgumentException(message, e);
         }
     }
 
@@ -235,7 +252,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <summary>Resolves the sampler of <paramref name="request"/> on <paramref name="model"/>, checking the settings that go with it.</summary>
     internal static SamplingPlan Plan(GenerationRequest request, DiffusionModel model)
     {
-        var solver = request.Solver ?? (request.Sampler is null or GenerationRequest.Diffusers ? null : ByName(request.Sampler));
+        var solver = request.Solver ?? (request.Sampler is null or GenerationRequest.Diffusers ? null : SamplerRegistry.Get(request.Sampler, GenerationRequest.Diffusers));
         bool useScheduler = solver is null && (request.Sampler == GenerationRequest.Diffusers || model.Schedule.ClassName is not null);
         if (useScheduler)
         {
@@ -270,10 +287,6 @@ public sealed class DiffusionPipeline : IDisposable
         for (int i = 0; i < images.Length; i++) mapped[i] = images[i] * 2 - 1;
         return mapped;
     }
-
-    private static Solver ByName(string name) =>
-        SamplerRegistry.Solvers.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown sampler '{name}'; available: {GenerationRequest.Diffusers}, {string.Join(", ", SamplerRegistry.Solvers.Select(s => s.Name))}");
 
     /// <summary>The limits every request must meet, whatever the model.</summary>
     private static void Validate(GenerationRequest r)

@@ -101,7 +101,7 @@ public abstract partial class Backend : IDisposable
     }
 
     /// <summary>Zero-filled storage of <paramref name="length"/> elements.</summary>
-    protected abstract TensorStorage AllocateStorage(long length, DType dtype);
+    private protected abstract TensorStorage AllocateStorage(long length, DType dtype);
 
     /// <summary>Host → tensor copy.</summary>
     public void CopyFromHost(ReadOnlySpan<float> src, Tensor dst)
@@ -159,12 +159,12 @@ public abstract partial class Backend : IDisposable
     /// <summary>Blocks until all queued work has finished.</summary>
     public abstract void Synchronize();
 
-    protected abstract void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst);
-    protected abstract void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst);
-    protected abstract void CopyToHostCore(Tensor src, Span<float> dst);
-    protected abstract void CopyToHostCore(Tensor src, Span<long> dst);
-    protected abstract void CopyCore(Tensor src, Tensor dst);
-    protected abstract void FillCore(Tensor dst, float value);
+    private protected abstract void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst);
+    private protected abstract void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst);
+    private protected abstract void CopyToHostCore(Tensor src, Span<float> dst);
+    private protected abstract void CopyToHostCore(Tensor src, Span<long> dst);
+    private protected abstract void CopyCore(Tensor src, Tensor dst);
+    private protected abstract void FillCore(Tensor dst, float value);
 
     /// <summary>Elements per channel of x [N, C, ...] (1 for [N, C]).</summary>
     internal static int SpatialOf(Tensor x) => checked((int)x.Shape.Stride(2));

@@ -12,6 +12,7 @@ public sealed record DeviceInfo(
     string? InstructionSet = null,
     int SimdWidthBits = 0)
 {
+    /// <summary>A one-line description: name, kind, memory and the kind's details (SMs and architecture on CUDA, SIMD width on the CPU).</summary>
     public override string ToString()
     {
         var mem = MemoryBytes > 0 ? $"{MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB" : "n/a";

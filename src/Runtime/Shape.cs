@@ -33,19 +33,26 @@ public sealed class Shape : IEquatable<Shape>
         return n;
     }
 
+    /// <summary>True when both have the same dimensions.</summary>
     public bool Equals(Shape? other) => other is not null && _dims.AsSpan().SequenceEqual(other._dims);
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is Shape s && Equals(s);
+    /// <inheritdoc/>
     public override int GetHashCode()
     {
         var h = new HashCode();
         foreach (var d in _dims) h.Add(d);
         return h.ToHashCode();
     }
+    /// <summary>True when both are null or have the same dimensions.</summary>
     public static bool operator ==(Shape? a, Shape? b) => a is null ? b is null : a.Equals(b);
+    /// <summary>True unless both are null or have the same dimensions.</summary>
     public static bool operator !=(Shape? a, Shape? b) => !(a == b);
+    /// <summary>The dimensions as "[a,b,c]".</summary>
     public override string ToString() => Format(_dims);
     /// <summary>Formats dimensions as "[a,b,c]".</summary>
     public static string Format(int[] dims) => "[" + string.Join(",", dims) + "]";
 
+    /// <summary>A shape with these dimensions.</summary>
     public static implicit operator Shape(int[] dims) => new(dims);
 }

@@ -80,10 +80,12 @@ public sealed class Tensor : IDisposable
         return a;
     }
 
+    /// <summary>Frees the storage if this tensor owns it (a view does not); the tensor is unusable afterwards.</summary>
     public void Dispose()
     {
         if (OwnsStorage) Storage.Dispose();
     }
 
+    /// <summary>Shape, dtype and backend, for messages.</summary>
     public override string ToString() => $"Tensor{Shape} {DType} on {Backend.Name}";
 }

@@ -1,9 +1,10 @@
 namespace DiffusionKernels.Runtime;
 
 /// <summary>The memory behind one or more tensors, owned by a backend.</summary>
-/// <remarks>Disposing is idempotent and may race with nothing else: dispose a storage once every user of it is done.</remarks>
+/// <remarks>Thread safety: plain memory, as <see cref="Tensor"/>: concurrent readers, one writer. Disposing is idempotent and may race with nothing else: dispose a storage once every user of it is done.</remarks>
 public abstract class TensorStorage : IDisposable
 {
+    /// <summary>A storage of <paramref name="length"/> elements of <paramref name="dtype"/>; the backends create them.</summary>
     protected TensorStorage(long length, DType dtype)
     {
         Length = length;
@@ -22,6 +23,7 @@ public abstract class TensorStorage : IDisposable
     /// <summary>Called once when the memory is released (the owning backend's accounting).</summary>
     internal Action<TensorStorage>? OnRelease { get; set; }
 
+    /// <summary>Releases the memory once; later calls do nothing.</summary>
     public void Dispose()
     {
         if (IsDisposed) return;

@@ -50,6 +50,7 @@ public sealed class SamplerContext : IDisposable
     private readonly Shape _shape;
     private readonly StepCapture? _capture;
 
+    /// <summary>The context of one run of <paramref name="denoiser"/> on the batch <paramref name="x"/>.</summary>
     public SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options)
     {
         Backend = denoiser.Backend;
@@ -61,8 +62,11 @@ public sealed class SamplerContext : IDisposable
         if (options.CheckFinite) _finite = new NonFiniteWatch(Backend, x.Shape[0], options.FirstSampleIndex, "sampling");
     }
 
+    /// <summary>The denoiser the solver calls (it records x̂₀ for the step callback when there is one).</summary>
     public IDenoiser Denoiser { get; }
+    /// <inheritdoc/>
     public Backend Backend { get; }
+    /// <summary>The run's seed, cancellation, checks and callbacks.</summary>
     public SamplerOptions Options { get; }
 
     /// <summary>A scratch tensor shaped like the sample, freed with the context.</summary>
@@ -95,6 +99,7 @@ public sealed class SamplerContext : IDisposable
         if (state.StopRequested) throw new SamplingStoppedException(i);
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var t in _scratch) t.Dispose();

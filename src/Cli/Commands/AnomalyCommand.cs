@@ -16,7 +16,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// <c>dk anomaly</c>: AnoDDPM anomaly maps (Gaussian noise) of images [N, 1, H, W] in [0, 1]: noise to step t, denoise
 /// back, |x − x̂| smoothed, thresholded at a percentile; with ground-truth masks, pixel AUROC and Dice.
 /// </summary>
-public static class AnomalyCommand
+internal static class AnomalyCommand
 {
     public static Command Create()
     {

@@ -5,7 +5,7 @@ using DiffusionKernels.Runtime;
 namespace DiffusionKernels.Cli.Commands;
 
 /// <summary><c>dk bench unet</c>: times the compiled forward pass after warm-up.</summary>
-public static class BenchCommand
+internal static class BenchCommand
 {
     public static Command Create()
     {

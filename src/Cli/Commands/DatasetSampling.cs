@@ -12,7 +12,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// killed run keeps its finished chunks and --resume continues it. The folder carries dk's marker from its creation
 /// ("writing" until the range is complete), so --force rules are those of every output folder.
 /// </summary>
-public static class DatasetSampling
+internal static class DatasetSampling
 {
     /// <summary>Draws samples [first, first + count) of the run's seed, reporting progress.</summary>
     public delegate float[] Draw(long first, int count, Action<RunProgress> progress);

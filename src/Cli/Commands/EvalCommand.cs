@@ -10,7 +10,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// <c>dk eval</c>: how close generated images are to real phantoms, printed beside two baselines (pure noise, and a
 /// second set of real phantoms) so the numbers mean something.
 /// </summary>
-public static class EvalCommand
+internal static class EvalCommand
 {
     /// <summary>Phantom indices used for evaluation references start here, far from any training set.</summary>
     public const long ReferenceIndex = 1_000_000_000;

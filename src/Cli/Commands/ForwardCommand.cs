@@ -5,7 +5,7 @@ using DiffusionKernels.Runtime.IO;
 namespace DiffusionKernels.Cli.Commands;
 
 /// <summary><c>dk forward</c>: one U-Net forward pass from .npy inputs to a .npy output.</summary>
-public static class ForwardCommand
+internal static class ForwardCommand
 {
     public static Command Create()
     {

@@ -4,7 +4,7 @@ using DiffusionKernels.Runtime;
 namespace DiffusionKernels.Cli.Commands;
 
 /// <summary><c>dk info</c>: the devices found and which one <c>auto</c> picks; with <c>--model</c>, the model's size and cost.</summary>
-public static class InfoCommand
+internal static class InfoCommand
 {
     public static Command Create()
     {

@@ -14,7 +14,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// out-of-distribution sets; uncertainty calibration; oracle starts (prior or method?); quality against NFE;
 /// inpainting, super-resolution, denoising; anomaly detection with AP, Dice and image AUROC.
 /// </summary>
-public static class MedicalEvalCommand
+internal static class MedicalEvalCommand
 {
     /// <summary>First phantom index of the held-out test set.</summary>
     public const long HeldOutFirstIndex = MedicalEvaluation.TestFirstIndex;

@@ -7,7 +7,7 @@ using DiffusionKernels.Runtime.IO;
 namespace DiffusionKernels.Cli.Commands;
 
 /// <summary>Reading and checking the image and mask files of the medical commands, and writing their image panels.</summary>
-public static class MedicalInputs
+internal static class MedicalInputs
 {
     /// <summary>The number of images N in an [N, ...] .npy file (at least 1).</summary>
     public static int Count(string path, string option = "--input")

@@ -9,7 +9,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// chunk exactly once; every copied file is checked against its SHA-256. The result is written like every dk output
 /// folder (built aside, put in place at once).
 /// </summary>
-public static class MergeCommand
+internal static class MergeCommand
 {
     public static Command Create()
     {

@@ -7,7 +7,7 @@ using DiffusionKernels.Runtime.IO;
 namespace DiffusionKernels.Cli.Commands;
 
 /// <summary><c>dk phantoms</c>: synthetic head phantoms (and lesion masks) as .npy, with a preview grid.</summary>
-public static class PhantomsCommand
+internal static class PhantomsCommand
 {
     /// <summary>Largest --size accepted (one phantom is size² floats).</summary>
     public const int MaxSize = 16384;

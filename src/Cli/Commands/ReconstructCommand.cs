@@ -18,7 +18,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// PSNR/SSIM against the input beside the naive answer, the measurement residual and, with K ≥ 2 posterior samples,
 /// the uncertainty calibration.
 /// </summary>
-public static class ReconstructCommand
+internal static class ReconstructCommand
 {
     public static readonly string[] Tasks = ["mri", "inpaint", "superres", "denoise"];
     public static readonly string[] Methods = ["auto", "ddnm", "time-travel", "pc", "repaint", "sdedit"];

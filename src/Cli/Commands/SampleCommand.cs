@@ -15,7 +15,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// <c>dk sample</c>: draws samples from a diffusers U-Net folder or a Gaussian-mixture spec (<c>gmm:FILE</c>) and writes
 /// samples.npy plus PNGs into a fresh output folder (built aside and moved into place, so an interrupted run leaves nothing).
 /// </summary>
-public static class SampleCommand
+internal static class SampleCommand
 {
     /// <summary>Where the bundled model lives, relative to the program, the repository root or the working directory.</summary>
     public const string BundledModel = DiffusionKernels.BundledModel.RelativePath;
@@ -103,7 +103,7 @@ public static class SampleCommand
             CheckFinite = !q.AllowNonFinite,
             InitNoise = initNoise?.AsFloat32(),
         };
-        var model = pipeline.Prepare(request);
+        var model = RequestFlags.Map(() => pipeline.Prepare(request));
         // Images in [0, 1] (.npy, or a PNG used for every sample); the pipeline maps them to the model's [-1, 1].
         var initImage = q.InitImage is null ? null : InitImages.Read(q.InitImage, model.SampleShape[0]);
         if (initImage is not null) CommonOptions.RequireFinite($"--init-image {q.InitImage}", initImage.Values, q.AllowNonFinite);
@@ -149,9 +149,7 @@ public static class SampleCommand
     }
 
     /// <summary>An explicit solver by name; the message lists every name --sampler takes.</summary>
-    private static Solver ExplicitSolver(string name) =>
-        SamplerRegistry.Solvers.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown sampler '{name}'; available: {Diffusers}, {string.Join(", ", SamplerRegistry.Solvers.Select(s => s.Name))}");
+    private static Solver ExplicitSolver(string name) => SamplerRegistry.Get(name, Diffusers);
 
     /// <summary>
     /// The η for the model's diffusers scheduler; options that belong to the explicit samplers are refused (by their flags),

@@ -8,7 +8,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// <c>dk samplers</c>: every sampler with its order, stochasticity, network evaluations per step and the settings it
 /// takes with their defaults (each settable by the flag of the same name in <c>dk sample</c> and <c>dk study</c>).
 /// </summary>
-public static class SamplersCommand
+internal static class SamplersCommand
 {
     public static Command Create()
     {

@@ -19,7 +19,7 @@ namespace DiffusionKernels.Cli.Commands;
 /// noise and real-vs-real baselines, and deterministic solvers also get their distance to the probability-flow ODE
 /// solution (adaptive RK45 at a tight tolerance from the same x_T).
 /// </summary>
-public static class StudyCommand
+internal static class StudyCommand
 {
     /// <summary>Largest step count accepted.</summary>
     public const int MaxSteps = 100_000;

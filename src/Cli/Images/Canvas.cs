@@ -4,7 +4,7 @@ using StbImageWriteSharp;
 namespace DiffusionKernels.Cli.Images;
 
 /// <summary>An RGB raster with the few drawing primitives plots need, saved as PNG atomically.</summary>
-public sealed class Canvas
+internal sealed class Canvas
 {
     private readonly byte[] _rgb;
 

@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Cli.Images;
 
 /// <summary>8-bit PNGs of [N, C, H, W] float images windowed to [lo, hi], written atomically (the library's <see cref="SampleImages"/>).</summary>
-public static class ImageWriter
+internal static class ImageWriter
 {
     /// <summary>One image: sample <paramref name="index"/> mapped from [lo, hi] to 0..255 (RGB for 3 channels, else the first channel).</summary>
     public static void SavePng(string path, ReadOnlySpan<float> images, int[] shape, int index, float lo, float hi) =>

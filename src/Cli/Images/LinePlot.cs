@@ -3,13 +3,13 @@ using System.Globalization;
 namespace DiffusionKernels.Cli.Images;
 
 /// <summary>One curve of a plot.</summary>
-public sealed record PlotSeries(string Name, IReadOnlyList<(double X, double Y)> Points);
+internal sealed record PlotSeries(string Name, IReadOnlyList<(double X, double Y)> Points);
 
 /// <summary>A horizontal reference line (a baseline).</summary>
-public sealed record PlotLevel(string Name, double Y);
+internal sealed record PlotLevel(string Name, double Y);
 
 /// <summary>Log-log line plots (quality against NFE) written as PNG, with axes, ticks, a legend and reference lines.</summary>
-public static class LinePlot
+internal static class LinePlot
 {
     private static readonly (byte, byte, byte)[] Palette =
         [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)];

@@ -4,7 +4,7 @@ namespace DiffusionKernels.Cli.Images;
 /// A 5×7 pixel font for plot labels (digits, capitals, a little punctuation; lower case draws as capitals), so
 /// plots need no font files or native text rendering.
 /// </summary>
-public static class PixelFont
+internal static class PixelFont
 {
     public const int Width = 5, Height = 7, Advance = 6;
 

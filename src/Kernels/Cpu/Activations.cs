@@ -9,7 +9,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// <see cref="ActivationMath"/> (same formulas, same erf/erfc coefficients). Every element, tails included, goes
 /// through the same vector code, so results do not depend on position.
 /// </summary>
-public static class Activations
+internal static class Activations
 {
     /// <summary>Elements below which a call stays on one core.</summary>
     internal const int ParallelThreshold = 1 << 15;

@@ -11,7 +11,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// get a stable softmax (row max subtracted) and are multiplied by V straight into o. The T×S matrix is never
 /// materialized beyond one block per thread.
 /// </summary>
-public static class Attention
+internal static class Attention
 {
     /// <summary>The score scratch per thread (floats): a query block holds about this many scores.</summary>
     public const int ScratchFloats = 32 * 1024;

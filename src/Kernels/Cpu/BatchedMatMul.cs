@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Kernels.Cpu;
 
 /// <summary>c[z] = alpha·a[z]·op(b[z]) over a batch of dense row-major matrices (attention scores and values).</summary>
-public static unsafe class BatchedMatMul
+internal static unsafe class BatchedMatMul
 {
     // Below this many flops per matrix, SGEMM stays on one thread, so the batch is spread over the cores instead.
     private const double ParallelFlops = 2e6;

@@ -4,7 +4,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// Per-(sample, channel) affine maps over NC(spatial) data: FiLM scale/shift and the time-embedding bias.
 /// Each (n, c) row is one <see cref="Activations.AffineForward"/>; rows run in parallel when the tensor is large.
 /// </summary>
-public static class ChannelOps
+internal static class ChannelOps
 {
     /// <summary>
     /// y = act(x·(1 + scale) + shift), scale = ss[n, 0..C), shift = ss[n, C..2C); x and y [batch, channels, spatial],

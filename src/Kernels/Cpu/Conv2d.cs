@@ -9,7 +9,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// stay in cache. Large blocks run one after another, each GEMM split over the cores by <see cref="Sgemm"/>;
 /// blocks too small for Sgemm to split are instead shared out whole among the cores.
 /// </summary>
-public static unsafe class Conv2d
+internal static unsafe class Conv2d
 {
     // Aim for ~16 MiB of unfolded input per block (whole images up to 64×64 at K = 1152): every GEMM call packs
     // the weights again (Cout·K), so larger blocks amortize that; 1 MiB blocks measured 140–185 GFLOP/s on

@@ -6,7 +6,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// Up to <see cref="Elementwise.MaxTerms"/> read-only inputs of <see cref="Elementwise.LinearCombination"/>
 /// (spans cannot live in an array, so they ride in fixed fields).
 /// </summary>
-public ref struct LinearTerms
+internal ref struct LinearTerms
 {
     private ReadOnlySpan<float> _x0, _x1, _x2, _x3, _x4, _x5, _x6, _x7;
 
@@ -52,7 +52,7 @@ public ref struct LinearTerms
 /// large. Outputs may be the same memory as an input (same start, same length), never a shifted overlap:
 /// every element is read before it is written.
 /// </summary>
-public static class Elementwise
+internal static class Elementwise
 {
     /// <summary>Most terms <see cref="LinearCombination"/> takes.</summary>
     public const int MaxTerms = 8;

@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Kernels.Cpu;
 
 /// <summary>Row gather for class embeddings: y[n] = table[labels[n]].</summary>
-public static class EmbeddingLookup
+internal static class EmbeddingLookup
 {
     /// <summary>
     /// table [tableRows, dim], labels [N] in [0, tableRows) (checked by <c>Backend.EmbeddingLookup</c>), y [N, dim].

@@ -4,7 +4,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// Unscaled 1-D DFTs X_k = Σ_j x_j·e^{∓2πi jk/n} (− forward, + inverse) of <c>lines</c> lines stored as n rows of
 /// <c>lines</c> values (element j of line l at [j·lines + l]), in place, by any <see cref="FftPlan"/>.
 /// </summary>
-public static class Fft1d
+internal static class Fft1d
 {
     /// <summary>Transforms the lines of <paramref name="re"/>, <paramref name="im"/> ([n·lines] each) in place.</summary>
     public static unsafe void Transform(Span<float> re, Span<float> im, int lines, FftPlan plan, bool inverse)

@@ -8,7 +8,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// [B, C, H, W] have offsets 0 and batch stride C·H·W; a packed complex tensor [B, 2, H, W] (channel 0 real,
 /// channel 1 imaginary) has offsets 0 and H·W in the same buffer and batch stride 2·H·W.
 /// </summary>
-public struct Fft2dLayout
+internal struct Fft2dLayout
 {
     /// <summary>Batch size B, planes per sample C, plane height H and width W.</summary>
     public int Batch, Channels, Height, Width;
@@ -35,7 +35,7 @@ public struct Fft2dLayout
 /// up to 64 adjacent columns as they lie: either way every butterfly is one SIMD operation across the band. Output
 /// may alias the input (same layout).
 /// </summary>
-public static class Fft2d
+internal static class Fft2d
 {
     private const int ParallelThreshold = 1 << 14;
     private const int Band = 64;

@@ -4,7 +4,7 @@ using System.Numerics;
 namespace DiffusionKernels.Kernels.Cpu;
 
 /// <summary>How a 1-D FFT of one length is computed.</summary>
-public enum FftAlgorithm
+internal enum FftAlgorithm
 {
     /// <summary>Radix-2 decimation in time (n a power of two).</summary>
     Radix2,
@@ -20,7 +20,7 @@ public enum FftAlgorithm
 /// complex multiply–adds, Bluestein about 2m·log2(m) + 3m; the cheaper one is chosen, so lengths like 320 = 4³·5 and
 /// 368 = 4²·23 run mixed radix and primes run Bluestein.
 /// </summary>
-public sealed class FftPlan
+internal sealed class FftPlan
 {
     private static readonly ConcurrentDictionary<(int, FftAlgorithm?), FftPlan> Cache = new();
 

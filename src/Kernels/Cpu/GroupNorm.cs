@@ -4,7 +4,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// Group normalization over NC(spatial) data: y = act((x − μ)/√(σ² + eps)·γ[c] + β[c]) with μ and the biased
 /// σ² taken over each (sample, group) block of channels/groups × spatial contiguous elements, as PyTorch.
 /// </summary>
-public static class GroupNorm
+internal static class GroupNorm
 {
     /// <summary>Elements averaged (in double) for the shift that centres the one-pass moments (the GPU kernel's too).</summary>
     public const int ShiftSampleLength = 64;

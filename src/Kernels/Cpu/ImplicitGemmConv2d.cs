@@ -16,7 +16,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// packs rows of the input directly (a plain GEMM on NCHW); stride 2 gathers every other input pixel.
 /// </remarks>
 [SkipLocalsInit]
-public static unsafe class ImplicitGemmConv2d
+internal static unsafe class ImplicitGemmConv2d
 {
     // Pixel panels (of Sgemm.NR) per block: 8 × 32 pixels × KC 192 × 4 B = 192 KiB of B, which stays in L2 beside the
     // weights' depth block while every output-channel panel passes over it.

@@ -6,7 +6,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// y = act(x·wᵀ + b) with PyTorch <c>nn.Linear</c> weights w [N, K]: one SGEMM plus a bias/activation pass. The
 /// epilogue applies <see cref="ActivationMath"/>, the same scalar code as the GPU GEMM's epilogue.
 /// </summary>
-public static unsafe class Linear
+internal static unsafe class Linear
 {
     // Rows per parallel chunk of the epilogue are sized so each chunk has at least this many elements.
     private const int EpilogueChunk = 1 << 15;

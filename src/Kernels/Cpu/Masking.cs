@@ -6,7 +6,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// Measurement-operator helpers over [batch, channels, spatial] data: multiplying by a spatial mask broadcast over
 /// channels (and over the batch when the mask is shared), and copying a run of channels between tensors.
 /// </summary>
-public static class Masking
+internal static class Masking
 {
     private const int ParallelThreshold = 1 << 16;
 

@@ -6,7 +6,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// k = (ci, ky, kx)), the output channels in panels of <c>Sgemm.MR</c> rows, each panel [k][r] (zero rows past cout).
 /// </summary>
 /// <remarks>Built at plan compile time for a model's weights; the packed copy holds no reference to the source.</remarks>
-public sealed class PackedConvWeights
+internal sealed class PackedConvWeights
 {
     /// <summary>Packs <paramref name="weights"/>, a [cout, depth] row-major matrix (depth = cin·kh·kw).</summary>
     /// <exception cref="ArgumentException">The span is shorter than cout·depth.</exception>

@@ -5,7 +5,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// sample n is the normal at stream position offset + i of sample firstSampleIndex + n under key seed. Bit-identical
 /// to the ILGPU kernel, which calls the same scalar functions.
 /// </summary>
-public static class RandomNormal
+internal static class RandomNormal
 {
     private const int Chunk = 4096; // elements per parallel work item, a multiple of 4
 

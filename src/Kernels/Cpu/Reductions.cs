@@ -8,7 +8,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// <c>(int)DiffusionKernels.Runtime.Reduction.X</c>. Sums are SIMD float within blocks of
 /// <see cref="BlockLength"/> elements and double across blocks, so 10⁶-element samples keep ~1e-7 accuracy.
 /// </summary>
-public static class Reductions
+internal static class Reductions
 {
     /// <summary>Reduction codes.</summary>
     public const int Mean = 0, Std = 1, MaxAbs = 2, NonFiniteCount = 3;

@@ -7,7 +7,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// The U-Net's ×2 resampling over planes of [height, width] (N·C planes of NCHW data): nearest-neighbour
 /// upsampling and 2×2 average pooling. AVX2 where present, rows split over all cores when large.
 /// </summary>
-public static class Resampling
+internal static class Resampling
 {
     /// <summary>y[p, i, j] = x[p, i/2, j/2]; x [planes, height, width], y [planes, 2·height, 2·width].</summary>
     public static void UpsampleNearest2x(ReadOnlySpan<float> x, Span<float> y, int planes, int height, int width)

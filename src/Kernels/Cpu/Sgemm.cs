@@ -16,7 +16,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// zero-padded to whole tiles, so the micro-kernel never branches on edges; only its store clips.
 /// </remarks>
 [SkipLocalsInit]
-public static unsafe class Sgemm
+internal static unsafe class Sgemm
 {
     private enum Isa { Avx512, Avx2, Portable }
 

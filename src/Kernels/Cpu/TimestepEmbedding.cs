@@ -6,7 +6,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// arg = f32(scale·f32(t·freqᵢ)), then sin/cos of that float. exp, sin and cos are evaluated in double and
 /// rounded once, so each is the correctly rounded float (PyTorch's own float exp/sin/cos are within 1 ulp of it).
 /// </summary>
-public static class TimestepEmbedding
+internal static class TimestepEmbedding
 {
     /// <summary>
     /// y [rows, dim] from timesteps [rows]: columns [0, half) hold sin and [half, 2·half) cos (swapped when

@@ -8,7 +8,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// blocked in 32×32 tiles made of 8×8 AVX register transposes; the way back fuses a residual add and an
 /// output scale.
 /// </summary>
-public static class TokenLayout
+internal static class TokenLayout
 {
     private const int Tile = 32;
 

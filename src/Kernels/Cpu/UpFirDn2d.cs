@@ -9,7 +9,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// both are listed once per call for the edges; interior columns run as strided multiply-adds per tap. Rows split
 /// over the cores.
 /// </summary>
-public static class UpFirDn2d
+internal static class UpFirDn2d
 {
     /// <summary>
     /// y[p, i, j] = Σ_{u,v} kernel[kh−1−u, kw−1−v] · z[p, i·down + u − padBefore, j·down + v − padBefore], where

@@ -15,7 +15,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// <see cref="ImplicitGemmConv2d"/>; tiles run across images, so small images at batch 16 still fill whole panels.
 /// </remarks>
 [SkipLocalsInit]
-public static unsafe class WinogradConv2d
+internal static unsafe class WinogradConv2d
 {
     // Transformed input kept per block ≈ 16 · tiles · cin floats; aim for ~512 KiB so V and the block's products stay in L2.
     private const int TargetBlockFloats = 128 * 1024;

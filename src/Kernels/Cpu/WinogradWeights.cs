@@ -5,7 +5,7 @@ namespace DiffusionKernels.Kernels.Cpu;
 /// stored as 16 [cout, cin] matrices, each packed in the SGEMM micro-kernel's A-panel layout (as
 /// <see cref="PackedConvWeights"/>), for <see cref="WinogradConv2d"/>. Transformed in double, once per model.
 /// </summary>
-public sealed class WinogradWeights
+internal sealed class WinogradWeights
 {
     /// <summary>Transforms <paramref name="weights"/> [cout, cin, 3, 3].</summary>
     /// <exception cref="ArgumentException">The span is shorter than cout·cin·9.</exception>

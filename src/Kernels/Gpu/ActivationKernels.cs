@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>y = act(x) element-wise, one thread per element (<see cref="ActivationMath"/>; twin: <see cref="Cpu.Activations"/>).</summary>
-public sealed class ActivationKernels
+internal sealed class ActivationKernels
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, Activation> _activate;
 

@@ -5,7 +5,7 @@ using ILGPU.Runtime;
 namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>Which attention kernel a launch uses.</summary>
-public enum AttentionAlgorithm
+internal enum AttentionAlgorithm
 {
     /// <summary><see cref="Tiled"/> when its tiles fit the device (head dim ≤ 8 × threads per group and at least 4 keys per tile in shared memory), else <see cref="Rowwise"/>.</summary>
     Auto,
@@ -30,7 +30,7 @@ public enum AttentionAlgorithm
 /// <see cref="AttentionAlgorithm.Auto"/> picks Tiled when d ≤ 8 × group size and a Bc ≥ 4 tile fits 48 KB of
 /// shared memory, else Rowwise. o must not overlap q, k or v.
 /// </summary>
-public sealed class AttentionKernels
+internal sealed class AttentionKernels
 {
     private const int ColumnsPerThread = 8;
     private const int MaxRows = 64, MaxTileKeys = 64, MinTileKeys = 4;

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>FiLM scale/shift (+ activation) and per-(sample, channel) bias over NC(spatial) data, one thread per element.</summary>
-public sealed class ChannelOpsKernels
+internal sealed class ChannelOpsKernels
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, Activation> _scaleShift;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _addBias;

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>Which convolution kernel <see cref="Conv2dKernels"/> launches.</summary>
-public enum Conv2dAlgorithm
+internal enum Conv2dAlgorithm
 {
     /// <summary>Implicit GEMM over shared-memory tiles with register blocking (the fast default).</summary>
     Tiled,
@@ -13,7 +13,7 @@ public enum Conv2dAlgorithm
 }
 
 /// <summary>Sizes of one convolution, passed to the kernels by value.</summary>
-public struct Conv2dGeometry
+internal struct Conv2dGeometry
 {
     public int Batch, InChannels, Height, Width, OutChannels, KernelHeight, KernelWidth, OutHeight, OutWidth, Stride, Padding;
     public int HasBias, HasResidual;
@@ -27,7 +27,7 @@ public struct Conv2dGeometry
 /// an implicit GEMM: C[Cout, N·Ho·Wo] = W[Cout, Cin·kh·kw] · col, where the im2col matrix is never stored: each
 /// group gathers its K-slice of it straight from x into shared memory, reading zero for padding taps.
 /// </summary>
-public sealed class Conv2dKernels
+internal sealed class Conv2dKernels
 {
     // Each group computes a 64 (output channels) × 64 (output pixels) tile with 256 threads, 4×4 outputs per
     // thread, stepping through K in slices of 16. Rows of the weight tile are padded by 4 to spread its

@@ -7,7 +7,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// Up to <see cref="ElementwiseKernels.MaxTerms"/> input views of a linear combination, passed to the kernel
 /// by value (one launch whatever the term count). Unused slots repeat the first view and are never read.
 /// </summary>
-public struct TermViews
+internal struct TermViews
 {
     /// <summary>The term views, in order.</summary>
     public ArrayView<float> X0, X1, X2, X3, X4, X5, X6, X7;
@@ -54,7 +54,7 @@ public struct TermViews
 /// the sampler's linear combination. Outputs may be the same view as an input: each thread reads its element
 /// of every input before writing it. Shapes are checked by the callers (the <c>Backend</c> ops).
 /// </summary>
-public sealed class ElementwiseKernels
+internal sealed class ElementwiseKernels
 {
     /// <summary>Most terms a linear combination takes.</summary>
     public const int MaxTerms = 8;

@@ -11,7 +11,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// of uploaded int64 tensors, so this costs no wait), and throws for one outside [0, tableRows) on every backend. The
 /// kernel still never reads out of bounds: such a label would make its output row NaN.
 /// </remarks>
-public sealed class EmbeddingLookupKernel
+internal sealed class EmbeddingLookupKernel
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<long>, ArrayView<float>, int, int> _kernel;
 

@@ -6,7 +6,7 @@ using ILGPU.Runtime;
 namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>One pass (rows or columns) of the 2-D FFT: which lines, where they live, and how to transform them.</summary>
-public struct FftLinePass
+internal struct FftLinePass
 {
     /// <summary>Line length n, element stride within a line, stride between lines of a plane, lines per plane.</summary>
     public int Length, ElementStride, LineStride, LinesPerPlane;
@@ -35,7 +35,7 @@ public struct FftLinePass
 /// (Bluestein, which the CPU twin uses for lengths with a large prime factor, is not needed here: mixed radix is exact
 /// for every length, at n·p work per pass for a prime factor p.)
 /// </summary>
-public sealed class Fft2dKernels
+internal sealed class Fft2dKernels
 {
     /// <summary>Largest thread group the kernel is compiled for (its launch bound).</summary>
     public const int MaxGroupSize = 256;

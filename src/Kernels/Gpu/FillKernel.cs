@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>Sets every element of a view to one value (ILGPU's MemSet only writes bytes).</summary>
-public sealed class FillKernel
+internal sealed class FillKernel
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, float> _kernel;
 

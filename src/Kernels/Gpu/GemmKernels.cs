@@ -7,7 +7,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// Shapes, strides and epilogue of one (batched) GEMM launch: C[z] = act(alpha·A[z]·op(B[z]) + bias) with A [M, K]
 /// row-major, B [K, N] (or [N, K] when <see cref="TransB"/> ≠ 0) and C [M, N]; batch z starts at z·Stride*.
 /// </summary>
-public struct GemmParams
+internal struct GemmParams
 {
     public int M, N, K, Lda, Ldb, Ldc;
     public long StrideA, StrideB, StrideC;
@@ -29,7 +29,7 @@ public struct GemmParams
 /// the grid's x dimension): CUDA allows 2³¹ − 1 groups along x but only 65,535 along y and z, which M/64 or the batch
 /// could exceed.
 /// </summary>
-public sealed class GemmKernels
+internal sealed class GemmKernels
 {
     private const int Tile = 64;          // C tile per group (Tile × Tile)
     private const int TileK = 16;         // K step staged per barrier
@@ -168,7 +168,7 @@ public sealed class GemmKernels
 }
 
 /// <summary>Which GEMM kernel version to launch (all kept so a faster one is always checked against a simpler one).</summary>
-public enum GemmVersion
+internal enum GemmVersion
 {
     /// <summary>One thread per output, no shared memory: the reference.</summary>
     Naive = 1,

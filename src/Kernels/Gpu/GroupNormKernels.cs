@@ -11,7 +11,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// one-pass variance does not cancel even when one element lies far from the rest; then it normalizes, applies γ/β and
 /// the activation. (The twin sums in double where this sums in float; the formulation is the same.)
 /// </summary>
-public sealed class GroupNormKernels
+internal sealed class GroupNormKernels
 {
     /// <summary>Elements averaged for the shift K (the CPU twin's choice).</summary>
     public const int ShiftSampleLength = Cpu.GroupNorm.ShiftSampleLength;

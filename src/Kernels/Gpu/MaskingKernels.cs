@@ -7,7 +7,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// Element-wise measurement-operator helpers (the same ops as <see cref="Cpu.Masking"/>), one thread per output
 /// element: a spatial mask multiply broadcast over channels (and the batch), and a channel-run copy.
 /// </summary>
-public sealed class MaskingKernels
+internal sealed class MaskingKernels
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _multiply;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, int, int> _copy;

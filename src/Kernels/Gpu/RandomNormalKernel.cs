@@ -8,7 +8,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// sample, writing the up to four elements that block covers. Integer-only math makes it bit-identical to
 /// <see cref="Cpu.RandomNormal"/>.
 /// </summary>
-public sealed class RandomNormalKernel
+internal sealed class RandomNormalKernel
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, NoiseLayout> _kernel;
 

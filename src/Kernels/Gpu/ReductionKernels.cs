@@ -9,7 +9,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// Per-sample reductions of x [batch, M] into result [batch]: one group of threads per sample, codes as in
 /// <see cref="Reductions"/>. Std takes two passes (mean, then squared deviations) inside the same group.
 /// </summary>
-public sealed class ReductionKernels
+internal sealed class ReductionKernels
 {
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int> _reduce;

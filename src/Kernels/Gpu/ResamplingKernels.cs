@@ -7,7 +7,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// Nearest ×2 upsampling and 2×2 average pooling over planes of [height, width], one thread per output
 /// element (consecutive threads write consecutive floats; the reads they share hit the same cache lines).
 /// </summary>
-public sealed class ResamplingKernels
+internal sealed class ResamplingKernels
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, int> _upsample;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, PoolShape> _avgPool;

@@ -15,7 +15,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// uses the libm double functions), so CUDA, the emulator and the CPU agree to the last bit in practice.
 /// The kernel is tiny ([batch, dim] elements), so double arithmetic costs nothing that matters.
 /// </remarks>
-public sealed class TimestepEmbeddingKernel
+internal sealed class TimestepEmbeddingKernel
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, EmbeddingParameters> _kernel;
 

@@ -9,7 +9,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// coalesced. The way back fuses a residual add and an output scale. Tiles of all samples are numbered along the
 /// grid's x dimension alone (y and z hold at most 65,535 groups on CUDA, fewer than the pixel tiles of a large image).
 /// </summary>
-public sealed class TokenLayoutKernels
+internal sealed class TokenLayoutKernels
 {
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, TransposeShape> _kernel;
     private readonly int _tile, _rowsPerPass;

@@ -8,7 +8,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// output element. A thread visits only the kernel rows and columns that land on real (non-inserted) input
 /// samples: it starts at the first such tap and steps by the upsampling factor.
 /// </summary>
-public sealed class UpFirDn2dKernels
+internal sealed class UpFirDn2dKernels
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, FirShape> _run;
 

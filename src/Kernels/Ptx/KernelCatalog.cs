@@ -9,7 +9,7 @@ namespace DiffusionKernels.Kernels.Ptx;
 /// <param name="Method">The kernel method.</param>
 /// <param name="ExplicitlyGrouped">True for <c>LoadKernel</c> kernels (grid and group given by a <c>KernelConfig</c>),
 /// false for auto-grouped ones (first parameter an <c>Index1D/2D/3D</c>).</param>
-public sealed record KernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped);
+internal sealed record KernelEntry(string Name, MethodInfo Method, bool ExplicitlyGrouped);
 
 /// <summary>
 /// Every GPU kernel of this assembly, found the way the launchers name them: each method of a
@@ -17,7 +17,7 @@ public sealed record KernelEntry(string Name, MethodInfo Method, bool Explicitly
 /// <c>LoadKernel</c>/<c>LoadAutoGroupedKernel</c>. A new kernel is in the list as soon as a launcher loads it, so
 /// the offline PTX check and its test cannot silently miss one.
 /// </summary>
-public static class KernelCatalog
+internal static class KernelCatalog
 {
     private static readonly Lazy<IReadOnlyList<KernelEntry>> Entries = new(Find);
 

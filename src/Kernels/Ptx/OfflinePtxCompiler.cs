@@ -12,7 +12,7 @@ namespace DiffusionKernels.Kernels.Ptx;
 /// driver, through ILGPU's own PTX backend with the runtime's settings (<see cref="KernelCompilation"/>): the
 /// same text a CUDA device of that architecture would be handed, ready for <c>ptxas</c>.
 /// </summary>
-public sealed class OfflinePtxCompiler : IDisposable
+internal sealed class OfflinePtxCompiler : IDisposable
 {
     private readonly Context _context;
     private readonly PTXBackend _backend;

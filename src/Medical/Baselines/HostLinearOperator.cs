@@ -10,7 +10,7 @@ public delegate void HostMap(ReadOnlySpan<float> input, Span<float> output);
 /// Runs an <see cref="ILinearOperator"/> on host arrays for the classical solvers, through two tensors allocated
 /// once (each call uploads its input and downloads the result).
 /// </summary>
-public sealed class HostLinearOperator : IDisposable
+internal sealed class HostLinearOperator : IDisposable
 {
     private readonly ILinearOperator _op;
     private readonly Tensor _x, _y;

@@ -1,14 +1,14 @@
 namespace DiffusionKernels.Medical.Baselines;
 
 /// <summary>One parameter value tried and its score.</summary>
-public readonly record struct Trial(double Value, double Score);
+internal readonly record struct Trial(double Value, double Score);
 
 /// <summary>
 /// Tunes one positive parameter (a regularization weight, a filter width) by maximizing a score on validation data:
 /// a geometric grid, then <c>refinements</c> rounds that try the geometric midpoints around the best value so far.
 /// Baselines are tuned this way on validation images, never on the images they are then tested on.
 /// </summary>
-public static class ParameterSearch
+internal static class ParameterSearch
 {
     /// <summary>The value of <paramref name="grid"/> (and its refinements) with the highest <paramref name="score"/>, and all trials.</summary>
     public static (double Best, double Score, IReadOnlyList<Trial> Trials) Maximize(Func<double, double> score, IReadOnlyList<double> grid, int refinements = 2)

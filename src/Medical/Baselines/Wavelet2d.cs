@@ -1,7 +1,15 @@
 namespace DiffusionKernels.Medical.Baselines;
 
 /// <summary>The orthonormal Daubechies wavelets <see cref="Wavelet2d"/> knows (db1 = Haar).</summary>
-public enum DaubechiesWavelet { Haar, Db2, Db4 }
+public enum DaubechiesWavelet
+{
+    /// <summary>db1: the Haar wavelet (2 taps).</summary>
+    Haar,
+    /// <summary>db2 (4 taps).</summary>
+    Db2,
+    /// <summary>db4 (8 taps).</summary>
+    Db4,
+}
 
 /// <summary>
 /// Orthonormal multi-level 2-D discrete wavelet transform with periodic extension (pywt's "periodization" mode) of
@@ -11,6 +19,7 @@ public enum DaubechiesWavelet { Haar, Db2, Db4 }
 /// library exists (MathNet has none), so this is written here and checked for orthonormality, perfect
 /// reconstruction, vanishing moments and the Haar closed form.
 /// </summary>
+/// <remarks>Thread safety: immutable filters; calls work in their own buffers, so one instance may serve several threads.</remarks>
 public sealed class Wavelet2d
 {
     private readonly double[] _h, _g;

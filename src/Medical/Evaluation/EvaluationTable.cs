@@ -4,6 +4,7 @@ using System.Text;
 namespace DiffusionKernels.Medical.Evaluation;
 
 /// <summary>One table of the evaluation: a title, column names, rows of cells and notes under it.</summary>
+/// <remarks>Thread safety: a mutable collection; fill it from one thread.</remarks>
 public sealed class EvaluationTable(string title, params string[] columns)
 {
     /// <summary>What the table measures.</summary>
@@ -48,6 +49,7 @@ public sealed class EvaluationTable(string title, params string[] columns)
 public readonly record struct StudyPoint(string Setting, string Method, int Steps, int Nfe, double Psnr, double Ssim);
 
 /// <summary>Everything one evaluation run produced.</summary>
+/// <remarks>Thread safety: a mutable collection; fill it from one thread.</remarks>
 public sealed class EvaluationReport
 {
     /// <summary>The tables, in the order they were made.</summary>

@@ -23,6 +23,7 @@ namespace DiffusionKernels.Medical.Inverse;
 /// Images are in model units; <paramref name="measurement"/> is A applied to model-unit images, batch-shaped like the
 /// samples the solver will pass (the batch the model was compiled for). The caller owns the operator and measurement.
 /// </summary>
+/// <remarks>Thread safety: holds scratch tensors, so one caller at a time (see <see cref="IDenoiser"/>).</remarks>
 public sealed class DataConsistencyDenoiser(IDenoiser inner, ILinearOperator op, Tensor measurement, double measurementSigma = 0) : IDenoiser, IDisposable
 {
     private Tensor? _residual, _correction, _projected, _stats, _shifted;
@@ -34,10 +35,15 @@ public sealed class DataConsistencyDenoiser(IDenoiser inner, ILinearOperator op,
     /// <summary>The measurement y (model units).</summary>
     public Tensor Measurement => measurement;
 
+    /// <inheritdoc/>
     public Backend Backend => inner.Backend;
+    /// <inheritdoc/>
     public int[] SampleShape => inner.SampleShape;
+    /// <inheritdoc/>
     public double SigmaMin => inner.SigmaMin;
+    /// <inheritdoc/>
     public double SigmaMax => inner.SigmaMax;
+    /// <inheritdoc/>
     public int Evaluations => inner.Evaluations;
     /// <summary>Noise std of the measurement in model units (0: exact projection).</summary>
     public double MeasurementSigma { get; } = measurementSigma >= 0 && double.IsFinite(measurementSigma)
@@ -46,6 +52,7 @@ public sealed class DataConsistencyDenoiser(IDenoiser inner, ILinearOperator op,
     /// <summary>The weight λ_σ of the correction at noise level <paramref name="sigma"/>: 1 when noiseless, else min(1, σ/σ_y).</summary>
     public double Weight(double sigma) => MeasurementSigma == 0 ? 1 : Math.Min(1, sigma / MeasurementSigma);
 
+    /// <summary>The inner denoiser's x̂₀, then the data-consistency correction with weight <see cref="Weight"/>(σ).</summary>
     public void Denoise(Tensor x, double sigma, Tensor denoised)
     {
         inner.Denoise(x, sigma, denoised);
@@ -143,6 +150,7 @@ public sealed class DataConsistencyDenoiser(IDenoiser inner, ILinearOperator op,
         return mShape;
     }
 
+    /// <summary>Frees the scratch tensors (not the inner denoiser, operator or measurement, which the caller owns).</summary>
     public void Dispose()
     {
         _residual?.Dispose();

@@ -8,6 +8,7 @@ namespace DiffusionKernels.Medical.Inverse;
 /// A reconstruction method that samples x₀ given a linear measurement, driven by a <see cref="DataConsistencyDenoiser"/>
 /// over a σ grid; it leaves x data-consistent (<see cref="DataConsistencyDenoiser.Finalize"/>).
 /// </summary>
+/// <remarks>Thread safety: the samplers here are immutable settings; a run's state lives in its <see cref="SamplerContext"/> and denoiser, which serve one run at a time.</remarks>
 public interface IPosteriorSampler
 {
     /// <summary>Short name for tables, e.g. "DDNM (ddpm)".</summary>

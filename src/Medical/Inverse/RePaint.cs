@@ -12,6 +12,7 @@ namespace DiffusionKernels.Medical.Inverse;
 /// <see cref="JumpCount"/> passes in all go over each block of the grid (the last block, ending at σ = 0, is not
 /// repeated). JumpCount = 1 is plain replacement inpainting.
 /// </summary>
+/// <remarks>Thread safety: immutable settings; each run keeps its state in its arguments.</remarks>
 public sealed class RePaint
 {
     /// <summary>Steps per resampling jump (RePaint's j, 10 in the paper).</summary>
@@ -19,6 +20,8 @@ public sealed class RePaint
     /// <summary>Passes over each block (RePaint's r, 10 in the paper; 1 = no resampling).</summary>
     public int JumpCount { get; }
 
+    /// <summary>RePaint with jumps of <paramref name="jumpLength"/> steps, each block passed <paramref name="jumpCount"/> times.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A count is below 1.</exception>
     public RePaint(int jumpLength = 10, int jumpCount = 10)
     {
         JumpLength = jumpLength >= 1 ? jumpLength : throw new ArgumentOutOfRangeException(nameof(jumpLength), $"RePaint jump length must be ≥ 1, found {jumpLength}");

@@ -5,7 +5,7 @@ namespace DiffusionKernels.Medical.Inverse;
 /// <c>jumpLength</c> steps; each block is run <c>jumpCount</c> times, the state being re-noised from the block's end
 /// back to its start between passes. The last block (ending at σ = 0) is run once.
 /// </summary>
-public static class ResamplingWalk
+internal static class ResamplingWalk
 {
     /// <summary>Steps (so denoiser calls, one per step) a walk over <paramref name="steps"/> steps takes.</summary>
     public static int Evaluations(int steps, int jumpLength, int jumpCount)

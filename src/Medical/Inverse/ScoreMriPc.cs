@@ -16,6 +16,7 @@ namespace DiffusionKernels.Medical.Inverse;
 /// The last step (to σ = 0) is the data-consistent x̂₀ of the final level, then <see cref="DataConsistencyDenoiser.Finalize"/>.
 /// Evaluations: 1 + CorrectorSteps per step, 1 for the last.
 /// </summary>
+/// <remarks>Thread safety: immutable settings; each run keeps its state in its arguments.</remarks>
 public sealed class ScoreMriPc
 {
     /// <summary>Langevin signal-to-noise ratio r (0.16 in score-SDE's VE settings).</summary>
@@ -23,6 +24,8 @@ public sealed class ScoreMriPc
     /// <summary>Corrector steps after each predictor step.</summary>
     public int CorrectorSteps { get; }
 
+    /// <summary>Predictor–corrector with Langevin signal-to-noise ratio <paramref name="snr"/> and <paramref name="correctorSteps"/> corrector steps per predictor step.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="snr"/> is not finite and positive, or the step count is negative.</exception>
     public ScoreMriPc(double snr = 0.16, int correctorSteps = 1)
     {
         Snr = snr > 0 && double.IsFinite(snr) ? snr : throw new ArgumentOutOfRangeException(nameof(snr), $"predictor–corrector: snr must be finite and > 0, found {snr}");

@@ -12,6 +12,7 @@ namespace DiffusionKernels.Medical.Inverse;
 /// content, which harmonizes the measured and the generated parts. JumpCount = 1 is plain DDNM with DDPM steps.
 /// The output is made data-consistent by <see cref="DataConsistencyDenoiser.Finalize"/>.
 /// </summary>
+/// <remarks>Thread safety: immutable settings; each run keeps its state in its arguments.</remarks>
 public sealed class TimeTravel
 {
     /// <summary>Steps per time-travel block (the paper's l).</summary>
@@ -19,6 +20,8 @@ public sealed class TimeTravel
     /// <summary>Passes over each block (1 = no time travel).</summary>
     public int JumpCount { get; }
 
+    /// <summary>Time travel over blocks of <paramref name="jumpLength"/> steps, each passed <paramref name="jumpCount"/> times.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A count is below 1.</exception>
     public TimeTravel(int jumpLength = 5, int jumpCount = 2)
     {
         JumpLength = jumpLength >= 1 ? jumpLength : throw new ArgumentOutOfRangeException(nameof(jumpLength), $"time travel: jump length must be ≥ 1, found {jumpLength}");

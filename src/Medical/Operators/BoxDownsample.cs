@@ -6,6 +6,7 @@ namespace DiffusionKernels.Medical.Operators;
 /// Super-resolution: A = f×f average pooling (f = 2 or 4), x [B, C, H, W] → y [B, C, H/f, W/f] with H and W divisible
 /// by f. Aᵀ = nearest upsampling / f²; since A·Aᵀ = I/f², A⁺ = f²·Aᵀ = nearest upsampling.
 /// </summary>
+/// <remarks>Thread safety: keeps a scratch tensor between calls, so one caller at a time.</remarks>
 public sealed class BoxDownsample : ILinearOperator
 {
     private readonly Backend _backend;

@@ -15,6 +15,7 @@ namespace DiffusionKernels.Medical.Operators;
 /// </para>
 /// <para>Complex images (x [B, 2, H, W]): A = M·F is a partial isometry, so Aᴴ = A⁺ = Fᴴ·M.</para>
 /// </summary>
+/// <remarks>Thread safety: keeps a k-space scratch tensor between calls, so one caller at a time.</remarks>
 public sealed class CartesianMri : ILinearOperator
 {
     private readonly Backend _backend;

@@ -7,6 +7,7 @@ namespace DiffusionKernels.Medical.Operators;
 /// copies. Images x are [B, C, H, W]; the measurement shape follows from the image shape. Scratch tensors are made
 /// on first use for a given image shape and reused; dispose the operator to free them.
 /// </summary>
+/// <remarks>Thread safety: an operator may keep scratch tensors between calls; unless it says otherwise, one caller at a time.</remarks>
 public interface ILinearOperator : IDisposable
 {
     /// <summary>Short description, e.g. "box downsample ×4".</summary>

@@ -3,6 +3,7 @@ using DiffusionKernels.Runtime;
 namespace DiffusionKernels.Medical.Operators;
 
 /// <summary>A = I (denoising): y = x, Aᵀ = A⁺ = I.</summary>
+/// <remarks>Thread safety: keeps no state; concurrent calls follow the backend's rules.</remarks>
 public sealed class IdentityOperator(Backend backend) : ILinearOperator
 {
     /// <inheritdoc />

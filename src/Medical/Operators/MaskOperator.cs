@@ -6,6 +6,7 @@ namespace DiffusionKernels.Medical.Operators;
 /// Inpainting: A = diag(m) with a 0/1 mask m (1 = observed) broadcast over channels; y has the image's shape and
 /// is zero where unobserved. A is an orthogonal projection, so Aᵀ = A⁺ = A.
 /// </summary>
+/// <remarks>Thread safety: keeps no state between calls; concurrent calls follow the backend's rules (<see cref="Backend.SupportsConcurrentCalls"/>).</remarks>
 public sealed class MaskOperator : ILinearOperator
 {
     private readonly Backend _backend;

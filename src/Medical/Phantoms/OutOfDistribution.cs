@@ -1,7 +1,17 @@
 namespace DiffusionKernels.Medical.Phantoms;
 
 /// <summary>The kinds of out-of-distribution images <see cref="OutOfDistribution"/> makes.</summary>
-public enum OodKind { SheppLogan, Rotated, Flipped, Scaled }
+public enum OodKind
+{
+    /// <summary>The modified Shepp–Logan phantom, slightly rotated and scaled per image.</summary>
+    SheppLogan,
+    /// <summary>Head phantoms rotated by 60–120° either way (training heads tilt by at most 10°).</summary>
+    Rotated,
+    /// <summary>Head phantoms flipped upside down.</summary>
+    Flipped,
+    /// <summary>Head phantoms shrunk to 60–75 % of their size.</summary>
+    Scaled,
+}
 
 /// <summary>
 /// Images the phantom model never saw, to test a prior away from its training distribution: the modified

@@ -5,6 +5,7 @@ namespace DiffusionKernels.Medical.Quality;
 /// <summary>Distances between two sets of single-channel images (values in [0, 1]); smaller is closer.</summary>
 public sealed record QualityScores(double SlicedWasserstein, double HistogramW1, double SpectrumDistance)
 {
+    /// <summary>The three scores on one line, for logs.</summary>
     public override string ToString() => $"sliced W {SlicedWasserstein:F4} | histogram W1 {HistogramW1:F4} | power spectrum {SpectrumDistance:F4}";
 }
 
@@ -105,6 +106,7 @@ public static class SampleQuality
     /// <summary>W1 between two empirical 1-D distributions: the integral of |F_a − F_b|.</summary>
     public static double Wasserstein1(float[] a, float[] b) => Wasserstein1(a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray());
 
+    /// <summary>W1 between two empirical 1-D distributions (each array one sample set): the integral of |F_a − F_b|.</summary>
     public static double Wasserstein1(double[] a, double[] b)
     {
         var sa = (double[])a.Clone();

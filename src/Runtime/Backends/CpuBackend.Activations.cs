@@ -5,7 +5,7 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class CpuBackend
 {
-    protected override void ActivateCore(Tensor x, Tensor y, Activation activation)
+    private protected override void ActivateCore(Tensor x, Tensor y, Activation activation)
     {
         if (activation == Activation.Identity)
         {

@@ -5,9 +5,9 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class CpuBackend
 {
-    protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
+    private protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
         ChannelOps.ScaleShift(F(x), F(scaleShift), F(y), x.Shape[0], x.Shape[1], SpatialOf(x), activation);
 
-    protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
+    private protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
         ChannelOps.AddChannelBias(F(x), F(bias), F(y), x.Shape[0], x.Shape[1], SpatialOf(x));
 }

@@ -24,7 +24,7 @@ public sealed partial class CpuBackend
     /// </summary>
     public bool Winograd { get; init; } = true;
 
-    protected override void PrepareConv2dWeightsCore(Tensor w, int stride)
+    private protected override void PrepareConv2dWeightsCore(Tensor w, int stride)
     {
         int cout = w.Shape[0], cin = w.Shape[1];
         if (UsesWinograd(w.Shape, stride))
@@ -39,7 +39,7 @@ public sealed partial class CpuBackend
     private bool UsesWinograd(Shape w, int stride) =>
         Winograd && stride == 1 && w[2] == 3 && w[3] == 3 && w[0] >= WinogradMinChannels && w[1] >= WinogradMinChannels;
 
-    protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
+    private protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
     {
         int n = x.Shape[0], cin = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
         int cout = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3], ho = y.Shape[2], wo = y.Shape[3];

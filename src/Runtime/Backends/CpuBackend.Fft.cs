@@ -4,6 +4,6 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class CpuBackend
 {
-    protected override void Fft2dCore(Tensor inRe, Tensor? inIm, Tensor outRe, Tensor outIm, Fft2dLayout layout, bool inverse) =>
+    private protected override void Fft2dCore(Tensor inRe, Tensor? inIm, Tensor outRe, Tensor outIm, Fft2dLayout layout, bool inverse) =>
         Kernels.Cpu.Fft2d.Transform(F(inRe), inIm is null ? default : F(inIm), F(outRe), F(outIm), layout, inverse);
 }

@@ -2,6 +2,6 @@ namespace DiffusionKernels.Runtime;
 
 public sealed partial class CpuBackend
 {
-    protected override void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) =>
+    private protected override void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) =>
         Kernels.Cpu.TimestepEmbedding.Compute(F(timesteps), F(y), y.Shape[1], flipSinToCos, downscaleFreqShift, scale, maxPeriod);
 }

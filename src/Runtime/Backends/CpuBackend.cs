@@ -40,25 +40,25 @@ public sealed partial class CpuBackend : Backend
     /// <summary>The int64 elements of <paramref name="t"/>.</summary>
     internal static Span<long> L(Tensor t) => ((CpuStorage)t.Storage).Longs!.AsSpan(checked((int)t.Offset), checked((int)t.Length));
 
-    protected override TensorStorage AllocateStorage(long length, DType dtype) => new CpuStorage(length, dtype);
-    protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst)
+    private protected override TensorStorage AllocateStorage(long length, DType dtype) => new CpuStorage(length, dtype);
+    private protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst)
     {
         ForgetPackedWeights(dst);
         src.CopyTo(F(dst));
     }
 
-    protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst) => src.CopyTo(L(dst));
-    protected override void CopyToHostCore(Tensor src, Span<float> dst) => F(src).CopyTo(dst);
-    protected override void CopyToHostCore(Tensor src, Span<long> dst) => L(src).CopyTo(dst);
+    private protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst) => src.CopyTo(L(dst));
+    private protected override void CopyToHostCore(Tensor src, Span<float> dst) => F(src).CopyTo(dst);
+    private protected override void CopyToHostCore(Tensor src, Span<long> dst) => L(src).CopyTo(dst);
 
-    protected override void CopyCore(Tensor src, Tensor dst)
+    private protected override void CopyCore(Tensor src, Tensor dst)
     {
         ForgetPackedWeights(dst);
         if (src.DType == DType.Float32) F(src).CopyTo(F(dst));
         else L(src).CopyTo(L(dst));
     }
 
-    protected override void FillCore(Tensor dst, float value)
+    private protected override void FillCore(Tensor dst, float value)
     {
         ForgetPackedWeights(dst);
         F(dst).Fill(value);

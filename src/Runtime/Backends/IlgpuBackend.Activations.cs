@@ -7,7 +7,7 @@ public sealed partial class IlgpuBackend
 {
     private ActivationKernels? _activation;
 
-    protected override void ActivateCore(Tensor x, Tensor y, Activation activation)
+    private protected override void ActivateCore(Tensor x, Tensor y, Activation activation)
     {
         if (activation == Activation.Identity)
         {

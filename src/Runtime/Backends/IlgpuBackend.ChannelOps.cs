@@ -7,9 +7,9 @@ public sealed partial class IlgpuBackend
 {
     private ChannelOpsKernels? _channelOps;
 
-    protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
+    private protected override void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) =>
         (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunScaleShift(Stream, F(x), F(scaleShift), F(y), x.Shape[1], SpatialOf(x), activation);
 
-    protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
+    private protected override void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) =>
         (_channelOps ??= new ChannelOpsKernels(Accelerator)).RunAddChannelBias(Stream, F(x), F(bias), F(y), SpatialOf(x));
 }

@@ -6,7 +6,7 @@ public sealed partial class IlgpuBackend
 {
     private Conv2dKernels? _conv2d;
 
-    protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
+    private protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
     {
         var geometry = new Conv2dGeometry
         {

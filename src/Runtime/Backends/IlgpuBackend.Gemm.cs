@@ -10,13 +10,13 @@ public sealed partial class IlgpuBackend
 
     private GemmKernels Gemm => _gemm ??= new GemmKernels(Accelerator);
 
-    protected override void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation)
+    private protected override void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation)
     {
         var p = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = k, Ldc = n, TransB = 1, Alpha = 1f, Activation = activation };
         Gemm.Run(Stream, F(x), F(w), F(y), bias is null ? ArrayView<float>.Empty : F(bias), p, 1);
     }
 
-    protected override void BatchedMatMulCore(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, bool transposeB, float alpha)
+    private protected override void BatchedMatMulCore(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, bool transposeB, float alpha)
     {
         var p = new GemmParams
         {

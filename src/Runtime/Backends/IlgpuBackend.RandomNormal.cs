@@ -6,6 +6,6 @@ public sealed partial class IlgpuBackend
 {
     private RandomNormalKernel? _randomNormal;
 
-    protected override void RandomNormalCore(Tensor y, ulong seed, long firstSampleIndex, ulong offset) =>
+    private protected override void RandomNormalCore(Tensor y, ulong seed, long firstSampleIndex, ulong offset) =>
         (_randomNormal ??= new RandomNormalKernel(Accelerator)).Run(Stream, F(y), y.Shape[0], seed, (ulong)firstSampleIndex, offset);
 }

@@ -6,12 +6,12 @@ public sealed partial class IlgpuBackend
 {
     private ReductionKernels? _reduction;
 
-    protected override void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step)
+    private protected override void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step)
     {
         DeviceWrites(firstStep);
         (_reduction ??= new ReductionKernels(Accelerator)).FlagNonFinite(Stream, F(x), L(firstStep), step);
     }
 
-    protected override void ReduceCore(Tensor x, Tensor result, Reduction kind) =>
+    private protected override void ReduceCore(Tensor x, Tensor result, Reduction kind) =>
         (_reduction ??= new ReductionKernels(Accelerator)).Run(Stream, F(x), F(result), (int)kind);
 }

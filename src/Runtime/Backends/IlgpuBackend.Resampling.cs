@@ -9,9 +9,9 @@ public sealed partial class IlgpuBackend
     private ResamplingKernels? _resampling;
     private ResamplingKernels Resampling => _resampling ??= new ResamplingKernels(Accelerator);
 
-    protected override void UpsampleNearest2xCore(Tensor x, Tensor y) =>
+    private protected override void UpsampleNearest2xCore(Tensor x, Tensor y) =>
         Resampling.UpsampleNearest2x(Stream, F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
 
-    protected override void AvgPool2x2Core(Tensor x, Tensor y) =>
+    private protected override void AvgPool2x2Core(Tensor x, Tensor y) =>
         Resampling.AvgPool2x2(Stream, F(x), F(y), x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
 }

@@ -6,7 +6,7 @@ public sealed partial class IlgpuBackend
 {
     private UpFirDn2dKernels? _upFirDn2d;
 
-    protected override void UpFirDn2dCore(Tensor x, Tensor kernel, Tensor? bias, Tensor y, int up, int down, int padBefore) =>
+    private protected override void UpFirDn2dCore(Tensor x, Tensor kernel, Tensor? bias, Tensor y, int up, int down, int padBefore) =>
         (_upFirDn2d ??= new UpFirDn2dKernels(Accelerator)).Run(Stream, F(x), F(kernel), F(y), x.Shape[0] * x.Shape[1],
             x.Shape[2], x.Shape[3], kernel.Shape[0], kernel.Shape[1], y.Shape[2], y.Shape[3], up, down, padBefore,
             bias is null ? default : F(bias), x.Shape[1]);

@@ -95,18 +95,18 @@ public sealed partial class IlgpuBackend : Backend
     /// <summary>The int64 elements of <paramref name="t"/> as a device view.</summary>
     internal static ArrayView<long> L(Tensor t) => ((IlgpuStorage)t.Storage).Longs!.View.SubView(t.Offset, t.Length);
 
-    protected override TensorStorage AllocateStorage(long length, DType dtype) => new IlgpuStorage(this, length, dtype);
+    private protected override TensorStorage AllocateStorage(long length, DType dtype) => new IlgpuStorage(this, length, dtype);
 
     // Small uploads (timesteps, labels) are staged and queued without waiting; large ones are copied from the span
     // itself, which may be gone once we return, so they wait.
-    protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst)
+    private protected override void CopyFromHostCore(ReadOnlySpan<float> src, Tensor dst)
     {
         if (_staging.TryUpload(Stream, src, F(dst))) return;
         F(dst).CopyFromCPU(Stream, src);
         Stream.Synchronize();
     }
 
-    protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst)
+    private protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst)
     {
         ((IlgpuStorage)dst.Storage).Mirror(dst.Offset, src);
         if (_staging.TryUpload(Stream, src, L(dst))) return;
@@ -117,19 +117,19 @@ public sealed partial class IlgpuBackend : Backend
     /// <summary>Times the staging ring wrapped and waited for the stream (tests check uploads stay asynchronous).</summary>
     internal int StagingWraps => _staging.Wraps;
 
-    protected override void CopyToHostCore(Tensor src, Span<float> dst)
+    private protected override void CopyToHostCore(Tensor src, Span<float> dst)
     {
         F(src).CopyToCPU(Stream, dst);
         Stream.Synchronize();
     }
 
-    protected override void CopyToHostCore(Tensor src, Span<long> dst)
+    private protected override void CopyToHostCore(Tensor src, Span<long> dst)
     {
         L(src).CopyToCPU(Stream, dst);
         Stream.Synchronize();
     }
 
-    protected override void CopyCore(Tensor src, Tensor dst)
+    private protected override void CopyCore(Tensor src, Tensor dst)
     {
         if (src.DType == DType.Float32)
         {
@@ -148,7 +148,7 @@ public sealed partial class IlgpuBackend : Backend
     /// their values (<see cref="Backend.EmbeddingLookup"/>) read it without waiting for the device. Storage a kernel
     /// has written (<see cref="Backend.FlagNonFinite"/>) has no valid copy and is read from the device.
     /// </summary>
-    protected override void ReadInt64WithoutWaiting(Tensor t, Span<long> values)
+    private protected override void ReadInt64WithoutWaiting(Tensor t, Span<long> values)
     {
         if (((IlgpuStorage)t.Storage).HostLongs is { } mirror) mirror.AsSpan(checked((int)t.Offset), values.Length).CopyTo(values);
         else CopyToHostCore(t, values);
@@ -157,7 +157,7 @@ public sealed partial class IlgpuBackend : Backend
     /// <summary>Marks int64 storage a kernel writes: its host copy no longer holds.</summary>
     private static void DeviceWrites(Tensor t) => ((IlgpuStorage)t.Storage).InvalidateMirror();
 
-    protected override void FillCore(Tensor dst, float value) => (_fill ??= new FillKernel(Accelerator)).Run(Stream, F(dst), value);
+    private protected override void FillCore(Tensor dst, float value) => (_fill ??= new FillKernel(Accelerator)).Run(Stream, F(dst), value);
 
     private FillKernel? _fill;
 

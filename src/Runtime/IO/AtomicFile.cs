@@ -5,7 +5,7 @@ namespace DiffusionKernels.Runtime.IO;
 /// stays until the new one is complete. The temporary is named <c>.NAME.PID.GUID.tmp</c>; one left behind by a killed
 /// process is recognisable by that name.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>
     /// Runs <paramref name="write"/> on a new temporary file beside <paramref name="path"/>, flushes it to disk and
@@ -50,7 +50,7 @@ public static class AtomicFile
 }
 
 /// <summary>A file being written by <see cref="AtomicFile.Create"/>.</summary>
-public sealed class PendingFile : IDisposable
+internal sealed class PendingFile : IDisposable
 {
     private readonly string _path, _temp;
     private FileStream? _stream;

@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Runtime.IO;
 
 /// <summary>bfloat16 (the upper 16 bits of an IEEE float32) conversions.</summary>
-public static class BFloat16
+internal static class BFloat16
 {
     /// <summary>float32 → bfloat16 bits, rounding to nearest, ties to even; NaN stays a (quiet) NaN of the same sign.</summary>
     public static ushort FromSingle(float value)

@@ -10,7 +10,7 @@ namespace DiffusionKernels.Runtime.IO;
 /// Every error is a <see cref="ModelFormatException"/> that names the file and the key.
 /// </summary>
 /// <remarks>Thread safety: records which keys were read, so one reader serves one thread.</remarks>
-public sealed class ConfigReader
+internal sealed class ConfigReader
 {
     private readonly JsonElement _root;
     private readonly HashSet<string> _seen = [];

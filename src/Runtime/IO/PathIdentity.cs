@@ -5,7 +5,7 @@ namespace DiffusionKernels.Runtime.IO;
 /// and, on Linux, by (device, inode) identity (so bind mounts and hard-linked names are caught too). Used to refuse an
 /// output that would overwrite or delete an input.
 /// </summary>
-public static class PathIdentity
+internal static class PathIdentity
 {
     /// <summary>True when both paths exist and name the same file or folder.</summary>
     public static bool Same(string a, string b)

@@ -4,7 +4,7 @@ namespace DiffusionKernels.Runtime.IO;
 /// Refuses paths that are not regular files (FIFOs, devices, sockets) before anything opens them: opening a FIFO for
 /// reading blocks until a writer appears, so a pipe in place of a model file would hang a run forever.
 /// </summary>
-public static class RegularFile
+internal static class RegularFile
 {
     /// <summary>Throws unless <paramref name="path"/> is an existing regular file (symbolic links are followed).</summary>
     /// <param name="path">The file.</param>

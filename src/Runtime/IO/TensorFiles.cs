@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Runtime.IO;
 
 /// <summary>.npy files to and from backend tensors.</summary>
-public static class TensorFiles
+internal static class TensorFiles
 {
     /// <summary>
     /// Loads a .npy as a float32 tensor (float, bool and uint8 files) or an int64 tensor (int64 and int32 files).

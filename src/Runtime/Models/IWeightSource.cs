@@ -14,11 +14,17 @@ public interface IWeightSource : IDisposable
 }
 
 /// <summary>An in-memory weight source.</summary>
+/// <remarks>Thread safety: read-only; safe to share as long as the caller does not change the arrays.</remarks>
 public sealed class DictionaryWeightSource(IReadOnlyDictionary<string, (int[] Shape, float[] Data)> tensors, string origin = "memory") : IWeightSource
 {
+    /// <inheritdoc/>
     public string Origin => origin;
+    /// <inheritdoc/>
     public IReadOnlyCollection<string> Names => tensors.Keys.ToList();
+    /// <inheritdoc/>
     public int[] ShapeOf(string name) => tensors[name].Shape;
+    /// <inheritdoc/>
     public float[] ReadFloat32(string name) => tensors[name].Data;
+    /// <summary>Nothing to release: the arrays belong to the caller.</summary>
     public void Dispose() { }
 }

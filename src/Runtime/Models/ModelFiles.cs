@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Runtime.Models;
 
 /// <summary>Finds the weight file of a diffusers model folder.</summary>
-public static class ModelFiles
+internal static class ModelFiles
 {
     public const string WeightsFile = "diffusion_pytorch_model.safetensors";
 

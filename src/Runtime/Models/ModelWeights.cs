@@ -6,7 +6,7 @@ namespace DiffusionKernels.Runtime.Models;
 /// layer used. Accepts diffusers' legacy attention names.
 /// </summary>
 /// <remarks>Used by one thread while a model is built.</remarks>
-public sealed class ModelWeights : IDisposable
+internal sealed class ModelWeights : IDisposable
 {
     private static readonly (string Old, string New)[] LegacyAttention =
         [(".query.", ".to_q."), (".key.", ".to_k."), (".value.", ".to_v."), (".proj_attn.", ".to_out.0.")];

@@ -103,7 +103,9 @@ public sealed class UNet2DModel : IDisposable
         return new UNet2DModel(config, source, backend);
     }
 
+    /// <summary>The configuration the model was built from.</summary>
     public UNetConfig Config { get; }
+    /// <summary>The backend holding the weights; plans compiled from this model run on it.</summary>
     public Backend Backend => _weights.Backend;
     /// <summary>Number of parameters (weights uploaded).</summary>
     public long ParameterCount => _weights.ParameterCount;
@@ -284,6 +286,7 @@ public sealed class UNet2DModel : IDisposable
     /// <summary>True once disposed.</summary>
     public bool IsDisposed => _disposed;
 
+    /// <summary>Frees the weights; plans compiled from the model stop working (<see cref="ObjectDisposedException"/>).</summary>
     public void Dispose()
     {
         _disposed = true;

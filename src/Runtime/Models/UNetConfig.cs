@@ -12,38 +12,61 @@ namespace DiffusionKernels.Runtime.Models;
 /// <remarks>Immutable once read; safe to share between threads.</remarks>
 public sealed class UNetConfig
 {
+    /// <c>sample_size</c>: the training resolution (height = width), if the config states it.
     public int? SampleSize { get; init; }
+    /// <c>in_channels</c>: channels of the input sample.
     public int InChannels { get; init; } = 3;
+    /// <c>out_channels</c>: channels of the prediction.
     public int OutChannels { get; init; } = 3;
+    /// <c>center_input_sample</c>: the input is mapped x → 2x − 1 before the first convolution.
     public bool CenterInputSample { get; init; }
     /// <summary>"positional", "fourier" or "learned".</summary>
     public string TimeEmbeddingType { get; init; } = "positional";
+    /// <c>time_embedding_dim</c>; null means 4 × the first block's channels.
     public int? TimeEmbeddingDim { get; init; }
+    /// <c>freq_shift</c> of the sinusoidal time features.
     public float FreqShift { get; init; }
+    /// <c>flip_sin_to_cos</c>: cosines first in the time features.
     public bool FlipSinToCos { get; init; } = true;
+    /// <c>down_block_types</c>, one per level (diffusers' class names).
     public string[] DownBlockTypes { get; init; } = ["DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"];
+    /// <c>mid_block_type</c>; null for no middle block.
     public string? MidBlockType { get; init; } = "UNetMidBlock2D";
+    /// <c>up_block_types</c>, one per level.
     public string[] UpBlockTypes { get; init; } = ["AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"];
+    /// <c>block_out_channels</c>: channels per level.
     public int[] BlockOutChannels { get; init; } = [224, 448, 672, 896];
+    /// <c>layers_per_block</c>: resnets per down block (up blocks have one more).
     public int LayersPerBlock { get; init; } = 2;
+    /// <c>mid_block_scale_factor</c>: the middle block's resnet outputs are divided by it.
     public float MidBlockScaleFactor { get; init; } = 1f;
+    /// <c>downsample_padding</c> of the strided downsampling convolutions.
     public int DownsamplePadding { get; init; } = 1;
     /// <summary>"conv" or "resnet" (honoured by the attention down blocks only, as in diffusers).</summary>
     public string DownsampleType { get; init; } = "conv";
+    /// <c>upsample_type</c>: "conv" or "resnet".
     public string UpsampleType { get; init; } = "conv";
+    /// <c>dropout</c>: read and checked, unused at inference.
     public float Dropout { get; init; }
+    /// <c>act_fn</c>: "silu", "swish", "mish", "gelu" or "relu".
     public string ActFn { get; init; } = "silu";
     /// <summary>Channels per attention head; null means one head over all channels.</summary>
     public int? AttentionHeadDim { get; init; } = 8;
+    /// <c>norm_num_groups</c> of the group norms; null only for block types that do not normalize.
     public int? NormNumGroups { get; init; } = 32;
+    /// <c>attn_norm_num_groups</c>; null means <see cref="NormNumGroups"/>.
     public int? AttnNormNumGroups { get; init; }
+    /// <c>norm_eps</c>: ε of every group norm.
     public float NormEps { get; init; } = 1e-5f;
     /// <summary>"default" or "scale_shift".</summary>
     public string ResnetTimeScaleShift { get; init; } = "default";
+    /// <c>add_attention</c>: the middle block has an attention layer.
     public bool AddAttention { get; init; } = true;
     /// <summary>null, "timestep" or "identity".</summary>
     public string? ClassEmbedType { get; init; }
+    /// <c>num_class_embeds</c>: size of the class embedding table, if the model is class-conditional.
     public int? NumClassEmbeds { get; init; }
+    /// <c>num_train_timesteps</c>, if the config states it.
     public int? NumTrainTimesteps { get; init; }
 
     /// <summary>Time embedding width T.</summary>

@@ -33,6 +33,7 @@ public sealed class UNetPlan : IDisposable
         if (io.ClassLabelsFloat is not null) _labelsFloat = new float[io.Batch];
     }
 
+    /// <summary>The batch size the plan was compiled for.</summary>
     public int Batch => _io.Batch;
     /// <summary>The input sample [B, in_channels, H, W].</summary>
     public Tensor Sample => _io.Sample;
@@ -122,7 +123,7 @@ public sealed class UNetPlan : IDisposable
     {
         ThrowIfDisposed();
         if (NeedsClassLabels && !_labelsSet)
-            throw new InvalidOperationException("unet: the model is class-conditional; set class labels before running (--class-labels)");
+            throw new InvalidOperationException("unet: the model is class-conditional; set class labels (SetClassLabels) before running");
         if (NeedsClassEmbeddings && !_embeddingsSet)
             throw new InvalidOperationException("unet: the model has class_embed_type 'identity'; set float class embeddings [B, time_embed_dim] before running (SetClassEmbeddings)");
         _plan.Run();
@@ -155,6 +156,7 @@ public sealed class UNetPlan : IDisposable
         if (_model.IsDisposed) throw new ObjectDisposedException(nameof(UNet2DModel), "unet: the model this plan was compiled from has been disposed");
     }
 
+    /// <summary>Frees the plan's inputs, outputs and activations; later calls are <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
         if (_disposed) return;

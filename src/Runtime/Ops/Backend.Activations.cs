@@ -20,5 +20,5 @@ public abstract partial class Backend
         ActivateCore(x, y, activation);
     }
 
-    protected virtual void ActivateCore(Tensor x, Tensor y, Activation activation) => throw NotImplementedHere(BackendOp.Activate);
+    private protected virtual void ActivateCore(Tensor x, Tensor y, Activation activation) => throw NotImplementedHere(BackendOp.Activate);
 }

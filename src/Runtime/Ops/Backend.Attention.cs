@@ -27,5 +27,5 @@ public abstract partial class Backend
         AttentionCore(q, k, v, o, heads, scale);
     }
 
-    protected virtual void AttentionCore(Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale) => throw NotImplementedHere(BackendOp.Attention);
+    private protected virtual void AttentionCore(Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale) => throw NotImplementedHere(BackendOp.Attention);
 }

@@ -42,6 +42,6 @@ public abstract partial class Backend
         AddChannelBiasCore(x, bias, y);
     }
 
-    protected virtual void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) => throw NotImplementedHere(BackendOp.ScaleShift);
-    protected virtual void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) => throw NotImplementedHere(BackendOp.AddChannelBias);
+    private protected virtual void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) => throw NotImplementedHere(BackendOp.ScaleShift);
+    private protected virtual void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) => throw NotImplementedHere(BackendOp.AddChannelBias);
 }

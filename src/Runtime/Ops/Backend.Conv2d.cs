@@ -54,8 +54,8 @@ public abstract partial class Backend
     }
 
     /// <summary>Keeps <paramref name="w"/> in the backend's preferred layout for <paramref name="stride"/>; the default keeps nothing.</summary>
-    protected virtual void PrepareConv2dWeightsCore(Tensor w, int stride) { }
+    private protected virtual void PrepareConv2dWeightsCore(Tensor w, int stride) { }
 
     /// <summary>Kernel entry: output size is taken from <paramref name="y"/>; taps outside the input read zero.</summary>
-    protected virtual void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale) => throw NotImplementedHere(BackendOp.Conv2d);
+    private protected virtual void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale) => throw NotImplementedHere(BackendOp.Conv2d);
 }

@@ -95,8 +95,8 @@ public abstract partial class Backend
         LinearCombinationCore(y, xs, coefficients, perSample);
     }
 
-    protected virtual void ConcatChannelsCore(Tensor a, Tensor b, Tensor y) => throw NotImplementedHere(BackendOp.ConcatChannels);
-    protected virtual void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y) => throw NotImplementedHere(BackendOp.Axpby);
-    protected virtual void ClampCore(Tensor x, float lo, float hi, Tensor y) => throw NotImplementedHere(BackendOp.Clamp);
-    protected virtual void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample) => throw NotImplementedHere(BackendOp.LinearCombination);
+    private protected virtual void ConcatChannelsCore(Tensor a, Tensor b, Tensor y) => throw NotImplementedHere(BackendOp.ConcatChannels);
+    private protected virtual void AxpbyCore(float alpha, Tensor a, float beta, Tensor? b, Tensor y) => throw NotImplementedHere(BackendOp.Axpby);
+    private protected virtual void ClampCore(Tensor x, float lo, float hi, Tensor y) => throw NotImplementedHere(BackendOp.Clamp);
+    private protected virtual void LinearCombinationCore(Tensor y, ReadOnlySpan<Tensor> xs, ReadOnlySpan<float> coefficients, bool perSample) => throw NotImplementedHere(BackendOp.LinearCombination);
 }

@@ -34,7 +34,7 @@ public abstract partial class Backend
     /// The values of an int64 tensor for a host-side check. By default a plain copy to the host; a backend that can
     /// answer without waiting for its device (a host copy of what was uploaded) overrides it.
     /// </summary>
-    protected virtual void ReadInt64WithoutWaiting(Tensor t, Span<long> values) => CopyToHostCore(t, values);
+    private protected virtual void ReadInt64WithoutWaiting(Tensor t, Span<long> values) => CopyToHostCore(t, values);
 
-    protected virtual void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y) => throw NotImplementedHere(BackendOp.EmbeddingLookup);
+    private protected virtual void EmbeddingLookupCore(Tensor table, Tensor labels, Tensor y) => throw NotImplementedHere(BackendOp.EmbeddingLookup);
 }

@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Runtime;
 
 /// <summary>The ops of <see cref="Backend"/>, for <see cref="Backend.Supports"/>.</summary>
-public enum BackendOp
+internal enum BackendOp
 {
     Activate, AddChannelBias, Attention, AvgPool2x2, Axpby, BatchedMatMul, Clamp, ConcatChannels, Conv2d, CopyChannels,
     EmbeddingLookup, Fft2d, FlagNonFinite, GroupNorm, Linear, LinearCombination, MultiplyMask, NchwToTokens, RandomNormal,
@@ -16,7 +16,7 @@ public abstract partial class Backend
     /// outputs are copied back. So a new backend, or a new op on one backend, can land one op at a time (ggml's
     /// <c>supports_op</c>), and only the memory methods and the supported ops' <c>…Core</c> methods need overriding.
     /// </summary>
-    public virtual bool Supports(BackendOp op) => true;
+    internal virtual bool Supports(BackendOp op) => true;
 
     private CpuBackend? _cpuFallback;
 

@@ -98,5 +98,5 @@ public abstract partial class Backend
         ReferenceEquals(a.Storage, b.Storage) && a.Offset == b.Offset && a.Length == b.Length;
 
     /// <summary>The transform of the planes in <paramref name="layout"/> (offsets relative to each tensor; inIm null for real input).</summary>
-    protected virtual void Fft2dCore(Tensor inRe, Tensor? inIm, Tensor outRe, Tensor outIm, Fft2dLayout layout, bool inverse) => throw NotImplementedHere(BackendOp.Fft2d);
+    private protected virtual void Fft2dCore(Tensor inRe, Tensor? inIm, Tensor outRe, Tensor outIm, Fft2dLayout layout, bool inverse) => throw NotImplementedHere(BackendOp.Fft2d);
 }

@@ -54,6 +54,6 @@ public abstract partial class Backend
         BatchedMatMulCore(a, b, c, batch, m, n, k, transposeB, alpha);
     }
 
-    protected virtual void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation) => throw NotImplementedHere(BackendOp.Linear);
-    protected virtual void BatchedMatMulCore(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, bool transposeB, float alpha) => throw NotImplementedHere(BackendOp.BatchedMatMul);
+    private protected virtual void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation) => throw NotImplementedHere(BackendOp.Linear);
+    private protected virtual void BatchedMatMulCore(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, bool transposeB, float alpha) => throw NotImplementedHere(BackendOp.BatchedMatMul);
 }

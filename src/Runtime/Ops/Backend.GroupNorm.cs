@@ -27,5 +27,5 @@ public abstract partial class Backend
         GroupNormCore(x, gamma, beta, y, groups, eps, activation);
     }
 
-    protected virtual void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation) => throw NotImplementedHere(BackendOp.GroupNorm);
+    private protected virtual void GroupNormCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, Activation activation) => throw NotImplementedHere(BackendOp.GroupNorm);
 }

@@ -58,6 +58,6 @@ public abstract partial class Backend
         throw ShapeMismatchException.For(op, $"mask ({data})", $"[{h},{w}], [1,1,{h},{w}] or [{batch},1,{h},{w}]", mask.Shape);
     }
 
-    protected virtual void MultiplyMaskCore(Tensor x, Tensor mask, Tensor y, bool maskPerSample) => throw NotImplementedHere(BackendOp.MultiplyMask);
-    protected virtual void CopyChannelsCore(Tensor x, int xFirst, Tensor y, int yFirst, int count) => throw NotImplementedHere(BackendOp.CopyChannels);
+    private protected virtual void MultiplyMaskCore(Tensor x, Tensor mask, Tensor y, bool maskPerSample) => throw NotImplementedHere(BackendOp.MultiplyMask);
+    private protected virtual void CopyChannelsCore(Tensor x, int xFirst, Tensor y, int yFirst, int count) => throw NotImplementedHere(BackendOp.CopyChannels);
 }

@@ -22,5 +22,5 @@ public abstract partial class Backend
         RandomNormalCore(y, seed, firstSampleIndex, offset);
     }
 
-    protected virtual void RandomNormalCore(Tensor y, ulong seed, long firstSampleIndex, ulong offset) => throw NotImplementedHere(BackendOp.RandomNormal);
+    private protected virtual void RandomNormalCore(Tensor y, ulong seed, long firstSampleIndex, ulong offset) => throw NotImplementedHere(BackendOp.RandomNormal);
 }

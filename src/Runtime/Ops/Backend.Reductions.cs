@@ -38,6 +38,6 @@ public abstract partial class Backend
         FlagNonFiniteCore(x, firstStep, step);
     }
 
-    protected virtual void ReduceCore(Tensor x, Tensor result, Reduction kind) => throw NotImplementedHere(BackendOp.Reduce);
-    protected virtual void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step) => throw NotImplementedHere(BackendOp.FlagNonFinite);
+    private protected virtual void ReduceCore(Tensor x, Tensor result, Reduction kind) => throw NotImplementedHere(BackendOp.Reduce);
+    private protected virtual void FlagNonFiniteCore(Tensor x, Tensor firstStep, long step) => throw NotImplementedHere(BackendOp.FlagNonFinite);
 }

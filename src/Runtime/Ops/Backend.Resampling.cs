@@ -35,6 +35,6 @@ public abstract partial class Backend
         AvgPool2x2Core(x, y);
     }
 
-    protected virtual void UpsampleNearest2xCore(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.UpsampleNearest2x);
-    protected virtual void AvgPool2x2Core(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.AvgPool2x2);
+    private protected virtual void UpsampleNearest2xCore(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.UpsampleNearest2x);
+    private protected virtual void AvgPool2x2Core(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.AvgPool2x2);
 }

@@ -24,5 +24,5 @@ public abstract partial class Backend
         TimestepEmbeddingCore(timesteps, y, flipSinToCos, downscaleFreqShift, scale, maxPeriod);
     }
 
-    protected virtual void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) => throw NotImplementedHere(BackendOp.TimestepEmbedding);
+    private protected virtual void TimestepEmbeddingCore(Tensor timesteps, Tensor y, bool flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) => throw NotImplementedHere(BackendOp.TimestepEmbedding);
 }

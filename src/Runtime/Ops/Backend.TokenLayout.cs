@@ -38,6 +38,6 @@ public abstract partial class Backend
         TokensToNchwCore(x, y, residual, outputScale);
     }
 
-    protected virtual void NchwToTokensCore(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.NchwToTokens);
-    protected virtual void TokensToNchwCore(Tensor x, Tensor y, Tensor? residual, float outputScale) => throw NotImplementedHere(BackendOp.TokensToNchw);
+    private protected virtual void NchwToTokensCore(Tensor x, Tensor y) => throw NotImplementedHere(BackendOp.NchwToTokens);
+    private protected virtual void TokensToNchwCore(Tensor x, Tensor y, Tensor? residual, float outputScale) => throw NotImplementedHere(BackendOp.TokensToNchw);
 }

@@ -41,5 +41,5 @@ public abstract partial class Backend
     }
 
     /// <summary>Kernel entry: shapes are checked; output sizes come from <paramref name="y"/>.</summary>
-    protected virtual void UpFirDn2dCore(Tensor x, Tensor kernel, Tensor? bias, Tensor y, int up, int down, int padBefore) => throw NotImplementedHere(BackendOp.UpFirDn2d);
+    private protected virtual void UpFirDn2dCore(Tensor x, Tensor kernel, Tensor? bias, Tensor y, int up, int down, int padBefore) => throw NotImplementedHere(BackendOp.UpFirDn2d);
 }

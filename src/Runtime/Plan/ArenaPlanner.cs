@@ -5,7 +5,7 @@ namespace DiffusionKernels.Runtime.Plan;
 /// time never overlap: largest first, each at the lowest offset that clears every placed value whose
 /// lifetime intersects its own. Returns the arena size in elements.
 /// </summary>
-public static class ArenaPlanner
+internal static class ArenaPlanner
 {
     /// <summary>Alignment of every offset, in elements (64 floats = 256 bytes keeps GPU loads aligned).</summary>
     public const int Alignment = 64;

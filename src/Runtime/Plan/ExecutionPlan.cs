@@ -4,7 +4,7 @@ namespace DiffusionKernels.Runtime.Plan;
 /// A compiled, replayable list of kernel launches over buffers allocated once. <see cref="Run"/> replays it
 /// without allocating; the arena's views are reused by liveness, so peak activation memory is the arena size.
 /// </summary>
-public sealed class ExecutionPlan : IDisposable
+internal sealed class ExecutionPlan : IDisposable
 {
     private readonly PlanStep[] _steps;
     private readonly Tensor[][] _bound;

@@ -4,7 +4,7 @@ namespace DiffusionKernels.Runtime.Plan;
 /// Records a graph as a list of steps over symbolic values, then compiles it: lifetimes come from the step
 /// order, arena offsets from <see cref="ArenaPlanner"/>, and each step gets its tensors bound once.
 /// </summary>
-public sealed class PlanBuilder(Backend backend)
+internal sealed class PlanBuilder(Backend backend)
 {
     private readonly List<PlanValue> _values = [];
     private readonly List<PlanStep> _steps = [];

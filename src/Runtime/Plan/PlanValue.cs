@@ -1,7 +1,7 @@
 namespace DiffusionKernels.Runtime.Plan;
 
 /// <summary>A symbolic activation in a plan being built: a shape now, a view into the arena once compiled.</summary>
-public sealed class PlanValue
+internal sealed class PlanValue
 {
     internal PlanValue(int id, Shape shape, string name, Tensor? external)
     {

@@ -7,4 +7,4 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// <param name="Count">Samples it holds.</param>
 /// <param name="Sha256">SHA-256 of the .npy file (lower-case hex).</param>
 /// <param name="ImagesSha256">SHA-256 over its samples' PNGs in order (<see cref="FileHash.OfFiles"/>), when images are written.</param>
-public sealed record ChunkRecord(int Index, string File, long First, int Count, string Sha256, string? ImagesSha256);
+internal sealed record ChunkRecord(int Index, string File, long First, int Count, string Sha256, string? ImagesSha256);

@@ -4,7 +4,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// A dataset folder that cannot be resumed or merged as asked: a missing or changed chunk, a manifest that does not
 /// parse, settings that differ from the run's, shards that overlap or leave gaps. The message names the folder and file.
 /// </summary>
-public sealed class DatasetException : IOException
+internal sealed class DatasetException : IOException
 {
     /// <summary>Creates the exception with its message.</summary>
     public DatasetException(string message) : base(message) { }

@@ -8,7 +8,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// (when asked for) is <c>images/sample_IIIIII.png</c>. The names depend on the dataset only, never on a shard or a
 /// resumed run, which is what makes shards merge into the files of one run.
 /// </summary>
-public sealed record DatasetLayout
+internal sealed record DatasetLayout
 {
     /// <summary>The folder inside a dataset that holds the images.</summary>
     public const string ImageFolder = "images";

@@ -10,7 +10,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// deterministic (no times, paths or host names), so an interrupted-and-resumed run, a merge of shards and one
 /// uninterrupted run write the same bytes.
 /// </summary>
-public sealed record DatasetManifest(DatasetSpec Spec, ShardSpec? Shard, IReadOnlyList<ChunkRecord> Chunks, bool Complete)
+internal sealed record DatasetManifest(DatasetSpec Spec, ShardSpec? Shard, IReadOnlyList<ChunkRecord> Chunks, bool Complete)
 {
     /// <summary>The manifest's file name in a dataset folder.</summary>
     public const string FileName = "manifest.json";

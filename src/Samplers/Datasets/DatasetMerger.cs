@@ -6,7 +6,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// image files are copied as they are and checked against their hashes after copying, so the result is byte for byte
 /// the single run's.
 /// </summary>
-public static class DatasetMerger
+internal static class DatasetMerger
 {
     /// <summary>Checks <paramref name="inputs"/> and returns the merged manifest, without writing anything.</summary>
     /// <exception cref="DatasetException">An input is incomplete, differs in its settings, overlaps another, or chunks are missing.</exception>

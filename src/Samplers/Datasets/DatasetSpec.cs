@@ -15,7 +15,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// <param name="ChunkSize">Samples per chunk file.</param>
 /// <param name="Images">Whether every sample also gets a PNG.</param>
 /// <param name="Settings">The sampling settings as name → value text (sampler, steps, grid, device kind, …).</param>
-public sealed record DatasetSpec(string ModelSha256, ulong Seed, long NumSamples, int[] SampleShape, int ChunkSize, bool Images, IReadOnlyDictionary<string, string> Settings)
+internal sealed record DatasetSpec(string ModelSha256, ulong Seed, long NumSamples, int[] SampleShape, int ChunkSize, bool Images, IReadOnlyDictionary<string, string> Settings)
 {
     /// <summary>The engine that writes the dataset: its name and informational version (with the source revision when built from git).</summary>
     public string Engine { get; init; } = EngineVersion;

@@ -3,10 +3,10 @@ using DiffusionKernels.Runtime.IO;
 namespace DiffusionKernels.Samplers.Datasets;
 
 /// <summary>Draws samples [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) of the dataset's seed.</summary>
-public delegate float[] DrawSamples(long first, int count);
+internal delegate float[] DrawSamples(long first, int count);
 
 /// <summary>Saves sample <paramref name="index"/> of <paramref name="samples"/> (one chunk, [count, ..shape]) as an image at <paramref name="path"/>, atomically.</summary>
-public delegate void SaveImage(string path, float[] samples, int index);
+internal delegate void SaveImage(string path, float[] samples, int index);
 
 /// <summary>
 /// Writes a dataset folder chunk by chunk, so memory holds one chunk whatever the sample count, and a run killed at any
@@ -16,7 +16,7 @@ public delegate void SaveImage(string path, float[] samples, int index);
 /// uninterrupted one's byte for byte.
 /// </summary>
 /// <remarks>One writer per folder at a time.</remarks>
-public sealed class DatasetWriter
+internal sealed class DatasetWriter
 {
     private readonly string _folder;
     private readonly List<ChunkRecord> _chunks;

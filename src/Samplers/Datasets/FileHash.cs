@@ -4,7 +4,7 @@ using System.Text;
 namespace DiffusionKernels.Samplers.Datasets;
 
 /// <summary>SHA-256 fingerprints of files, as lower-case hex.</summary>
-public static class FileHash
+internal static class FileHash
 {
     /// <summary>SHA-256 of the file at <paramref name="path"/>.</summary>
     public static string Of(string path)

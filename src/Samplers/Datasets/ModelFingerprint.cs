@@ -8,7 +8,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// folder's top-level <c>*.json</c> and <c>*.safetensors</c> files (name, length, bytes, in name order); a
 /// <c>gmm:FILE</c> spec's bytes; a known topology's name (its random weights follow from the name).
 /// </summary>
-public static class ModelFingerprint
+internal static class ModelFingerprint
 {
     /// <summary>The fingerprint of the model <paramref name="source"/> as <see cref="Sampling.DiffusionModel.Open"/> takes it.</summary>
     /// <exception cref="FileNotFoundException">The model's files are missing.</exception>

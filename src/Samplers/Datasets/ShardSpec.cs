@@ -8,7 +8,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// chunk files are byte for byte the chunk files of one unsharded run: merging copies files and their SHA-256 carries
 /// over unchanged, and no chunk is ever split between machines.
 /// </summary>
-public sealed record ShardSpec
+internal sealed record ShardSpec
 {
     /// <summary>Environment variables that give a worker its shard index, in the order they are read: Kubernetes Indexed Jobs, Slurm job arrays.</summary>
     public static readonly string[] IndexVariables = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];

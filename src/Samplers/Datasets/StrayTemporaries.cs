@@ -7,7 +7,7 @@ namespace DiffusionKernels.Samplers.Datasets;
 /// Removes the temporary files (<see cref="AtomicFile.TemporaryName"/>) that writers killed mid-write left in a dataset
 /// folder. A file whose process still runs is left alone (it may be a live writer's).
 /// </summary>
-public static class StrayTemporaries
+internal static class StrayTemporaries
 {
     /// <summary>Cleans <paramref name="folder"/> (not its subfolders); a missing folder is nothing to clean.</summary>
     public static void Clean(string folder)

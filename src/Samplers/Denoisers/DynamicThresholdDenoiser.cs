@@ -15,6 +15,8 @@ public sealed class DynamicThresholdDenoiser : IDenoiser
     private readonly IDenoiser _inner;
     private readonly Threshold _threshold = new();
 
+    /// <summary>Thresholds the x̂₀ of <paramref name="inner"/> at the <paramref name="ratio"/> quantile, with s clamped to [1, <paramref name="maxValue"/>].</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ratio"/> is outside (0, 1] or <paramref name="maxValue"/> is below 1.</exception>
     public DynamicThresholdDenoiser(IDenoiser inner, double ratio = 0.995, double maxValue = 1.0)
     {
         if (!(ratio > 0 && ratio <= 1)) throw new ArgumentOutOfRangeException(nameof(ratio), $"dynamic_thresholding_ratio must be in (0, 1], found {ratio}");
@@ -24,14 +26,22 @@ public sealed class DynamicThresholdDenoiser : IDenoiser
         MaxValue = maxValue;
     }
 
+    /// <summary>The quantile of |x̂₀| that sets s (<c>dynamic_thresholding_ratio</c>).</summary>
     public double Ratio { get; }
+    /// <summary>The largest s (<c>sample_max_value</c>).</summary>
     public double MaxValue { get; }
+    /// <inheritdoc/>
     public Backend Backend => _inner.Backend;
+    /// <inheritdoc/>
     public int[] SampleShape => _inner.SampleShape;
+    /// <inheritdoc/>
     public double SigmaMin => _inner.SigmaMin;
+    /// <inheritdoc/>
     public double SigmaMax => _inner.SigmaMax;
+    /// <inheritdoc/>
     public int Evaluations => _inner.Evaluations;
 
+    /// <inheritdoc/>
     public void Denoise(Tensor x, double sigma, Tensor denoised)
     {
         _inner.Denoise(x, sigma, denoised);

@@ -16,6 +16,8 @@ public sealed class GaussianMixtureDenoiser : IDenoiser, IDisposable
     private Tensor? _diff, _stats;
     private int _batch;
 
+    /// <summary>A mixture of <paramref name="weights"/>.Length components; each mean is a scalar or one value per element of <paramref name="sampleShape"/>; weights are normalized.</summary>
+    /// <exception cref="ArgumentException">The counts disagree, a weight or std is not positive, or a mean has the wrong length.</exception>
     public GaussianMixtureDenoiser(Backend backend, int[] sampleShape, double[] weights, float[][] means, double[] stds, double sigmaMin = 0.002, double sigmaMax = 80)
     {
         if (weights.Length == 0 || weights.Length != means.Length || weights.Length != stds.Length)
@@ -35,16 +37,26 @@ public sealed class GaussianMixtureDenoiser : IDenoiser, IDisposable
         (SigmaMin, SigmaMax) = (sigmaMin, sigmaMax);
     }
 
+    /// <inheritdoc/>
     public Backend Backend { get; }
+    /// <inheritdoc/>
     public int[] SampleShape { get; }
+    /// <summary>Elements per sample (the product of <see cref="SampleShape"/>).</summary>
     public int Dimension { get; }
+    /// <summary>The mixture weights π_k, normalized to sum to 1.</summary>
     public double[] Weights { get; }
+    /// <summary>The means μ_k, one value per sample element.</summary>
     public float[][] Means { get; }
+    /// <summary>The standard deviations s_k.</summary>
     public double[] Stds { get; }
+    /// <inheritdoc/>
     public double SigmaMin { get; }
+    /// <inheritdoc/>
     public double SigmaMax { get; }
+    /// <inheritdoc/>
     public int Evaluations { get; private set; }
 
+    /// <inheritdoc/>
     public void Denoise(Tensor x, double sigma, Tensor denoised)
     {
         int b = x.Shape[0], k = _means.Length;
@@ -131,6 +143,7 @@ public sealed class GaussianMixtureDenoiser : IDenoiser, IDisposable
         return data;
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var m in _means) m.Dispose();

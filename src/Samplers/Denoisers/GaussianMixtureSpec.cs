@@ -15,6 +15,8 @@ public static class GaussianMixtureSpec
     /// <summary>Largest number of elements in one sample accepted (a 4096×4096 image).</summary>
     public const long MaxSampleElements = 1 << 24;
 
+    /// <summary>Reads the spec at <paramref name="path"/>: the mixture's denoiser on <paramref name="backend"/> and the schedule keys it carries.</summary>
+    /// <exception cref="ModelFormatException">The file is malformed or out of bounds; the message names the file and key.</exception>
     public static (GaussianMixtureDenoiser Denoiser, SchedulerConfig Schedule) Load(string path, Backend backend)
     {
         var p = ConfigReader.Load(path, "gaussian mixture spec");

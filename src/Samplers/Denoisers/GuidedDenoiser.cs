@@ -18,6 +18,9 @@ public sealed class GuidedDenoiser : IDenoiser, IDiffusersModel, IDisposable
     private readonly float _scale;
     private Tensor? _unconditional;
 
+    /// <summary>Guides <paramref name="inner"/> with scale <paramref name="scale"/> (w ≥ 0) between <paramref name="labels"/> and <paramref name="nullLabels"/> (one per batch element).</summary>
+    /// <exception cref="ArgumentException">The model is not class-conditional, or the label counts differ.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="scale"/> is negative or not finite.</exception>
     public GuidedDenoiser(UNetDenoiser inner, long[] labels, long[] nullLabels, double scale)
     {
         if (!inner.IsClassConditional) throw new ArgumentException("guidance needs a class-conditional model; this one takes no class labels");
@@ -29,12 +32,18 @@ public sealed class GuidedDenoiser : IDenoiser, IDiffusersModel, IDisposable
         _scale = (float)scale;
     }
 
+    /// <inheritdoc/>
     public Backend Backend => _inner.Backend;
+    /// <inheritdoc/>
     public int[] SampleShape => _inner.SampleShape;
+    /// <inheritdoc/>
     public double SigmaMin => _inner.SigmaMin;
+    /// <inheritdoc/>
     public double SigmaMax => _inner.SigmaMax;
+    /// <inheritdoc/>
     public int Evaluations => _inner.Evaluations;
 
+    /// <inheritdoc/>
     public void Denoise(Tensor x, double sigma, Tensor denoised)
     {
         _unconditional ??= Backend.Allocate(x.Shape);
@@ -45,6 +54,7 @@ public sealed class GuidedDenoiser : IDenoiser, IDiffusersModel, IDisposable
         Backend.LinearCombination(denoised, [_unconditional, denoised], [1 - _scale, _scale]);
     }
 
+    /// <inheritdoc/>
     public void Predict(Tensor input, float timestep, Tensor output)
     {
         _unconditional ??= Backend.Allocate(input.Shape);
@@ -55,5 +65,6 @@ public sealed class GuidedDenoiser : IDenoiser, IDiffusersModel, IDisposable
         Backend.LinearCombination(output, [_unconditional, output], [1 - _scale, _scale]);
     }
 
+    /// <inheritdoc/>
     public void Dispose() => _unconditional?.Dispose();
 }

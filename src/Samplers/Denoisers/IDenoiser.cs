@@ -9,11 +9,13 @@ namespace DiffusionKernels.Samplers.Denoisers;
 /// <remarks>Thread safety: denoisers hold scratch buffers (and a network's plan), so one instance serves one caller at a time; <c>DiffusionModel.Exclusive</c> arranges that for a model's denoiser.</remarks>
 public interface IDenoiser
 {
+    /// <summary>The backend the denoiser's tensors live on; x and x̂₀ must be on it.</summary>
     Backend Backend { get; }
     /// <summary>Shape of one sample, e.g. [C, H, W].</summary>
     int[] SampleShape { get; }
-    /// <summary>Smallest and largest noise levels the model knows.</summary>
+    /// <summary>Smallest noise level the model knows.</summary>
     double SigmaMin { get; }
+    /// <summary>Largest noise level the model knows (where sampling starts).</summary>
     double SigmaMax { get; }
     /// <summary>Network evaluations so far (NFE).</summary>
     int Evaluations { get; }

@@ -7,7 +7,15 @@ using DiffusionKernels.Samplers.Schedules;
 namespace DiffusionKernels.Samplers.Denoisers;
 
 /// <summary>How a network's output is to be read (diffusers' <c>prediction_type</c>).</summary>
-public enum Prediction { Epsilon, VPrediction, Sample }
+public enum Prediction
+{
+    /// <summary>The added noise ε (<c>epsilon</c>).</summary>
+    Epsilon,
+    /// <summary>v = α_t ε − σ_t x₀ (<c>v_prediction</c>).</summary>
+    VPrediction,
+    /// <summary>The clean sample x₀ (<c>sample</c>).</summary>
+    Sample,
+}
 
 /// <summary>
 /// A diffusers U-Net trained on a discrete VP schedule, seen as a σ-space denoiser (k-diffusion's DiscreteEpsDDPMDenoiser):
@@ -50,12 +58,19 @@ public sealed class UNetDenoiser : IDenoiser, IConditionalDenoiser, IDiffusersMo
     /// <summary>Sets the class labels (one per batch element) the next evaluations use.</summary>
     public void SetClassLabels(ReadOnlySpan<long> labels) => _plan.SetClassLabels(labels);
 
+    /// <inheritdoc/>
     public Backend Backend => _plan.Output.Backend;
+    /// <inheritdoc/>
     public int[] SampleShape { get; }
+    /// <summary>The training schedule: σ for each timestep.</summary>
     public DiscreteSchedule Schedule { get; }
+    /// <summary>What the network predicts.</summary>
     public Prediction Prediction { get; }
+    /// <inheritdoc/>
     public double SigmaMin => Schedule.SigmaMin;
+    /// <inheritdoc/>
     public double SigmaMax => Schedule.SigmaMax;
+    /// <inheritdoc/>
     public int Evaluations { get; private set; }
 
     /// <summary>Channels of the condition the network takes beside the sample (0: an unconditional network).</summary>
@@ -64,6 +79,7 @@ public sealed class UNetDenoiser : IDenoiser, IConditionalDenoiser, IDiffusersMo
     /// <summary>Shape of one condition [C_in − C_out, H, W] (zero channels for an unconditional network).</summary>
     public int[] ConditionShape { get; }
 
+    /// <inheritdoc/>
     public void Denoise(Tensor x, double sigma, Tensor denoised)
     {
         if (ConditionChannels > 0)
@@ -121,6 +137,7 @@ public sealed class UNetDenoiser : IDenoiser, IConditionalDenoiser, IDiffusersMo
         Evaluations++;
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _scaled?.Dispose();

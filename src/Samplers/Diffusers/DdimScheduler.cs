@@ -9,7 +9,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// clipped (ε̂ keeps the unclipped value: the pipeline's use_clipped_model_output is false), σ_η = η·√((1 − ᾱ')/(1 − ᾱ)·(1 − ᾱ/ᾱ')),
 /// x' = √ᾱ'·x̂₀ + √(1 − ᾱ' − σ_η²)·ε̂ + σ_η·z.
 /// </summary>
-public sealed class DdimScheduler : DiffusersScheduler
+internal sealed class DdimScheduler : DiffusersScheduler
 {
     internal DdimScheduler(SchedulerConfig config, double eta = 0) : base(config)
     {

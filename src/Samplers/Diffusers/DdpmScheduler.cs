@@ -9,7 +9,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// (ᾱ' = 1 after the last), plus, for t &gt; 0, noise of the variance_type's scale (fixed_small: √((1 − ᾱ')/(1 − ᾱ)·β_t);
 /// fixed_large: √β_t). The noise is the engine's Philox noise, not torch's generator.
 /// </summary>
-public sealed class DdpmScheduler : DiffusersScheduler
+internal sealed class DdpmScheduler : DiffusersScheduler
 {
     private static readonly string[] Variances = ["fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log"];
 

@@ -9,7 +9,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// ends on σ_min (a Karras/exponential/beta grid repeats its last σ, a no-op step); lower_order_final drops to orders 1
 /// and 2 on the last two of fewer than 15 steps.
 /// </summary>
-public sealed class DeisScheduler : DiffusersScheduler
+internal sealed class DeisScheduler : DiffusersScheduler
 {
     internal DeisScheduler(SchedulerConfig config) : base(config)
     {

@@ -10,6 +10,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// training steps, the inverse of the σ→t map the explicit samplers use), x = x_t·√(1 + σ²) is denoised, and x̂₀ is
 /// returned as the prediction type asks: ε = (x − x̂₀)/σ, v = α_t ε − σ_t x̂₀, or x̂₀.
 /// </summary>
+/// <remarks>Thread safety: holds scratch tensors and the denoiser, so one caller at a time.</remarks>
 public sealed class DenoiserModel : IDiffusersModel, IDisposable
 {
     private readonly IDenoiser _denoiser;
@@ -17,6 +18,7 @@ public sealed class DenoiserModel : IDiffusersModel, IDisposable
     private readonly Prediction _prediction;
     private Tensor? _x, _x0;
 
+    /// <summary>Presents <paramref name="denoiser"/> to a scheduler with training timesteps from <paramref name="schedule"/> and outputs of kind <paramref name="prediction"/>.</summary>
     public DenoiserModel(IDenoiser denoiser, DiscreteSchedule schedule, Prediction prediction)
     {
         _denoiser = denoiser;
@@ -24,8 +26,11 @@ public sealed class DenoiserModel : IDiffusersModel, IDisposable
         _prediction = prediction;
     }
 
+    /// <inheritdoc/>
     public Backend Backend => _denoiser.Backend;
+    /// <inheritdoc/>
     public int[] SampleShape => _denoiser.SampleShape;
+    /// <inheritdoc/>
     public int Evaluations => _denoiser.Evaluations;
 
     /// <summary>σ at a (fractional) training timestep: log σ interpolated linearly, clamped to the table.</summary>
@@ -38,6 +43,7 @@ public sealed class DenoiserModel : IDiffusersModel, IDisposable
         return Math.Exp(_logSigmas[lo] + w * (_logSigmas[Math.Min(lo + 1, _logSigmas.Length - 1)] - _logSigmas[lo]));
     }
 
+    /// <inheritdoc/>
     public void Predict(Tensor input, float timestep, Tensor output)
     {
         double sigma = SigmaAt(timestep), scale = Math.Sqrt(1 + sigma * sigma), alpha = 1 / scale;
@@ -59,6 +65,7 @@ public sealed class DenoiserModel : IDiffusersModel, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _x?.Dispose();

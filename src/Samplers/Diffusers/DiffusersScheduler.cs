@@ -170,6 +170,7 @@ public abstract class DiffusersScheduler
 }
 
 /// <summary>One run of a <see cref="DiffusersScheduler"/>: the grid of set_timesteps and the state step() keeps.</summary>
+/// <remarks>Thread safety: the state of one run, used by the thread running it.</remarks>
 public abstract class DiffusersRun
 {
     /// <summary>The network's timesteps, one per call (scheduler.timesteps as the U-Net receives them: float32).</summary>

@@ -11,7 +11,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// lower_order_final with fewer than 15 steps. The update formulas are diffusers' as written (a repeated final σ gives
 /// h = 0, hence NaN at orders 2 (heun) and 3, as in diffusers).
 /// </summary>
-public sealed class DpmSolverMultistepScheduler : DiffusersScheduler
+internal sealed class DpmSolverMultistepScheduler : DiffusersScheduler
 {
     private static readonly string[] Algorithms = ["dpmsolver++", "sde-dpmsolver++", "dpmsolver", "sde-dpmsolver"];
 

@@ -10,7 +10,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// there using the group's outputs (x̂₀ for dpmsolver++/sde-dpmsolver++, ε̂ for dpmsolver). The grid is always linspace
 /// (the class has no timestep_spacing).
 /// </summary>
-public sealed class DpmSolverSinglestepScheduler : DiffusersScheduler
+internal sealed class DpmSolverSinglestepScheduler : DiffusersScheduler
 {
     private static readonly string[] Algorithms = ["dpmsolver++", "sde-dpmsolver++", "dpmsolver"];
 

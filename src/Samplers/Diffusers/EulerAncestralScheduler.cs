@@ -8,7 +8,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// σ_up = √(σ'²(σ² − σ'²)/σ²), σ_down = √(σ'² − σ_up²), x' = x + (σ_down − σ)(x − x̂₀)/σ + σ_up·z (z drawn on every step,
 /// here from the engine's Philox noise).
 /// </summary>
-public sealed class EulerAncestralScheduler : DiffusersScheduler
+internal sealed class EulerAncestralScheduler : DiffusersScheduler
 {
     internal EulerAncestralScheduler(SchedulerConfig config) : base(config)
     {

@@ -9,7 +9,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// (the timesteps then follow σ by log-σ interpolation), ending at 0 or σ_min; x' = x + (σ' − σ)(x − x̂₀)/σ.
 /// timestep_type "continuous" with v-prediction calls the network at ¼ log σ.
 /// </summary>
-public sealed class EulerScheduler : DiffusersScheduler
+internal sealed class EulerScheduler : DiffusersScheduler
 {
     internal EulerScheduler(SchedulerConfig config) : base(config)
     {

@@ -8,7 +8,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// σ but the first and last called twice: an Euler predictor to σ', then x' = x + (σ' − σ)·(d + d')/2 with d' taken at
 /// the predictor (x̂₀ read at σ' there); the last step, to σ = 0, is Euler. x̂₀ is clipped when clip_sample is set.
 /// </summary>
-public sealed class HeunScheduler : DiffusersScheduler
+internal sealed class HeunScheduler : DiffusersScheduler
 {
     internal HeunScheduler(SchedulerConfig config) : base(config)
     {

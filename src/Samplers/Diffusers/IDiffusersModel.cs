@@ -9,6 +9,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// </summary>
 public interface IDiffusersModel
 {
+    /// <summary>The backend the network's tensors live on.</summary>
     Backend Backend { get; }
     /// <summary>Shape of one sample, e.g. [C, H, W].</summary>
     int[] SampleShape { get; }

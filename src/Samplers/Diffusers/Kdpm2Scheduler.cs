@@ -9,7 +9,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// step's start; the last step, to 0, is Euler. With Karras σ the timesteps are rounded to integers (the midpoints are
 /// not), as diffusers does.
 /// </summary>
-public sealed class Kdpm2Scheduler : DiffusersScheduler
+internal sealed class Kdpm2Scheduler : DiffusersScheduler
 {
     internal Kdpm2Scheduler(SchedulerConfig config) : base(config)
     {

@@ -8,7 +8,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// p = min(step + 1, 4), x' = x + Σⱼ cⱼ·d_{i−j}, cⱼ = ∫_σ^σ' Πₘ≠ⱼ (τ − σ_{i−m})/(σ_{i−j} − σ_{i−m}) dτ. diffusers integrates
 /// with scipy's quad (exact for these cubic polynomials up to roundoff); here Gauss–Legendre with 4 nodes, exact for them.
 /// </summary>
-public sealed class LmsScheduler : DiffusersScheduler
+internal sealed class LmsScheduler : DiffusersScheduler
 {
     private const int MaxOrder = 4;
 

@@ -11,7 +11,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// that transfer). Timesteps, counters and the t ± T // N arithmetic follow diffusers exactly, including on grids whose
 /// spacing is not T // N.
 /// </summary>
-public sealed class PndmScheduler : DiffusersScheduler
+internal sealed class PndmScheduler : DiffusersScheduler
 {
     internal PndmScheduler(SchedulerConfig config) : base(config)
     {

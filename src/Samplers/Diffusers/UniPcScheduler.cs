@@ -11,7 +11,7 @@ namespace DiffusionKernels.Samplers.Diffusers;
 /// steps listed in disable_corrector and after the last step. diffusers' formulas as written: a final σ = 0 with bh1,
 /// noise prediction or lower_order_final off gives NaN there (as in diffusers).
 /// </summary>
-public sealed class UniPcScheduler : DiffusersScheduler
+internal sealed class UniPcScheduler : DiffusersScheduler
 {
     internal UniPcScheduler(SchedulerConfig config) : base(config)
     {

@@ -59,11 +59,15 @@ public sealed class DiffusionModel : IDisposable
     public IDenoiser Denoiser { get; }
     /// <summary>The denoiser without clipping.</summary>
     public IDenoiser RawDenoiser { get; }
+    /// <summary>The schedule the model was trained with (its <c>scheduler_config.json</c>, with overrides applied).</summary>
     public SchedulerConfig Schedule { get; }
     /// <summary>Samples per network call.</summary>
     public int Batch { get; }
+    /// <inheritdoc/>
     public Backend Backend => Denoiser.Backend;
+    /// <inheritdoc/>
     public int[] SampleShape => Denoiser.SampleShape;
+    /// <summary>Elements per sample (the product of <see cref="SampleShape"/>).</summary>
     public int SampleLength => SampleShape.Aggregate(1, (a, b) => a * b);
 
     /// <summary>
@@ -193,9 +197,9 @@ public sealed class DiffusionModel : IDisposable
             var schedulerFile = Path.Combine(source, "scheduler_config.json");
             var schedule = Apply(File.Exists(schedulerFile) ? SchedulerConfig.Load(schedulerFile) : new SchedulerConfig(), overrides, schedulerFile);
             if (unet.Config.IsClassConditional && conditioning is null)
-                throw new ArgumentException($"{source}: the model is class-conditional; give the class to sample (--class-label)");
+                throw new ArgumentException($"{source}: the model is class-conditional; give the class to sample ({nameof(ClassConditioning)}.{nameof(ClassConditioning.Label)})", nameof(conditioning));
             if (!unet.Config.IsClassConditional && conditioning is not null)
-                throw new ArgumentException($"{source}: the model is not class-conditional; --class-label and --guidance-scale do not apply");
+                throw new ArgumentException($"{source}: the model is not class-conditional; {nameof(ClassConditioning)} does not apply", nameof(conditioning));
             var discrete = schedule.CreateSchedule();
             RequireUsableSchedule(discrete, schedulerFile);
             var configFile = Path.Combine(source, "config.json");
@@ -210,7 +214,7 @@ public sealed class DiffusionModel : IDisposable
             var denoiser = new UNetDenoiser(plan, discrete, schedule.Prediction, [unet.Config.InChannels, size, size], labels);
             if (conditioning?.GuidanceScale is not { } scale) return new DiffusionModel(source, denoiser, schedule, batch, denoiser, unet);
             long nullLabel = conditioning.NullLabel ?? (unet.Config.NumClassEmbeds is { } n ? n - 1
-                : throw new ArgumentException($"{source}: the model has no class table; give the null condition's label (--null-class)"));
+                : throw new ArgumentException($"{source}: the model has no class table; give the null condition's label ({nameof(ClassConditioning)}.{nameof(ClassConditioning.NullLabel)})", nameof(conditioning)));
             var guided = new GuidedDenoiser(denoiser, labels!, Enumerable.Repeat(nullLabel, batch).ToArray(), scale);
             return new DiffusionModel(source, guided, schedule, batch, guided, denoiser, unet);
         }
@@ -251,6 +255,7 @@ public sealed class DiffusionModel : IDisposable
         return config;
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         lock (_gate)

@@ -8,6 +8,7 @@ namespace DiffusionKernels.Samplers.Schedules;
 /// </summary>
 public abstract class ContinuousSchedule
 {
+    /// <summary>The schedule's name: "vp", "subvp" or "ve".</summary>
     public abstract string Name { get; }
     /// <summary>Smallest time of the sampling grid (score_sde's eps: 1e-3 for VP and sub-VP, 1e-5 for VE).</summary>
     public abstract double Epsilon { get; }

@@ -12,6 +12,8 @@ public sealed class DiscreteSchedule
     /// <summary>ᾱ below this is read as this when converting to σ (diffusers' clamp of a zero terminal SNR).</summary>
     public const double MinAlphaCumprod = 1.0 / (1 << 24);
 
+    /// <summary>The schedule of these β_t (t = 0 … T−1).</summary>
+    /// <exception cref="ArgumentException">Fewer than 2 timesteps.</exception>
     public DiscreteSchedule(double[] betas)
     {
         if (betas.Length < 2) throw new ArgumentException("a discrete schedule needs at least 2 timesteps");
@@ -27,12 +29,17 @@ public sealed class DiscreteSchedule
 
     private readonly double[] _logSigmas;
 
+    /// <summary>β_t per training timestep.</summary>
     public double[] Betas { get; }
+    /// <summary>ᾱ_t = Π(1 − β), float32-rounded as torch computes it.</summary>
     public double[] AlphasCumprod { get; }
     /// <summary>σ_t for each training timestep (increasing).</summary>
     public double[] Sigmas { get; }
+    /// <summary>The number of training timesteps T.</summary>
     public int TrainTimesteps => Betas.Length;
+    /// <inheritdoc/>
     public double SigmaMin => Sigmas[0];
+    /// <inheritdoc/>
     public double SigmaMax => Sigmas[^1];
 
     /// <summary>β_t as diffusers computes them (in float32, as torch does), rescaled to zero terminal SNR when asked.</summary>

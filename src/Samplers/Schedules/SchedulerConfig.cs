@@ -19,10 +19,13 @@ public sealed record SchedulerConfig
     /// <summary>The file the config came from, for messages (null when built in code).</summary>
     public string? Source { get; init; }
 
+    /// <c>num_train_timesteps</c>.
     public int NumTrainTimesteps { get; init; } = 1000;
     /// <summary>linear, scaled_linear, squaredcos_cap_v2, sigmoid, laplace (DDPM) or exp (Heun).</summary>
     public string BetaSchedule { get; init; } = "linear";
+    /// <c>beta_start</c>: β at the first training timestep.
     public double BetaStart { get; init; } = 0.0001;
+    /// <c>beta_end</c>: β at the last training timestep.
     public double BetaEnd { get; init; } = 0.02;
     /// <summary>Explicit β_t (length num_train_timesteps), used instead of beta_schedule when set.</summary>
     public IReadOnlyList<double>? TrainedBetas { get; init; }
@@ -30,9 +33,11 @@ public sealed record SchedulerConfig
     public string PredictionType { get; init; } = "epsilon";
     /// <summary>"leading", "trailing" or "linspace" (for the discrete grid).</summary>
     public string TimestepSpacing { get; init; } = "leading";
+    /// <c>steps_offset</c>, added to the leading-spaced timesteps.
     public int StepsOffset { get; init; }
     /// <summary>Clamp x̂₀ to [−clip_sample_range, clip_sample_range] (diffusers' DDPM/DDIM default for pixel models).</summary>
     public bool ClipSample { get; init; }
+    /// <c>clip_sample_range</c>.
     public double ClipSampleRange { get; init; } = 1.0;
     /// <summary>Rescale β to zero terminal SNR (Lin et al. 2024); the infinite last σ is read at ᾱ = 2⁻²⁴.</summary>
     public bool RescaleBetasZeroSnr { get; init; }
@@ -40,7 +45,9 @@ public sealed record SchedulerConfig
     public string FinalSigmasType { get; init; } = "zero";
     /// <summary>Dynamic thresholding of x̂₀ (Saharia et al. 2022) at this quantile of |x̂₀|, with s clamped to [1, sample_max_value].</summary>
     public bool Thresholding { get; init; }
+    /// <c>dynamic_thresholding_ratio</c>.
     public double DynamicThresholdingRatio { get; init; } = 0.995;
+    /// <c>sample_max_value</c>.
     public double SampleMaxValue { get; init; } = 1.0;
 
     /// <summary>DDIM/PNDM: ᾱ after the last step is 1 (else ᾱ₀).</summary>
@@ -51,23 +58,32 @@ public sealed record SchedulerConfig
     public bool SkipPrkSteps { get; init; }
     /// <summary>EulerDiscreteScheduler: "linear" (σ interpolated at the timesteps) or "log_linear".</summary>
     public string InterpolationType { get; init; } = "linear";
+    /// <c>use_karras_sigmas</c>: Karras et al.'s ρ = 7 grid.
     public bool UseKarrasSigmas { get; init; }
+    /// <c>use_exponential_sigmas</c>: log-uniform σ.
     public bool UseExponentialSigmas { get; init; }
+    /// <c>use_beta_sigmas</c>: σ at Beta(0.6, 0.6) quantiles.
     public bool UseBetaSigmas { get; init; }
     /// <summary>DPMSolverMultistepScheduler: λ-uniform grid (Lu et al. 2022).</summary>
     public bool UseLuLambdas { get; init; }
     /// <summary>Euler/UniPC: the σ range of the Karras, exponential and beta grids (null: the training range).</summary>
     public double? SigmaMin { get; init; }
+    /// <c>sigma_max</c> of those grids (null: the training range).
+    /// <inheritdoc/>
     public double? SigmaMax { get; init; }
     /// <summary>EulerDiscreteScheduler: "discrete" or "continuous" (with v_prediction the network gets ¼ log σ).</summary>
     public string TimestepType { get; init; } = "discrete";
+    /// <c>solver_order</c> of the multistep schedulers.
     public int SolverOrder { get; init; } = 2;
     /// <summary>DPM-Solver: dpmsolver++, sde-dpmsolver++, dpmsolver, sde-dpmsolver; DEIS: deis.</summary>
     public string AlgorithmType { get; init; } = "dpmsolver++";
     /// <summary>DPM-Solver: midpoint or heun; UniPC: bh1 or bh2; DEIS: logrho.</summary>
     public string SolverType { get; init; } = "midpoint";
+    /// <c>lower_order_final</c>: lower the order on the last steps.
     public bool LowerOrderFinal { get; init; } = true;
+    /// <c>euler_at_final</c>: a first-order last step.
     public bool EulerAtFinal { get; init; }
+    /// <c>lambda_min_clipped</c>: the smallest λ = log(α/σ) the DPM-Solver grid reaches.
     public double LambdaMinClipped { get; init; } = double.NegativeInfinity;
     /// <summary>UniPC: data prediction (true) or noise prediction.</summary>
     public bool PredictX0 { get; init; } = true;
@@ -75,9 +91,13 @@ public sealed record SchedulerConfig
     public IReadOnlyList<int> DisableCorrector { get; init; } = [];
     /// <summary>Flow-matching keys: read so that a non-default value is a clear error (UNet2DModel checkpoints use VP schedules).</summary>
     public bool UseFlowSigmas { get; init; }
+    /// <c>flow_shift</c> (flow matching; only the default is accepted).
     public double FlowShift { get; init; } = 1.0;
+    /// <c>use_dynamic_shifting</c> (flow matching; only the default is accepted).
     public bool UseDynamicShifting { get; init; }
+    /// <c>time_shift_type</c> (flow matching; only the default is accepted).
     public string TimeShiftType { get; init; } = "exponential";
+    /// <c>shift_terminal</c> (flow matching; only the default is accepted).
     public double? ShiftTerminal { get; init; }
     /// <summary>UniPC's solver_p (a scheduler object; only null can be reproduced).</summary>
     public bool HasSolverP { get; init; }
@@ -106,7 +126,7 @@ public sealed record SchedulerConfig
     }
 
     /// <summary>Reads the keys from a config object (a scheduler config, or a GMM spec that embeds them).</summary>
-    public static SchedulerConfig From(ConfigReader p)
+    internal static SchedulerConfig From(ConfigReader p)
     {
         string? className = p.String("_class_name", null);
         var c = (DiffusersClasses.Find(className)?.Defaults ?? new SchedulerConfig()) with { ClassName = className, Source = p.Source };
@@ -219,6 +239,7 @@ public sealed record SchedulerConfig
         : clipSample ?? ClipSample ? new Denoisers.ClippedDenoiser(denoiser, (float)ClipSampleRange)
         : denoiser;
 
+    /// <see cref="PredictionType"/> as an enum.
     public Denoisers.Prediction Prediction => PredictionType switch
     {
         "v_prediction" => Denoisers.Prediction.VPrediction,

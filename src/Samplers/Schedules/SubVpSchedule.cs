@@ -7,8 +7,12 @@ namespace DiffusionKernels.Samplers.Schedules;
 /// </summary>
 public sealed class SubVpSchedule(double betaMin = 0.1, double betaMax = 20) : VpSchedule(betaMin, betaMax)
 {
+    /// <inheritdoc/>
     public override string Name => "subvp";
+    /// <inheritdoc/>
     public override double Sigma(double t) => 2 * Math.Sinh(0.5 * IntegratedBeta(t));
+    /// <inheritdoc/>
     public override double TimeOf(double sigma) => TimeOfIntegratedBeta(2 * Math.Asinh(0.5 * sigma));
+    /// <inheritdoc/>
     public override double DiffusionSquared(double t) => -Beta(t) * ExpM1(-2 * IntegratedBeta(t));
 }

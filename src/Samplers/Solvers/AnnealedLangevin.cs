@@ -21,17 +21,23 @@ public sealed record AnnealedLangevin : Solver
         init => field = value is { } eps ? SolverSettingException.Positive(eps, Name, "langevin_epsilon") : null;
     }
 
+    /// <inheritdoc/>
     public override string Name => "annealed_langevin";
+    /// <inheritdoc/>
     public override int Order => 1;
+    /// <inheritdoc/>
     public override bool Stochastic => true;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => LangevinSteps;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings =>
     [
         SolverSetting.Of(this, "langevin_steps", "T", "Langevin steps per noise level", LangevinSteps, v => this with { LangevinSteps = v }),
         SolverSetting.Of(this, "langevin_epsilon", "ε", "step-size scale: α = ε·σ²/σ_L² at level σ (auto: 0.2·σ_L², NCSN's ratio)", LangevinEpsilon, v => this with { LangevinEpsilon = v }),
     ];
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var levels = sigmas.Where(s => s > 0).ToArray();

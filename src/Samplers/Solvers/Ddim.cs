@@ -8,13 +8,17 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// </summary>
 public sealed record Ddim : EulerAncestral
 {
+    /// <summary>DDIM with η = 0.</summary>
     public Ddim() => Eta = 0;
+    /// <inheritdoc/>
     public override string Name => "ddim";
 }
 
 /// <summary>DDPM ancestral sampling (Ho et al. 2020) with the posterior variance β̃ (fixed_small): DDIM with η = 1.</summary>
 public sealed record Ddpm : EulerAncestral
 {
+    /// <summary>DDPM: η = 1.</summary>
     public Ddpm() => Eta = 1;
+    /// <inheritdoc/>
     public override string Name => "ddpm";
 }

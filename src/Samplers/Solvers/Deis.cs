@@ -17,11 +17,16 @@ public sealed record Deis : EpsilonMultistep
     /// <summary>diffusers' lower_order_final: below 15 steps, first order on the last step and at most second on the one before.</summary>
     public bool LowerOrderFinal { get; init; } = true;
 
+    /// <inheritdoc/>
     public override string Name => $"deis_{_maxOrder}";
+    /// <inheritdoc/>
     protected override int MaxOrder => _maxOrder;
+    /// <inheritdoc/>
     protected override bool LowersOrderFinal => LowerOrderFinal;
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings => [SolverSetting.LowerOrderFinal(this, LowerOrderFinal, v => this with { LowerOrderFinal = v })];
 
+    /// <inheritdoc/>
     protected override double[] Coefficients(double[] sigmas, int i, int order) =>
         LagrangeQuadrature.Integrals([.. Enumerable.Range(0, order).Select(j => Math.Log(sigmas[i - j]))],
             Math.Log(sigmas[i]), Math.Log(sigmas[i + 1]), Math.Exp);

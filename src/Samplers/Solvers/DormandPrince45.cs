@@ -15,12 +15,16 @@ public sealed record DormandPrince45 : Solver
     /// <summary>Absolute tolerance of the local error estimate.</summary>
     public double Atol { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "atol"); } = 1e-5;
 
+    /// <inheritdoc/>
     public override string Name => "rk45";
+    /// <inheritdoc/>
     public override int Order => 5;
+    /// <inheritdoc/>
     public override bool Stochastic => false;
     /// <summary>Per accepted step (first-same-as-last); rejected steps cost more.</summary>
     public override int EvaluationsPerStep => 6;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings =>
     [
         SolverSetting.Of(this, "rtol", "rtol", "relative tolerance: max |error| ≤ atol + rtol·max |x| per accepted step", Rtol, v => this with { Rtol = v }),
@@ -42,6 +46,7 @@ public sealed record DormandPrince45 : Solver
     private static readonly double[] E = [35 / 384.0 - 5179 / 57600.0, 0, 500 / 1113.0 - 7571 / 16695.0, 125 / 192.0 - 393 / 640.0,
         -2187 / 6784.0 + 92097 / 339200.0, 11 / 84.0 - 187 / 2100.0, -1 / 40.0];
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         if (Rtol == 0 && Atol == 0) throw new SolverSettingException(Name, "rtol", "and atol are both 0: no step would be accepted");

@@ -17,11 +17,16 @@ public sealed record DpmSolver : Solver
     public DpmSolver(int order) =>
         _order = order is >= 1 and <= 3 ? order : throw new ArgumentOutOfRangeException(nameof(order), $"DPM-Solver has orders 1 to 3, found {order}");
 
+    /// <inheritdoc/>
     public override string Name => $"dpm_solver_{_order}";
+    /// <inheritdoc/>
     public override int Order => _order;
+    /// <inheritdoc/>
     public override bool Stochastic => false;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => _order;
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;

@@ -11,10 +11,14 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// </summary>
 public sealed record DpmSolverPP2M : EtaSolver
 {
+    /// <inheritdoc/>
     public override string Name => Eta is null ? "dpmpp_2m" : "dpmpp_2m_sde";
+    /// <inheritdoc/>
     public override int Order => 2;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 1;
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;

@@ -18,16 +18,21 @@ public sealed record DpmSolverPP3M : EtaSolver
     /// <summary>diffusers' lower_order_final: below 15 steps, first order on the last step and at most second on the one before.</summary>
     public bool LowerOrderFinal { get; init; } = true;
 
+    /// <inheritdoc/>
     public override string Name => Eta is null ? "dpmpp_3m" : "dpmpp_3m_sde";
+    /// <inheritdoc/>
     public override int Order => 3;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 1;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings =>
     [
         .. base.Settings,
         SolverSetting.LowerOrderFinal(this, LowerOrderFinal, v => this with { LowerOrderFinal = v }),
     ];
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;

@@ -8,9 +8,13 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// </summary>
 public abstract record EpsilonMultistep : Solver
 {
+    /// <summary>The highest order, reached after the warm-up steps.</summary>
     protected abstract int MaxOrder { get; }
+    /// <inheritdoc/>
     public override int Order => MaxOrder;
+    /// <inheritdoc/>
     public override bool Stochastic => false;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 1;
     /// <summary>Whether diffusers' lower_order_final rule applies at this run.</summary>
     protected virtual bool LowersOrderFinal => false;
@@ -18,6 +22,7 @@ public abstract record EpsilonMultistep : Solver
     /// <summary>cⱼ, j = 0 … order − 1, for the step from sigmas[i] to sigmas[i + 1] (neither 0).</summary>
     protected abstract double[] Coefficients(double[] sigmas, int i, int order);
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;

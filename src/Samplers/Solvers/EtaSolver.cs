@@ -15,6 +15,8 @@ public abstract record EtaSolver : Solver
         init => field = value is { } eta ? SolverSettingException.AtLeast(eta, 0, Name, "eta") : null;
     }
 
+    /// <inheritdoc/>
     public override bool Stochastic => Eta > 0;
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings => Eta is { } eta ? [SolverSetting.Eta(this, eta, v => this with { Eta = v })] : [];
 }

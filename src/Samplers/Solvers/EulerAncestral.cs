@@ -14,8 +14,11 @@ public record EulerAncestral : EtaSolver
     /// <summary>k-diffusion's default η = 1 (<c>Eta = null</c> for plain Euler).</summary>
     public EulerAncestral() => Eta = 1;
 
+    /// <inheritdoc/>
     public override string Name => Eta is null ? "euler" : "euler_ancestral";
+    /// <inheritdoc/>
     public override int Order => 1;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 1;
 
     /// <summary>k-diffusion's get_ancestral_step: (σ_down, σ_up) of the step σ → σ′.</summary>
@@ -26,6 +29,7 @@ public record EulerAncestral : EtaSolver
         return (Math.Sqrt(to * to - up * up), up);
     }
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         Tensor den = ctx.Like();

@@ -19,11 +19,16 @@ public sealed record Heun : Solver
     /// <summary>S_noise: scale of the churn noise (Karras et al. use 1.003–1.007 to offset detail lost by the denoiser).</summary>
     public double SNoise { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "s_noise"); } = 1;
 
+    /// <inheritdoc/>
     public override string Name => "heun";
+    /// <inheritdoc/>
     public override int Order => 2;
+    /// <inheritdoc/>
     public override bool Stochastic => SChurn > 0;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 2;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings =>
     [
         SolverSetting.Of(this, "s_churn", "S_churn", "stochastic churn (Karras et al. 2022, Alg. 2; 0 = deterministic)", SChurn, v => this with { SChurn = v }),
@@ -32,6 +37,7 @@ public sealed record Heun : Solver
         SolverSetting.Of(this, "s_noise", "S_noise", "scale of the churn noise", SNoise, v => this with { SNoise = v }),
     ];
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         Tensor den = ctx.Like(), x2 = ctx.Like(), den2 = ctx.Like();

@@ -8,11 +8,14 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// </summary>
 public sealed record IPndm : EpsilonMultistep
 {
+    /// <inheritdoc/>
     public override string Name => "ipndm";
+    /// <inheritdoc/>
     protected override int MaxOrder => 4;
 
     internal static readonly double[][] AdamsBashforth = [[1], [1.5, -0.5], [23 / 12.0, -16 / 12.0, 5 / 12.0], [55 / 24.0, -59 / 24.0, 37 / 24.0, -9 / 24.0]];
 
+    /// <inheritdoc/>
     protected override double[] Coefficients(double[] sigmas, int i, int order) =>
         [.. AdamsBashforth[order - 1].Select(beta => (sigmas[i + 1] - sigmas[i]) * beta)];
 }

@@ -6,9 +6,12 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// </summary>
 public sealed record Lms : EpsilonMultistep
 {
+    /// <inheritdoc/>
     public override string Name => "lms";
+    /// <inheritdoc/>
     protected override int MaxOrder => 4;
 
+    /// <inheritdoc/>
     protected override double[] Coefficients(double[] sigmas, int i, int order) =>
         LagrangeQuadrature.Integrals([.. Enumerable.Range(0, order).Select(j => sigmas[i - j])], sigmas[i], sigmas[i + 1]);
 }

@@ -19,12 +19,16 @@ public sealed record Pndm : Solver
     /// <param name="rungeKuttaWarmup">pndm's three RK4 warm-up steps; false: plms's improved-Euler first step.</param>
     public Pndm(bool rungeKuttaWarmup) => _rungeKuttaWarmup = rungeKuttaWarmup;
 
+    /// <inheritdoc/>
     public override string Name => _rungeKuttaWarmup ? "pndm" : "plms";
+    /// <inheritdoc/>
     public override int Order => 4;
+    /// <inheritdoc/>
     public override bool Stochastic => false;
     /// <summary>1 (pndm: 4 on the three warm-up steps; plms: 2 on the first).</summary>
     public override int EvaluationsPerStep => 1;
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;

@@ -24,23 +24,30 @@ public sealed record PredictorCorrector : Solver
         Snr = variancePreserving ? 0.01 : 0.16;
     }
 
+    /// <summary>VP (pc_vp) rather than VE (pc_ve).</summary>
     public bool VariancePreserving { get; }
     /// <summary>The corrector's signal-to-noise ratio r (score_sde: 0.16 for VE, 0.01 for VP).</summary>
     public double Snr { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "snr"); }
     /// <summary>Langevin corrector steps per noise level (0: the predictor alone).</summary>
     public int CorrectorSteps { get; init => field = SolverSettingException.AtLeast(value, 0, Name, "corrector_steps"); } = 1;
 
+    /// <inheritdoc/>
     public override string Name => VariancePreserving ? "pc_vp" : "pc_ve";
+    /// <inheritdoc/>
     public override int Order => 1;
+    /// <inheritdoc/>
     public override bool Stochastic => true;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 1 + CorrectorSteps;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings =>
     [
         SolverSetting.Of(this, "snr", "r", "the corrector's signal-to-noise ratio, step ε = 2α(r‖z‖/‖score‖)²", Snr, v => this with { Snr = v }),
         SolverSetting.Of(this, "corrector_steps", "M", "Langevin corrector steps per noise level", CorrectorSteps, v => this with { CorrectorSteps = v }),
     ];
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;

@@ -36,12 +36,26 @@ public static class SamplerRegistry
         new AnnealedLangevin(),
     ];
 
+    /// <summary>Every solver, with its default settings, in listing order.</summary>
     public static IReadOnlyList<Solver> Solvers => All;
 
-    /// <summary>The sampler called <paramref name="name"/> with its default settings (solvers are immutable: configure a copy with <c>with</c> or <see cref="Solver.With"/>).</summary>
-    public static Solver Get(string name) =>
-        All.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown sampler '{name}'; available: {string.Join(", ", All.Select(s => s.Name))}");
+    /// <summary>
+    /// The sampler called <paramref name="name"/> (case-insensitive) with its default settings (solvers are immutable:
+    /// configure a copy with <c>with</c> or <see cref="Solver.With"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">No sampler has that name; the message lists the names.</exception>
+    public static Solver Get(string name) => Get(name, []);
+
+    /// <summary>The sampler called <paramref name="name"/>, or null when none is.</summary>
+    public static Solver? Find(string name) =>
+        All.FirstOrDefault(s => string.Equals(s.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// <see cref="Get(string)"/> for a front end that accepts more names than the registry's (the pipeline's and dk's
+    /// <c>diffusers</c>): the error for an unknown name lists <paramref name="alsoAccepted"/> first.
+    /// </summary>
+    internal static Solver Get(string name, params string[] alsoAccepted) =>
+        Find(name) ?? throw new ArgumentException($"unknown sampler '{name}'; available: {string.Join(", ", alsoAccepted.Concat(All.Select(s => s.Name)))}");
 
     /// <summary>The setting called <paramref name="name"/> as the first sampler that takes it describes it (null: none does).</summary>
     public static SolverSetting? Setting(string name) => All.SelectMany(s => s.Settings).FirstOrDefault(s => s.Name == name);

@@ -16,11 +16,16 @@ namespace DiffusionKernels.Samplers.Solvers;
 /// </summary>
 public sealed record ScoreSdeEulerMaruyama(ContinuousSchedule Sde) : Solver
 {
+    /// <inheritdoc/>
     public override string Name => $"sde_em_{Sde.Name}";
+    /// <inheritdoc/>
     public override int Order => 1;
+    /// <inheritdoc/>
     public override bool Stochastic => true;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 1;
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         Tensor den = ctx.Like(), noise = ctx.Like();

@@ -14,7 +14,9 @@ public abstract record Solver
     public abstract string Name { get; }
     /// <summary>Order of accuracy of the deterministic part.</summary>
     public abstract int Order { get; }
+    /// <summary>Whether the solver adds fresh noise during the loop (its samples then depend on the seed beyond x_T).</summary>
     public abstract bool Stochastic { get; }
+    /// <summary>Denoiser evaluations per step (the last step may take fewer).</summary>
     public abstract int EvaluationsPerStep { get; }
 
     /// <summary>The settings this solver takes, with their values on this instance (empty when it takes none).</summary>
@@ -37,5 +39,6 @@ public abstract record Solver
         Run(x, sigmas, ctx);
     }
 
+    /// <summary>The loop itself, after <see cref="Sample"/> checked the grid; updates <paramref name="x"/> in place.</summary>
     protected abstract void Run(Tensor x, double[] sigmas, SamplerContext ctx);
 }

@@ -20,6 +20,7 @@ public abstract class SolverSetting
     public string Name { get; }
     /// <summary>Its symbol in the paper (η, S_churn, r, …), or the name where the paper has none.</summary>
     public string Symbol { get; }
+    /// <summary>What the setting does, in one sentence.</summary>
     public string Description { get; }
 
     /// <summary>"η (eta)", or the name alone where it is its own symbol.</summary>

@@ -7,6 +7,7 @@ namespace DiffusionKernels.Samplers.Solvers;
 public sealed class SolverSettingException(string solverName, string settingName, string problem, string? settingLabel = null)
     : ArgumentException($"{solverName}: {settingLabel ?? settingName} {problem}")
 {
+    /// <summary>The solver's registry name.</summary>
     public string SolverName { get; } = solverName;
     /// <summary>The setting as <see cref="SolverSetting.Name"/> spells it.</summary>
     public string SettingName { get; } = settingName;

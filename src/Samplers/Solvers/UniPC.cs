@@ -23,12 +23,18 @@ public sealed record UniPC : Solver
     /// <summary>diffusers' lower_order_final for UniPC: the order never exceeds the steps left.</summary>
     public bool LowerOrderFinal { get; init; } = true;
 
+    /// <inheritdoc/>
     public override string Name => _bh2 ? "unipc_bh2" : "unipc_bh1";
+    /// <inheritdoc/>
     public override int Order => MaxOrder + 1;
+    /// <inheritdoc/>
     public override bool Stochastic => false;
+    /// <inheritdoc/>
     public override int EvaluationsPerStep => 1;
+    /// <inheritdoc/>
     public override IReadOnlyList<SolverSetting> Settings => [SolverSetting.LowerOrderFinal(this, LowerOrderFinal, v => this with { LowerOrderFinal = v })];
 
+    /// <inheritdoc/>
     protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;

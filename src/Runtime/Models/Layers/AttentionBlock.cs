@@ -7,7 +7,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// to_q/to_k/to_v, softmax(q·kᵀ/√d)·v per head, to_out.0, back to NCHW with the residual added and
 /// divided by rescale_output_factor in one step.
 /// </summary>
-public sealed class AttentionBlock
+internal sealed class AttentionBlock
 {
     private readonly GroupNormLayer? _norm;
     private readonly LinearLayer _q, _k, _v, _out;

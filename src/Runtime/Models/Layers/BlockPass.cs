@@ -9,7 +9,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// <see cref="State{T}"/>, so the common block interfaces know nothing of it.
 /// </summary>
 /// <remarks>Created per compile: passes on different threads share nothing.</remarks>
-public sealed class BlockPass(PlanBuilder builder, PlanValue input, PlanValue timeEmbedding)
+internal sealed class BlockPass(PlanBuilder builder, PlanValue input, PlanValue timeEmbedding)
 {
     private readonly Dictionary<Type, object> _familyState = [];
 

@@ -3,7 +3,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>nn.Conv2d with bias; <c>extraPadBottomRight</c> reproduces diffusers' F.pad(x, (0,1,0,1)) before a padding-0 conv.</summary>
-public sealed class Conv2dLayer
+internal sealed class Conv2dLayer
 {
     private readonly Tensor _weight;
     private readonly Tensor? _bias;

@@ -3,7 +3,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>How a down block halves the resolution at its end (none in the last block).</summary>
-public enum Downsampler
+internal enum Downsampler
 {
     /// <summary>The last level: no downsampler.</summary>
     None,
@@ -18,7 +18,7 @@ public enum Downsampler
 /// then an optional downsampler. Every output is pushed on the residual stack. <see cref="UNetBlocks"/> picks the
 /// variant.
 /// </summary>
-public sealed class DownBlock : IDownBlock
+internal sealed class DownBlock : IDownBlock
 {
     private readonly List<(ResnetBlock Resnet, AttentionBlock? Attention)> _layers = [];
     private readonly Conv2dLayer? _downConv;

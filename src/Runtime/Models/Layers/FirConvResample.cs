@@ -7,7 +7,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// (p = (4 − 2) + (3 − 1) = 4, pads (2, 2)), then Conv2d_0 (3×3) with stride 2 and no padding, plus its bias.
 /// No UNet2DModel block builds it; it completes the FIR family for score-SDE style checkpoints.
 /// </summary>
-public sealed class FirDownsampleConv
+internal sealed class FirDownsampleConv
 {
     private readonly Tensor _filter, _weight, _bias;
     private readonly int _outChannels;
@@ -39,7 +39,7 @@ public sealed class FirDownsampleConv
 /// flipped and transposed, which equals a plain 3×3 conv of the original weight over the zero-inserted input
 /// padded by 2), then the (1, 3, 3, 1) filter with gain 4 and pads (1, 1), then Conv2d_0's bias.
 /// </summary>
-public sealed class FirUpsampleConv
+internal sealed class FirUpsampleConv
 {
     private readonly Tensor _identity, _filter, _weight, _bias;
     private readonly int _outChannels;

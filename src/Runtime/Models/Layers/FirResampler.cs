@@ -7,7 +7,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// FirUpsample2D / FirDownsample2D without conv): K = outer(k, k) / Σ, times factor² when upsampling.
 /// Down: upfirdn2d(x, K, down 2, pads (1, 1)); up: upfirdn2d(x, 4·K, up 2, pads (2, 1)); both keep H×W ×/÷ 2.
 /// </summary>
-public sealed class FirResampler
+internal sealed class FirResampler
 {
     private static readonly float[] Taps = [1f, 3f, 3f, 1f];
     private const int Factor = 2;

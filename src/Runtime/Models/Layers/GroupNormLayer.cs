@@ -4,7 +4,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>nn.GroupNorm (affine), optionally with the following activation fused.</summary>
-public sealed class GroupNormLayer
+internal sealed class GroupNormLayer
 {
     private readonly Tensor _gamma, _beta;
     private readonly int _groups;

@@ -6,7 +6,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// A down block (diffusers' <c>down_blocks[i]</c>): takes h at its level, pushes every output the up path reads on
 /// <see cref="BlockPass.Residuals"/>, returns h for the next level.
 /// </summary>
-public interface IDownBlock
+internal interface IDownBlock
 {
     /// <summary>Records the block's steps; <paramref name="prefix"/> names them (<c>down_blocks.i</c>).</summary>
     PlanValue Emit(BlockPass pass, string prefix, PlanValue h);
@@ -16,7 +16,7 @@ public interface IDownBlock
 /// An up block (diffusers' <c>up_blocks[i]</c>): pops the residuals its resnets concatenate, newest first, and returns
 /// h for the next level.
 /// </summary>
-public interface IUpBlock
+internal interface IUpBlock
 {
     /// <summary>Records the block's steps; <paramref name="prefix"/> names them (<c>up_blocks.i</c>).</summary>
     PlanValue Emit(BlockPass pass, string prefix, PlanValue h);

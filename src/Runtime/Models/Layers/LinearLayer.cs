@@ -4,7 +4,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>nn.Linear with bias: y = act(x·Wᵀ + b), W [out, in].</summary>
-public sealed class LinearLayer
+internal sealed class LinearLayer
 {
     private readonly Tensor _weight, _bias;
 

@@ -3,7 +3,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>UNetMidBlock2D: resnet, optional attention, resnet; all scaled by mid_block_scale_factor.</summary>
-public sealed class MidBlock
+internal sealed class MidBlock
 {
     private readonly ResnetBlock _first, _second;
     private readonly AttentionBlock? _attention;

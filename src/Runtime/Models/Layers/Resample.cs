@@ -3,7 +3,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>Parameter-free resampling steps (nearest ×2 up, average-pool ×2 down).</summary>
-public static class Resample
+internal static class Resample
 {
     public static PlanValue Up(PlanBuilder pb, string name, PlanValue x)
     {

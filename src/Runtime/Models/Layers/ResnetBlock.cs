@@ -7,13 +7,13 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// How a resnet block resamples both of its paths after norm1 (diffusers' up=True / down=True): nearest ×2 and
 /// 2×2 average pooling by default, the (1, 3, 3, 1) FIR filter with kernel="fir" (score-SDE skip blocks).
 /// </summary>
-public enum ResnetResample { None, Up, Down, FirUp, FirDown }
+internal enum ResnetResample { None, Up, Down, FirUp, FirDown }
 
 /// <summary>
 /// diffusers ResnetBlock2D: h = conv1(act(norm1(x))); h += temb (default) or FiLM after norm2 (scale_shift);
 /// h = conv2(act(norm2(h))); out = (shortcut(x) + h) / output_scale_factor — the residual and scale fused into conv2.
 /// </summary>
-public sealed class ResnetBlock
+internal sealed class ResnetBlock
 {
     private readonly GroupNormLayer _norm1, _norm2;
     private readonly Conv2dLayer _conv1, _conv2;

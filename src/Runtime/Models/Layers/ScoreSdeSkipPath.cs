@@ -7,7 +7,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// FIR-downsampled by each skip down block and added through its skip_conv, and the output-space skip, FIR-upsampled
 /// and accumulated by each skip up block, then added to conv_out's result.
 /// </summary>
-public sealed class ScoreSdeSkipPath
+internal sealed class ScoreSdeSkipPath
 {
     /// <summary>The image path, starting at the network input; other down blocks leave it.</summary>
     public PlanValue Image { get; set; }

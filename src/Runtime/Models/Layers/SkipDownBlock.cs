@@ -8,7 +8,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// with FIR downsampling and a 1×1 conv_shortcut, plus skip_conv (1×1, 3 → out) of the FIR-downsampled image.
 /// diffusers hard-wires these; norm_num_groups, downsample_padding and downsample_type do not apply.
 /// </summary>
-public sealed class SkipDownBlock : IDownBlock
+internal sealed class SkipDownBlock : IDownBlock
 {
     /// <summary>diffusers' output_scale_factor for every skip block: np.sqrt(2.0), rounded to float32 once.</summary>
     public static readonly float OutputScale = (float)Math.Sqrt(2.0);

@@ -9,7 +9,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// output-space skip is FIR-upsampled whenever it exists (upsampler), and when the block upsamples it gains
 /// skip_conv(SiLU(skip_norm(h))) (3×3, out → 3) before h goes through a FIR-upsampling resnet.
 /// </summary>
-public sealed class SkipUpBlock : IUpBlock
+internal sealed class SkipUpBlock : IUpBlock
 {
     private readonly List<ResnetBlock> _resnets = [];
     private readonly AttentionBlock? _attention;

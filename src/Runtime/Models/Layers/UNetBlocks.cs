@@ -5,7 +5,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// <c>down_block_types</c> / <c>up_block_types</c> names are supported, which carry attention, and which class builds
 /// each with which resampler. <see cref="UNetConfig"/> validates against it and <see cref="UNet2DModel"/> builds from it.
 /// </summary>
-public static class UNetBlocks
+internal static class UNetBlocks
 {
     /// <summary>Builds a down block from its weights, config, input and output channels, and whether it downsamples.</summary>
     private delegate IDownBlock DownFactory(ModelWeights w, string prefix, string type, UNetConfig c, int cin, int cout, bool addDownsample);

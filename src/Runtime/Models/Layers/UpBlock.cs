@@ -3,7 +3,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models.Layers;
 
 /// <summary>How an up block doubles the resolution at its end (none in the last block).</summary>
-public enum Upsampler
+internal enum Upsampler
 {
     /// <summary>The last level: no upsampler.</summary>
     None,
@@ -18,7 +18,7 @@ public enum Upsampler
 /// popped newest first (each optionally followed by attention), then an optional upsampler. <see cref="UNetBlocks"/>
 /// picks the variant.
 /// </summary>
-public sealed class UpBlock : IUpBlock
+internal sealed class UpBlock : IUpBlock
 {
     private readonly List<(ResnetBlock Resnet, AttentionBlock? Attention)> _layers = [];
     private readonly Conv2dLayer? _upConv;
