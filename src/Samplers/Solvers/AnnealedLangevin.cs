@@ -32,7 +32,7 @@ public sealed record AnnealedLangevin : Solver
         SolverSetting.Of(this, "langevin_epsilon", "ε", "step-size scale: α = ε·σ²/σ_L² at level σ (auto: 0.2·σ_L², NCSN's ratio)", LangevinEpsilon, v => this with { LangevinEpsilon = v }),
     ];
 
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var levels = sigmas.Where(s => s > 0).ToArray();
         if (levels.Length == 0) throw new ArgumentException($"{Name}: the grid has no σ > 0");
@@ -55,7 +55,7 @@ public sealed record AnnealedLangevin : Solver
                 ctx.Denoiser.Denoise(x, s, den);
                 ctx.Backend.Copy(den, x);
             }
-            ctx.EndStep(i, levels.Length, s, final ? sigmas[^1] : levels[i + 1], x);
+            yield return ctx.EndStep(i, levels.Length, s, final ? sigmas[^1] : levels[i + 1], x);
         }
     }
 }

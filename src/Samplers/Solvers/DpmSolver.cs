@@ -22,7 +22,7 @@ public sealed record DpmSolver : Solver
     public override bool Stochastic => false;
     public override int EvaluationsPerStep => _order;
 
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         Tensor den = ctx.Like();
@@ -60,7 +60,7 @@ public sealed record DpmSolver : Solver
                 }
                 result.WriteTo(b, x);
             }
-            ctx.EndStep(i, sigmas.Length - 1, s, next, x);
+            yield return ctx.EndStep(i, sigmas.Length - 1, s, next, x);
         }
     }
 }

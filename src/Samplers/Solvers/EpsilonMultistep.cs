@@ -18,7 +18,7 @@ public abstract record EpsilonMultistep : Solver
     /// <summary>cⱼ, j = 0 … order − 1, for the step from sigmas[i] to sigmas[i + 1] (neither 0).</summary>
     protected abstract double[] Coefficients(double[] sigmas, int i, int order);
 
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         var eps = new Tensor[MaxOrder];
@@ -40,7 +40,7 @@ public abstract record EpsilonMultistep : Solver
                 for (int j = 0; j < order; j++) update.Add(c[j], eps[j]);
                 update.WriteTo(b, x);
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

@@ -25,7 +25,7 @@ public sealed record Pndm : Solver
     /// <summary>1 (pndm: 4 on the three warm-up steps; plms: 2 on the first).</summary>
     public override int EvaluationsPerStep => 1;
 
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         var eps = new Tensor[4];
@@ -70,7 +70,7 @@ public sealed record Pndm : Solver
                     update.WriteTo(b, x);
                 }
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

@@ -41,7 +41,7 @@ public sealed record PredictorCorrector : Solver
         SolverSetting.Of(this, "corrector_steps", "M", "Langevin corrector steps per noise level", CorrectorSteps, v => this with { CorrectorSteps = v }),
     ];
 
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         Tensor den = ctx.Like(), noise = ctx.Like(), diff = ctx.Like();
@@ -82,7 +82,7 @@ public sealed record PredictorCorrector : Solver
                 }
                 update.WriteTo(b, x);
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 

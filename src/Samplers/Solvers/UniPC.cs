@@ -29,7 +29,7 @@ public sealed record UniPC : Solver
     public override int EvaluationsPerStep => 1;
     public override IReadOnlyList<SolverSetting> Settings => [SolverSetting.LowerOrderFinal(this, LowerOrderFinal, v => this with { LowerOrderFinal = v })];
 
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         // Denoised history, newest first, and the σ each was taken at: the predictor's order-1 earlier
@@ -59,7 +59,7 @@ public sealed record UniPC : Solver
                 Update(x, s, next, den, at, order, null).WriteTo(b, x);
                 lastOrder = order;
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 
