@@ -162,6 +162,8 @@ public class SteppingSessionTests
         cts.Cancel();
         Assert.Throws<OperationCanceledException>(() => session.Step());
         Assert.That(session.Finished);
+        Assert.That(session.Step(), Is.False);
+        Assert.Throws<InvalidOperationException>(() => session.Finish(), "a failed run has no result");
         session.Dispose();
         Assert.Throws<ObjectDisposedException>(() => session.Step());
         Assert.Throws<ObjectDisposedException>(() => session.Finish());

@@ -29,6 +29,7 @@ public sealed class SamplingSession : IDisposable
     private SamplerRun? _run;
     private int _start;
     private bool _disposed;
+    private Exception? _failure;
 
     internal SamplingSession(DiffusionModel model, int count, SamplerOptions options, float[]? init, Tensor? image,
         Action<RunProgress>? progress, Func<Tensor, SamplerOptions, SamplerRun> startBatch)
@@ -84,9 +85,10 @@ public sealed class SamplingSession : IDisposable
             {
                 took = _run.Step();
             }
-            catch
+            catch (Exception e)
             {
                 Finished = true;
+                _failure = e;
                 throw;
             }
             if (took)
@@ -104,9 +106,11 @@ public sealed class SamplingSession : IDisposable
     /// the last as it stands, when the run was stopped). Calling it again returns the same array.
     /// </summary>
     /// <inheritdoc cref="Step" path="/exception"/>
+    /// <exception cref="InvalidOperationException">A step failed earlier (the samples would be incomplete).</exception>
     public float[] Finish()
     {
         while (Step()) { }
+        if (_failure is not null) throw new InvalidOperationException($"the run failed at a step ({_failure.GetType().Name}: {_failure.Message}); it has no samples to give", _failure);
         return _samples;
     }
 
