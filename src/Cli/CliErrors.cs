@@ -20,7 +20,8 @@ internal static class CliErrors
     /// <summary>Ctrl+C: the run stopped and nothing was written (128 + SIGINT, as shells report it).</summary>
     public const int Interrupted = 130;
 
-    public static int Run(Func<int> action)
+    /// <summary>Runs <paramref name="action"/>; what it throws is reported on stderr (and to <paramref name="onError"/>) as an exit code.</summary>
+    public static int Run(Func<int> action, Action<string>? onError = null)
     {
         try
         {
@@ -28,37 +29,24 @@ internal static class CliErrors
         }
         catch (Exception e)
         {
-            return Report(e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e);
+            var (code, message) = Classify(e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e);
+            Console.Error.WriteLine(message);
+            if (code == InternalError) Console.Error.WriteLine(e.StackTrace);
+            onError?.Invoke(message);
+            return code;
         }
     }
 
-    private static int Report(Exception e)
+    /// <summary>The exit code of <paramref name="e"/> and the one line that explains it.</summary>
+    private static (int Code, string Message) Classify(Exception e) => e switch
     {
-        switch (e)
-        {
-            case OperationCanceledException:
-                Console.Error.WriteLine("dk: interrupted; nothing was written");
-                return Interrupted;
-            case NumericalInstabilityException:
-                Console.Error.WriteLine($"dk: error: non-finite result: {e.Message}");
-                return NonFiniteResult;
-            case InsufficientMemoryException:
-                Console.Error.WriteLine($"dk: error: {e.Message}");
-                return UserError;
-            case OutOfMemoryException:
-                Console.Error.WriteLine($"dk: error: out of memory: {e.Message}");
-                return UserError;
-            case DeviceNotAvailableException or ModelFormatException or ShapeMismatchException or DTypeMismatchException
-                or IOException or UnauthorizedAccessException:
-                Console.Error.WriteLine($"dk: error: {e.Message}");
-                return UserError;
-            case ArgumentException when e is not ArgumentNullException:
-                Console.Error.WriteLine($"dk: error: {e.Message}");
-                return UserError;
-            default:
-                Console.Error.WriteLine($"dk: internal error (a bug in dk; please report it with the command line): {e.GetType().Name}: {e.Message}");
-                Console.Error.WriteLine(e.StackTrace);
-                return InternalError;
-        }
-    }
+        OperationCanceledException => (Interrupted, "dk: interrupted; nothing was written"),
+        NumericalInstabilityException => (NonFiniteResult, $"dk: error: non-finite result: {e.Message}"),
+        InsufficientMemoryException => (UserError, $"dk: error: {e.Message}"),
+        OutOfMemoryException => (UserError, $"dk: error: out of memory: {e.Message}"),
+        DeviceNotAvailableException or ModelFormatException or ShapeMismatchException or DTypeMismatchException
+            or IOException or UnauthorizedAccessException => (UserError, $"dk: error: {e.Message}"),
+        ArgumentException when e is not ArgumentNullException => (UserError, $"dk: error: {e.Message}"),
+        _ => (InternalError, $"dk: internal error (a bug in dk; please report it with the command line): {e.GetType().Name}: {e.Message}"),
+    };
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Models;
 using DiffusionKernels.Samplers;
@@ -133,6 +132,8 @@ public sealed class DiffusionPipeline : IDisposable
             var conditioning = request.ClassLabel is { } label ? new ClassConditioning(label, request.GuidanceScale, request.NullClassLabel) : null;
             var key = new ModelKey(Math.Min(request.BatchSize, request.NumSamples), conditioning, request.ScheduleOverrides ?? new ScheduleOverrides());
             if (_model is not null && key == _key) return _model;
+            if (_openSessions > 0)
+                throw new InvalidOperationException($"an open generation session holds the model compiled for batch {_key!.Batch}; finish and dispose it before a request with another batch size, class condition or schedule overrides");
             _model?.Dispose();
             _model = null;
             _model = _denoiser is null ? OpenModel(key, conditioning) : OpenDenoiser(key);
@@ -201,38 +202,80 @@ public sealed class DiffusionPipeline : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         lock (_gate)
         {
+            using var session = Begin(request, progress, cancellationToken);
+            return session.Finish();
+        }
+    }
+
+    /// <summary>
+    /// Starts <paramref name="request"/>'s run without running it, for an app that drives the sampling loop itself:
+    /// <see cref="GenerationSession.Step"/> takes one solver or scheduler step (batch after batch), after which
+    /// <see cref="GenerationSession.Current"/> holds the step, σ, timestep, x and x̂₀, x may be edited, and the app may stop;
+    /// <see cref="GenerationSession.Finish"/> takes the remaining steps and returns the result. Stepping to the end gives
+    /// exactly <see cref="Generate"/>'s samples for the same request (Generate runs such a session).
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// using var session = pipeline.Begin(new GenerationRequest { Sampler = "dpmpp_2m", Steps = 20 });
+    /// while (session.Step())
+    /// {
+    ///     var state = session.Current!;
+    ///     if (state.Sigma &lt; 0.5) session.Stop(); // or read state.CopyDenoised(), state.SetX(…)
+    /// }
+    /// var result = session.Finish();
+    /// </code>
+    /// </example>
+    /// <remarks>
+    /// The session keeps the model compiled for the request until it is disposed: meanwhile, requests with another batch
+    /// size, class condition or schedule overrides are refused. Each step holds the pipeline for its duration, so other
+    /// calls on the pipeline may run between steps without changing the session's samples.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The request is invalid or does not fit the model (the message names the setting).</exception>
+    /// <exception cref="ShapeMismatchException">The initial noise or images do not hold the samples asked for.</exception>
+    /// <exception cref="ModelFormatException">A file of the model is malformed (the message names it).</exception>
+    /// <exception cref="InsufficientMemoryException">The network or the samples cannot fit in memory.</exception>
+    /// <exception cref="InvalidOperationException">Another open session holds a model compiled for other settings.</exception>
+    /// <exception cref="ObjectDisposedException">The pipeline has been disposed.</exception>
+    public GenerationSession Begin(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_gate)
+        {
             var model = Prepare(request);
             var plan = Plan(request, model);
             long total = (long)plan.StepsPerBatch * Batches(request, model), done = 0;
-            bool stopped = false;
             var options = new SamplerOptions
             {
                 Seed = request.Seed,
                 FirstSampleIndex = request.FirstSampleIndex,
                 Cancellation = cancellationToken,
                 CheckFinite = request.CheckFinite,
-                OnStep = request.OnStep is not { } onStep ? null : s =>
-                {
-                    onStep(s);
-                    stopped |= s.StopRequested;
-                },
+                OnStep = request.OnStep,
             };
             Action<RunProgress>? report = progress is null ? null : p => progress.Report(new GenerationProgress(
                 p.SamplesDone, p.Samples, p.Step.Step, p.Step.Steps, p.Step.Sigma, p.Step.NextSigma, p.Step.Evaluations, ++done, total));
-            var clock = Stopwatch.StartNew();
             int evaluations0 = plan.Scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations;
-            var samples = plan.Scheduler is not null
-                ? SampleRunner.Draw(model, plan.Scheduler, request.Steps, request.NumSamples, options, plan.Init, report)
-                : SampleRunner.Draw(model, plan.Solver!, plan.Sigmas, request.NumSamples, options, plan.Init, report, plan.InitIsImage);
-            int evaluations = (plan.Scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations) - evaluations0;
-            Backend.Synchronize();
-            var elapsed = clock.Elapsed;
-            if (request.CheckFinite && samples.Any(v => !float.IsFinite(v))) throw new NumericalInstabilityException("the samples hold NaN or Inf");
-            int count = samples.Length / model.SampleLength;
+            var sampling = plan.Scheduler is not null
+                ? SampleRunner.Begin(model, plan.Scheduler, request.Steps, request.NumSamples, options, plan.Init, report)
+                : SampleRunner.Begin(model, plan.Solver!, plan.Sigmas, request.NumSamples, options, plan.Init, report, plan.InitIsImage);
+            _openSessions++;
             string sampler = plan.Scheduler is null ? plan.Solver!.Name : $"{GenerationRequest.Diffusers} {plan.Scheduler.ClassName}";
-            return new GenerationResult(samples, [count, .. model.SampleShape], sampler, evaluations, elapsed, stopped,
-                plan.Sigmas.Length > 0 ? plan.Sigmas[0] : double.NaN, model.Batch, Backend.Name);
+            return new GenerationSession(this, model, sampling, request.CheckFinite, sampler, total, evaluations0,
+                plan.Scheduler is null ? () => model.Denoiser.Evaluations : () => model.Network.Evaluations,
+                plan.Sigmas.Length > 0 ? plan.Sigmas[0] : double.NaN);
         }
+    }
+
+    /// <summary>Sessions begun and not yet disposed: while there are any, the model stays as it is.</summary>
+    private int _openSessions;
+
+    /// <summary>The lock a session's steps take (the one <see cref="Generate"/> holds).</summary>
+    internal object Gate => _gate;
+
+    /// <summary>A session ended: the model may be recompiled again.</summary>
+    internal void SessionEnded()
+    {
+        lock (_gate) _openSessions--;
     }
 
     /// <summary>

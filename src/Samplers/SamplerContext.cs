@@ -49,15 +49,22 @@ public sealed class SamplerContext : IDisposable
     private readonly NonFiniteWatch? _finite;
     private readonly Shape _shape;
     private readonly StepCapture? _capture;
+    private readonly bool _keepStepState;
 
-    /// <summary>The context of one run of <paramref name="denoiser"/> on the batch <paramref name="x"/>.</summary>
-    public SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options)
+    /// <summary>The state of one run of <paramref name="denoiser"/> on the batch <paramref name="x"/>.</summary>
+    public SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options) : this(denoiser, x, options, keepStepState: false)
+    {
+    }
+
+    /// <summary>The state of one run; with <paramref name="keepStepState"/>, each step's <see cref="StepState"/> (with x̂₀) is kept in <see cref="LastState"/> for a caller that steps the loop itself.</summary>
+    internal SamplerContext(IDenoiser denoiser, Tensor x, SamplerOptions options, bool keepStepState)
     {
         Backend = denoiser.Backend;
         Options = options;
         _shape = x.Shape;
-        // Only a step callback sees x̂₀, so only then is each step's first x̂₀ copied aside.
-        if (options.OnStep is not null) _capture = new StepCapture(denoiser, x.Shape);
+        // Only a step callback or a caller stepping the loop sees x̂₀, so only then is each step's first x̂₀ copied aside.
+        _keepStepState = keepStepState;
+        if (options.OnStep is not null || keepStepState) _capture = new StepCapture(denoiser, x.Shape);
         Denoiser = (IDenoiser?)_capture ?? denoiser;
         if (options.CheckFinite) _finite = new NonFiniteWatch(Backend, x.Shape[0], options.FirstSampleIndex, "sampling");
     }
@@ -85,19 +92,26 @@ public sealed class SamplerContext : IDisposable
     /// Cancellation, NaN/Inf check, the progress callback and the step callback, after step <paramref name="i"/> of
     /// <paramref name="steps"/>.
     /// </summary>
+    /// <returns>What the step reports (a solver's loop yields it).</returns>
     /// <exception cref="SamplingStoppedException">The step callback asked to stop.</exception>
-    public void EndStep(int i, int steps, double sigma, double next, Tensor x)
+    public StepInfo EndStep(int i, int steps, double sigma, double next, Tensor x)
     {
         Options.Cancellation.ThrowIfCancellationRequested();
         _finite?.AfterStep(x, i, steps, sigma, next);
-        Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, Denoiser.Evaluations));
-        if (Options.OnStep is not { } onStep) return;
+        var info = new StepInfo(i, steps, sigma, next, Denoiser.Evaluations);
+        Options.Callback?.Invoke(info);
+        if (_capture is null) return info;
         var state = new StepState(i, steps, sigma, next, Options.TimestepOf?.Invoke(sigma) ?? double.NaN, Denoiser.Evaluations,
-            Options.FirstSampleIndex, x, _capture!.Denoised);
-        onStep(state);
+            Options.FirstSampleIndex, x, _capture.Denoised);
+        Options.OnStep?.Invoke(state);
         _capture.NextStep();
-        if (state.StopRequested) throw new SamplingStoppedException(i);
+        if (state.StopRequested && !_keepStepState) throw new SamplingStoppedException(i);
+        LastState = state;
+        return info;
     }
+
+    /// <summary>The state after the last step, kept for a caller that steps the loop itself (null otherwise, and before the first step).</summary>
+    internal StepState? LastState { get; private set; }
 
     /// <inheritdoc/>
     public void Dispose()

@@ -15,8 +15,9 @@ internal static class BenchCommand
         var size = new Option<int?>("--size") { Description = "Height and width (default: the config's sample_size)" };
         var device = CommonOptions.Device();
         var profile = new Option<bool>("--profile") { Description = "Also print where the time goes, by op kind (one synchronized run)" };
-        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device, profile };
-        unet.SetAction(r => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!, r.GetValue(profile)));
+        var json = JsonSummary.Option();
+        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device, profile, json };
+        unet.SetAction(r => JsonSummary.Run("bench unet", r.GetValue(json), () => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!, r.GetValue(profile))));
         return new Command("bench", "Benchmarks") { unet };
     }
 
@@ -43,6 +44,16 @@ internal static class BenchCommand
                           + $"{plan.Flops / 1e9:F2} GFLOP/forward, {plan.Flops / ms / 1e6:F1} GFLOP/s, activations {plan.ActivationBytes / (1024.0 * 1024):F1} MiB");
         if (profile) PrintProfile(plan.RunProfiled());
         Console.WriteLine($"unet forward: {ms:F3} ms/forward, {batch * 1000 / ms:F2} images/s");
+        JsonSummary.Set("device", $"{backend.Name} ({backend.Device.Description})");
+        foreach (var (key, value) in new (string, object?)[] { ("model", modelDir), ("batch", batch), ("size", s), ("iters", iters), ("warmup", 2) })
+            JsonSummary.Setting(key, value);
+        JsonSummary.Timing("forward_seconds", ms / 1000);
+        JsonSummary.Metric("ms_per_forward", ms);
+        JsonSummary.Metric("images_per_second", batch * 1000 / ms);
+        JsonSummary.Metric("gflop_per_forward", plan.Flops / 1e9);
+        JsonSummary.Metric("gflop_per_second", plan.Flops / ms / 1e6);
+        JsonSummary.Metric("launches", plan.LaunchCount);
+        JsonSummary.Metric("activation_mib", plan.ActivationBytes / (1024.0 * 1024));
         return 0;
     }
 

@@ -116,6 +116,14 @@ internal static class DatasetSampling
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"device {model.Backend.Name} | sampler {samplerName}, {q.Steps} steps | {drawn:N0} samples drawn in {seconds:F2} s, {drawn / Math.Max(1e-9, seconds):F2} images/s | peak memory {self.PeakWorkingSet64 / (1 << 20):N0} MiB"));
         Console.WriteLine($"wrote {output} ({writer.Manifest.Describe()}, {DatasetManifest.FileName})");
+        JsonSummary.Set("device", model.Backend.Name);
+        JsonSummary.Set("output", Path.GetFullPath(output));
+        JsonSummary.Setting("sampler", samplerName);
+        JsonSummary.Setting("steps", q.Steps);
+        JsonSummary.Timing("sampling_seconds", seconds);
+        JsonSummary.Metric("samples_drawn", drawn);
+        JsonSummary.Metric("images_per_second", drawn / Math.Max(1e-9, seconds));
+        JsonSummary.FilesUnder(output);
         return CliErrors.Success;
     }
 

@@ -21,8 +21,9 @@ internal static class EvalCommand
         var reference = new Option<string?>("--reference") { Description = "Real images [M, 1, S, S] in [0, 1] (.npy); default: fresh head phantoms" };
         var range = new Option<string>("--samples-range") { Description = "Value range of the samples, mapped to [0, 1]", DefaultValueFactory = _ => "-1,1" };
         var count = new Option<int>("--reference-count") { Description = "Phantoms per generated reference set", DefaultValueFactory = _ => 512 };
-        var command = new Command("eval", "Compare generated images with real phantoms (sliced Wasserstein, histogram W1, power spectrum)") { samples, reference, range, count };
-        command.SetAction(r => Run(r.GetValue(samples)!, r.GetValue(reference), r.GetValue(range)!, r.GetValue(count)));
+        var json = JsonSummary.Option();
+        var command = new Command("eval", "Compare generated images with real phantoms (sliced Wasserstein, histogram W1, power spectrum)") { samples, reference, range, count, json };
+        command.SetAction(r => JsonSummary.Run("eval", r.GetValue(json), () => Run(r.GetValue(samples)!, r.GetValue(reference), r.GetValue(range)!, r.GetValue(count))));
         return command;
     }
 
@@ -51,8 +52,24 @@ internal static class EvalCommand
                 throw new NumericalInstabilityException($"the {name.Trim()} scores are not finite ({q})");
         Console.WriteLine($"{s.Shape[0]} samples of {size}×{size} against {real.Length / (size * size)} real images:");
         foreach (var (name, q) in scores) Console.WriteLine($"  {name} {q}");
+        JsonSummary.Set("device", "cpu");
+        foreach (var (key, value) in new (string, object?)[]
+        {
+            ("samples", Path.GetFullPath(samplesPath)), ("reference", referencePath is null ? null : Path.GetFullPath(referencePath)), ("samples_range", new[] { lo, hi }),
+            ("sample_count", s.Shape[0]), ("reference_count", real.Length / (size * size)), ("size", size),
+        })
+            JsonSummary.Setting(key, value);
+        foreach (var (name, q) in scores) JsonSummary.Metric(name.Trim().Replace(' ', '_'), Scores(q));
         return 0;
     }
+
+    /// <summary>Quality scores as a JSON object (also <c>dk study</c>'s).</summary>
+    public static System.Text.Json.Nodes.JsonObject Scores(QualityScores q) => new()
+    {
+        ["sliced_w"] = JsonSummary.Node(q.SlicedWasserstein),
+        ["histogram_w1"] = JsonSummary.Node(q.HistogramW1),
+        ["spectrum"] = JsonSummary.Node(q.SpectrumDistance),
+    };
 
     /// <summary>
     /// Reads [N, 1, S, S] images (N ≥ 1, S ≥ <see cref="SampleQuality.SlicedSize"/>, equal to <paramref name="size"/> when

@@ -49,12 +49,13 @@ internal static class ReconstructCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
+        var json = JsonSummary.Option();
         var command = new Command("reconstruct", "Reconstruct images from simulated measurements with the diffusion model as prior (MRI, inpainting, super-resolution, denoising)")
-            { task, model, input, mask, acceleration, maskType, centerFraction, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, snr, correctorSteps, posterior, seed, batch, output, force, allowNonFinite, device };
-        command.SetAction(r => Run(new Request(r.GetValue(task)!, r.GetValue(model), r.GetValue(input)!, r.GetValue(mask), r.GetValue(acceleration),
+            { task, model, input, mask, acceleration, maskType, centerFraction, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, snr, correctorSteps, posterior, seed, batch, output, force, allowNonFinite, device, json };
+        command.SetAction(r => JsonSummary.Run("reconstruct", r.GetValue(json), () => Run(new Request(r.GetValue(task)!, r.GetValue(model), r.GetValue(input)!, r.GetValue(mask), r.GetValue(acceleration),
             r.GetValue(maskType)!, r.GetValue(centerFraction), r.GetValue(box), r.GetValue(factor), r.GetValue(noise), r.GetValue(method)!, r.GetValue(sampler)!,
             r.GetValue(steps), r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(snr), r.GetValue(correctorSteps), r.GetValue(posterior), r.GetValue(seed),
-            r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
+            r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite)))));
         return command;
     }
 
@@ -190,8 +191,28 @@ internal static class ReconstructCommand
         {
             var (corr, coverage) = Calibration.Compute(images, result.Estimate, result.Std);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"uncertainty (K = {request.PosteriorSamples}): corr(|error|, std) {corr:F3}, coverage of the truth by ±2σ {coverage:P1}"));
+            JsonSummary.Metric("std_error_correlation", corr);
+            JsonSummary.Metric("coverage_2sigma", coverage);
         }
         Console.WriteLine($"wrote {output}");
+        if (JsonSummary.Recording)
+        {
+            JsonSummary.Set("device", backend.Name);
+            JsonSummary.Set("output", Path.GetFullPath(output));
+            foreach (var (key, value) in new (string, object?)[]
+            {
+                ("task", q.Task), ("model", modelPath), ("input", q.Input), ("method", result.MethodName), ("steps", request.Steps), ("seed", q.Seed),
+                ("images", count), ("batch_size", model.Batch), ("posterior_samples", request.PosteriorSamples), ("effective_acceleration", result.EffectiveAcceleration),
+            })
+                JsonSummary.Setting(key, value);
+            JsonSummary.Timing("reconstruction_seconds", seconds);
+            JsonSummary.Metric("nfe_per_image", result.EvaluationsPerImage);
+            JsonSummary.Metric(result.NaiveName, new System.Text.Json.Nodes.JsonObject { ["psnr"] = nq.Psnr, ["psnr_std"] = nq.PsnrStd, ["ssim"] = nq.Ssim, ["ssim_std"] = nq.SsimStd });
+            JsonSummary.Metric("diffusion", new System.Text.Json.Nodes.JsonObject { ["psnr"] = rq.Psnr, ["psnr_std"] = rq.PsnrStd, ["ssim"] = rq.Ssim, ["ssim_std"] = rq.SsimStd });
+            JsonSummary.Metric("residual_mean", result.Residual.Average());
+            JsonSummary.Metric("residual_max", result.Residual.Max());
+            JsonSummary.FilesUnder(output);
+        }
         return 0;
     }
 

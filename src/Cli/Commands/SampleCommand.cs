@@ -48,14 +48,15 @@ internal static class SampleCommand
         var device = CommonOptions.Device();
         var solverSettings = new SolverSettingOptions();
         var dataset = new DatasetOptions();
+        var json = JsonSummary.Option();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, allowNonFinite, device };
+            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, allowNonFinite, device, json };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
         foreach (var option in dataset.Options) command.Options.Add(option);
-        command.SetAction(r => Run(new SampleRequest(
+        command.SetAction(r => JsonSummary.Run("sample", r.GetValue(json), () => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler), r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
             r.GetValue(grid), r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
-            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r))));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r)))));
         return command;
     }
 
@@ -145,7 +146,28 @@ internal static class SampleCommand
         Console.WriteLine($"device {backend.Name} | sampler {result.Sampler}, {q.Steps} steps, NFE {result.Evaluations}{(initImage is null ? "" : $", img2img from σ {result.StartSigma:G3}")} "
                           + $"({batches} batch{(batches == 1 ? "" : "es")} of {batchSize}) | {q.Count} samples in {seconds:F2} s, {q.Count / seconds:F2} images/s");
         Console.WriteLine($"wrote {output}");
+        RecordJson(q, modelPath, model, result, batchSize, output);
         return 0;
+    }
+
+    /// <summary>The <c>--json</c> summary of a run that wrote <paramref name="output"/>.</summary>
+    private static void RecordJson(SampleRequest q, string modelPath, DiffusionModel model, GenerationResult result, int batchSize, string output)
+    {
+        if (!JsonSummary.Recording) return;
+        JsonSummary.Set("device", result.Device);
+        JsonSummary.Set("output", Path.GetFullPath(output));
+        foreach (var (key, value) in new (string, object?)[]
+        {
+            ("model", modelPath), ("sampler", result.Sampler), ("steps", q.Steps), ("seed", q.Seed), ("num_samples", q.Count), ("batch_size", batchSize),
+            ("sigmas", q.Sigmas), ("init", q.Init), ("init_image", q.InitImage), ("strength", q.InitImage is null ? null : q.Strength),
+            ("class_label", q.ClassLabel), ("guidance_scale", q.Guidance), ("sample_shape", model.SampleShape),
+        })
+            JsonSummary.Setting(key, value);
+        JsonSummary.Timing("sampling_seconds", result.Elapsed.TotalSeconds);
+        JsonSummary.Metric("nfe", result.Evaluations);
+        JsonSummary.Metric("images_per_second", result.Count / result.Elapsed.TotalSeconds);
+        JsonSummary.Metric("start_sigma", result.StartSigma);
+        JsonSummary.FilesUnder(output);
     }
 
     /// <summary>An explicit solver by name; the message lists every name --sampler takes.</summary>

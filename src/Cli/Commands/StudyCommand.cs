@@ -39,11 +39,12 @@ internal static class StudyCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder that dk wrote" };
         var device = CommonOptions.Device();
         var solverSettings = new SolverSettingOptions();
+        var json = JsonSummary.Option();
         var command = new Command("study", "Sample quality against NFE for several solvers (table and plot)")
-            { model, samplers, steps, count, batch, seed, grid, references, odeTolerance, output, force, device };
+            { model, samplers, steps, count, batch, seed, grid, references, odeTolerance, output, force, device, json };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
-        command.SetAction(r => Run(r.GetValue(model), r.GetValue(samplers)!, r.GetValue(steps)!, r.GetValue(count), r.GetValue(batch), r.GetValue(seed),
-            r.GetValue(grid)!, r.GetValue(references), r.GetValue(odeTolerance), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, solverSettings.Given(r)));
+        command.SetAction(r => JsonSummary.Run("study", r.GetValue(json), () => Run(r.GetValue(model), r.GetValue(samplers)!, r.GetValue(steps)!, r.GetValue(count), r.GetValue(batch), r.GetValue(seed),
+            r.GetValue(grid)!, r.GetValue(references), r.GetValue(odeTolerance), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, solverSettings.Given(r))));
         return command;
     }
 
@@ -122,6 +123,30 @@ internal static class StudyCommand
                 series, [new PlotLevel("real vs real", realScores.SlicedWasserstein), new PlotLevel("noise", noiseScores.SlicedWasserstein)]);
         });
         Console.WriteLine($"wrote {output}");
+        if (JsonSummary.Recording)
+        {
+            JsonSummary.Set("device", backend.Name);
+            JsonSummary.Set("output", Path.GetFullPath(output));
+            foreach (var (key, value) in new (string, object?)[]
+            {
+                ("model", modelSource), ("samplers", solvers.Select(s => s.Name)), ("steps", stepCounts), ("num_samples", count), ("batch_size", model.Batch),
+                ("seed", seed), ("sigmas", grid), ("reference_count", referenceCount), ("ode_tolerance", odeTolerance),
+            })
+                JsonSummary.Setting(key, value);
+            JsonSummary.Timing("runs_seconds", rows.Sum(r => r.Seconds));
+            JsonSummary.Metric("runs", new System.Text.Json.Nodes.JsonArray([.. rows.Select(r => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            {
+                ["sampler"] = r.Sampler,
+                ["steps"] = r.Steps,
+                ["nfe"] = r.Nfe,
+                ["scores"] = EvalCommand.Scores(r.Scores),
+                ["ode_rms_error"] = JsonSummary.Node(r.OdeError),
+                ["seconds"] = r.Seconds,
+            })]));
+            JsonSummary.Metric("noise_baseline", EvalCommand.Scores(noiseScores));
+            JsonSummary.Metric("real_vs_real", EvalCommand.Scores(realScores));
+            JsonSummary.FilesUnder(output);
+        }
         return 0;
     }
 

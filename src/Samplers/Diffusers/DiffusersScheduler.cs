@@ -82,10 +82,40 @@ public abstract class DiffusersScheduler
     /// </summary>
     public void Sample(IDiffusersModel model, Tensor latents, int steps, SamplerOptions? options = null, NoiseSource? noise = null)
     {
-        options ??= new SamplerOptions();
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(latents);
         var run = Start(steps);
+        using var ctx = new RunContext(model.Backend, latents.Shape, options ?? new SamplerOptions(), noise, ClassName);
+        foreach (var _ in Loop(model, latents, run, ctx)) { }
+    }
+
+    /// <summary>
+    /// Starts the loop <see cref="Sample"/> runs without running it: each <see cref="SamplerRun.Step"/> is one network call
+    /// and one step() (the first also scales <paramref name="latents"/> by init_noise_sigma). Stepping to the end gives
+    /// exactly what <see cref="Sample"/> gives with the same arguments.
+    /// </summary>
+    /// <param name="model">The network the scheduler calls.</param>
+    /// <param name="latents">The unit-variance x_T, updated in place; the caller keeps ownership.</param>
+    /// <param name="steps">Inference steps (set_timesteps).</param>
+    /// <param name="options">Seed, callbacks, cancellation and the finite check.</param>
+    /// <param name="noise">The noise of stochastic steps; null for Philox keyed by (seed, sample index, step).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is outside 1..num_train_timesteps.</exception>
+    public SamplerRun Begin(IDiffusersModel model, Tensor latents, int steps, SamplerOptions? options = null, NoiseSource? noise = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(latents);
+        var run = Start(steps);
+        var ctx = new RunContext(model.Backend, latents.Shape, options ?? new SamplerOptions(), noise, ClassName, keepStepState: true);
+        return new SamplerRun(Loop(model, latents, run, ctx), () => ctx.LastState, latents, ctx);
+    }
+
+    /// <summary>
+    /// The pipeline's loop as an iterator: x = x_T·init_noise_sigma (before the first step), then per timestep a network
+    /// call, step() and the end-of-step checks, yielding after each.
+    /// </summary>
+    private static IEnumerable<StepInfo> Loop(IDiffusersModel model, Tensor latents, DiffusersRun run, RunContext ctx)
+    {
         var b = model.Backend;
-        using var ctx = new RunContext(b, latents.Shape, options, noise, ClassName);
         if (run.InitNoiseSigma != 1) b.Scale(latents, (float)run.InitNoiseSigma, latents);
         Tensor output = ctx.Like();
         Tensor? input = null;
@@ -103,7 +133,7 @@ public abstract class DiffusersScheduler
             model.Predict(x, run.Timesteps[i], output);
             run.Step(i, output, latents, ctx);
             var (from, to) = run.Levels(i);
-            ctx.EndStep(i, calls, from, to, model.Evaluations, latents, run.Timesteps[i]);
+            yield return ctx.EndStep(i, calls, from, to, model.Evaluations, latents, run.Timesteps[i]);
         }
     }
 

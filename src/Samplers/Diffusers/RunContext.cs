@@ -18,8 +18,12 @@ internal sealed class RunContext : IDisposable
     private readonly NonFiniteWatch? _finite;
     private readonly DynamicThresholdDenoiser.Threshold _threshold = new();
 
-    public RunContext(Backend backend, Shape shape, SamplerOptions options, NoiseSource? noise, string scheduler)
+    private readonly bool _keepStepState;
+
+    /// <summary>The state of one run; with <paramref name="keepStepState"/>, each step's <see cref="StepState"/> is kept in <see cref="LastState"/> for a caller that steps the loop itself.</summary>
+    public RunContext(Backend backend, Shape shape, SamplerOptions options, NoiseSource? noise, string scheduler, bool keepStepState = false)
     {
+        _keepStepState = keepStepState;
         Backend = backend;
         Options = options;
         _shape = shape;
@@ -85,16 +89,22 @@ internal sealed class RunContext : IDisposable
     /// scheduler's step) after network call <paramref name="i"/> at <paramref name="timestep"/>.
     /// </summary>
     /// <exception cref="SamplingStoppedException">The step callback asked to stop.</exception>
-    public void EndStep(int i, int steps, double sigma, double next, int evaluations, Tensor x, double timestep)
+    public StepInfo EndStep(int i, int steps, double sigma, double next, int evaluations, Tensor x, double timestep)
     {
         Options.Cancellation.ThrowIfCancellationRequested();
         _finite?.AfterStep(x, i, steps, sigma, next);
-        Options.Callback?.Invoke(new StepInfo(i, steps, sigma, next, evaluations));
-        if (Options.OnStep is not { } onStep) return;
+        var info = new StepInfo(i, steps, sigma, next, evaluations);
+        Options.Callback?.Invoke(info);
+        if (Options.OnStep is null && !_keepStepState) return info;
         var state = new StepState(i, steps, sigma, next, timestep, evaluations, Options.FirstSampleIndex, x, denoised: null);
-        onStep(state);
-        if (state.StopRequested) throw new SamplingStoppedException(i);
+        Options.OnStep?.Invoke(state);
+        if (state.StopRequested && !_keepStepState) throw new SamplingStoppedException(i);
+        LastState = state;
+        return info;
     }
+
+    /// <summary>The state after the last step, kept for a caller that steps the loop itself.</summary>
+    public StepState? LastState { get; private set; }
 
     public void Dispose()
     {

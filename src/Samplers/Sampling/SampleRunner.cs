@@ -35,6 +35,24 @@ public static class SampleRunner
     public static float[] Draw(DiffusionModel model, Solver solver, double[] sigmas, int count, SamplerOptions options,
         ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null, bool initIsImage = false)
     {
+        using var exclusive = Lease(model);
+        using var session = Begin(model, solver, sigmas, count, options, init, progress, initIsImage);
+        return session.Finish();
+    }
+
+    /// <summary>
+    /// <see cref="Draw(DiffusionModel, Solver, double[], int, SamplerOptions, ReadOnlySpan{float}, Action{RunProgress}?, bool)"/>
+    /// without running it: the caller takes the steps, batch after batch, with <see cref="SamplingSession.Step"/>, reads
+    /// and edits x and x̂₀ between them, stops when it likes, and gets the samples from <see cref="SamplingSession.Finish"/>.
+    /// Stepping to the end gives Draw's samples bit for bit (Draw runs this session).
+    /// </summary>
+    /// <exception cref="ArgumentException">A count below 1, non-finite <paramref name="init"/> values (unless <see cref="SamplerOptions.CheckFinite"/> is off), or a bad σ grid.</exception>
+    /// <exception cref="ShapeMismatchException"><paramref name="init"/> does not hold <paramref name="count"/> samples.</exception>
+    /// <exception cref="InsufficientMemoryException">The samples cannot fit in one array or in this machine's memory.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    public static SamplingSession Begin(DiffusionModel model, Solver solver, double[] sigmas, int count, SamplerOptions options,
+        ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null, bool initIsImage = false)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(solver);
         ArgumentNullException.ThrowIfNull(sigmas);
@@ -44,24 +62,17 @@ public static class SampleRunner
         if (sigmas.Length < 2 || sigmas.Any(s => !double.IsFinite(s) || s < 0))
             throw new ArgumentException($"the σ grid must hold at least 2 finite, non-negative values, found [{string.Join(", ", sigmas.Take(8))}{(sigmas.Length > 8 ? ", …" : "")}]", nameof(sigmas));
         CheckRequest(model, count, options, init, initIsImage ? "images" : "noise");
-        using var exclusive = model.Exclusive();
-        Func<double, double>? timestepOf = options.OnStep is null ? null : model.Schedule.CreateSchedule().SigmaToT;
+        using var exclusive = Lease(model);
+        Func<double, double> timestepOf = model.Schedule.CreateSchedule().SigmaToT;
         var image = initIsImage ? model.Backend.Allocate(new Shape([model.Batch, .. model.SampleShape])) : null;
-        try
+        var grid = (double[])sigmas.Clone();
+        return new SamplingSession(model, count, options, init.IsEmpty ? null : init.ToArray(), image, progress, (x, batchOptions) =>
         {
-            return RunBatches(model, count, options, init, image, progress, (x, batchOptions) =>
-            {
-                // x = σ₀·ε from pure noise, or image + σ₀·ε (img2img / SDEdit).
-                if (image is null) model.Backend.Scale(x, (float)sigmas[0], x);
-                else model.Backend.LinearCombination(x, [image, x], [1f, (float)sigmas[0]]);
-                using var ctx = new SamplerContext(model.Denoiser, x, batchOptions with { TimestepOf = batchOptions.TimestepOf ?? timestepOf });
-                solver.Sample(x, sigmas, ctx);
-            });
-        }
-        finally
-        {
-            image?.Dispose();
-        }
+            // x = σ₀·ε from pure noise, or image + σ₀·ε (img2img / SDEdit).
+            if (image is null) model.Backend.Scale(x, (float)grid[0], x);
+            else model.Backend.LinearCombination(x, [image, x], [1f, (float)grid[0]]);
+            return solver.Begin(x, grid, model.Denoiser, batchOptions with { TimestepOf = batchOptions.TimestepOf ?? timestepOf });
+        });
     }
 
     /// <summary>
@@ -80,12 +91,36 @@ public static class SampleRunner
     public static float[] Draw(DiffusionModel model, DiffusersScheduler scheduler, int steps, int count, SamplerOptions options,
         ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null)
     {
+        using var exclusive = Lease(model);
+        using var session = Begin(model, scheduler, steps, count, options, init, progress);
+        return session.Finish();
+    }
+
+    /// <summary>
+    /// <see cref="Draw(DiffusionModel, DiffusersScheduler, int, int, SamplerOptions, ReadOnlySpan{float}, Action{RunProgress}?)"/>
+    /// without running it, stepped by the caller as the solver overload of Begin is; stepping to the end gives Draw's samples.
+    /// </summary>
+    /// <exception cref="ArgumentException">A count below 1, or non-finite <paramref name="init"/> values (unless <see cref="SamplerOptions.CheckFinite"/> is off).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is outside the scheduler's range.</exception>
+    /// <exception cref="ShapeMismatchException"><paramref name="init"/> does not hold <paramref name="count"/> samples.</exception>
+    /// <exception cref="InsufficientMemoryException">The samples cannot fit in one array or in this machine's memory.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    public static SamplingSession Begin(DiffusionModel model, DiffusersScheduler scheduler, int steps, int count, SamplerOptions options,
+        ReadOnlySpan<float> init = default, Action<RunProgress>? progress = null)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(options);
         CheckRequest(model, count, options, init, "latents");
-        using var exclusive = model.Exclusive();
-        return RunBatches(model, count, options, init, image: null, progress, (x, batchOptions) => scheduler.Sample(model.Network, x, steps, batchOptions));
+        scheduler.Start(steps); // checks the step count now rather than at the first step
+        return new SamplingSession(model, count, options, init.IsEmpty ? null : init.ToArray(), image: null, progress,
+            (x, batchOptions) => scheduler.Begin(model.Network, x, steps, batchOptions));
+    }
+
+    private static IDisposable Lease(DiffusionModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Exclusive();
     }
 
     /// <summary>Checks the sample count, the memory the samples need, and the initial values.</summary>
@@ -104,50 +139,5 @@ public static class SampleRunner
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i]))
                 throw new ArgumentException($"the {what} hold a non-finite value ({values[i]}) in sample {i / per}, element {i % per}");
-    }
-
-    /// <summary>
-    /// The batch loop both paths share: each batch's x starts as unit-variance latents (the caller's <paramref name="init"/>,
-    /// or Philox noise keyed by (seed, sample index)); with <paramref name="image"/>, <paramref name="init"/> holds images,
-    /// which go there, and x gets the noise. <paramref name="runBatch"/> turns x into the batch's samples.
-    /// </summary>
-    private static float[] RunBatches(DiffusionModel model, int count, SamplerOptions options, ReadOnlySpan<float> init, Tensor? image,
-        Action<RunProgress>? progress, Action<Tensor, SamplerOptions> runBatch)
-    {
-        int per = model.SampleLength, batch = model.Batch;
-        var backend = model.Backend;
-        var samples = new float[(long)count * per];
-        var padded = init.IsEmpty ? null : new float[batch * per];
-        using var x = backend.Allocate(new Shape([batch, .. model.SampleShape]));
-        for (int start = 0; start < count; start += batch)
-        {
-            int n = Math.Min(batch, count - start);
-            if (padded is not null)
-            {
-                Array.Clear(padded);
-                init.Slice(start * per, n * per).CopyTo(padded);
-                backend.CopyFromHost(padded, image ?? x);
-            }
-            if (padded is null || image is not null) backend.RandomNormal(x, options.Seed, options.FirstSampleIndex + start);
-            int done = start;
-            var batchOptions = options with
-            {
-                FirstSampleIndex = options.FirstSampleIndex + start,
-                Callback = progress is null ? options.Callback : s => { options.Callback?.Invoke(s); progress(new RunProgress(done, count, s)); },
-            };
-            bool stopped = false;
-            try
-            {
-                runBatch(x, batchOptions);
-            }
-            catch (SamplingStoppedException)
-            {
-                stopped = true;
-            }
-            x.ToArray().AsSpan(0, n * per).CopyTo(samples.AsSpan(start * per));
-            // A step callback's stop: the samples so far, this batch as the stop left it.
-            if (stopped) return samples[..((start + n) * per)];
-        }
-        return samples;
     }
 }

@@ -38,7 +38,7 @@ public sealed record AnnealedLangevin : Solver
     ];
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var levels = sigmas.Where(s => s > 0).ToArray();
         if (levels.Length == 0) throw new ArgumentException($"{Name}: the grid has no σ > 0");
@@ -61,7 +61,7 @@ public sealed record AnnealedLangevin : Solver
                 ctx.Denoiser.Denoise(x, s, den);
                 ctx.Backend.Copy(den, x);
             }
-            ctx.EndStep(i, levels.Length, s, final ? sigmas[^1] : levels[i + 1], x);
+            yield return ctx.EndStep(i, levels.Length, s, final ? sigmas[^1] : levels[i + 1], x);
         }
     }
 }

@@ -47,7 +47,7 @@ public sealed record DormandPrince45 : Solver
         -2187 / 6784.0 + 92097 / 339200.0, 11 / 84.0 - 187 / 2100.0, -1 / 40.0];
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         if (Rtol == 0 && Atol == 0) throw new SolverSettingException(Name, "rtol", "and atol are both 0: no step would be accepted");
         var b = ctx.Backend;
@@ -96,7 +96,7 @@ public sealed record DormandPrince45 : Solver
                 b.Copy(stage, x); // the 7th stage is the fifth-order solution
                 b.Copy(k[6], k[0]);
                 s += h;
-                ctx.EndStep(accepted++, accepted, s - h, s, x);
+                yield return ctx.EndStep(accepted++, accepted, s - h, s, x);
             }
             h *= Math.Clamp(0.9 * Math.Pow(Math.Max(ratio, 1e-10), -0.2), 0.2, 5);
         }

@@ -27,7 +27,7 @@ public sealed record DpmSolver : Solver
     public override int EvaluationsPerStep => _order;
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         Tensor den = ctx.Like();
@@ -65,7 +65,7 @@ public sealed record DpmSolver : Solver
                 }
                 result.WriteTo(b, x);
             }
-            ctx.EndStep(i, sigmas.Length - 1, s, next, x);
+            yield return ctx.EndStep(i, sigmas.Length - 1, s, next, x);
         }
     }
 }

@@ -19,7 +19,7 @@ public sealed record DpmSolverPP2M : EtaSolver
     public override int EvaluationsPerStep => 1;
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         double eta = Eta ?? 0;
@@ -54,7 +54,7 @@ public sealed record DpmSolverPP2M : EtaSolver
                 update.WriteTo(b, x);
                 hPrev = h;
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

@@ -33,7 +33,7 @@ public sealed record DpmSolverPP3M : EtaSolver
     ];
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         double eta = Eta ?? 0;
@@ -74,7 +74,7 @@ public sealed record DpmSolverPP3M : EtaSolver
                 update.WriteTo(b, x);
                 (h2, h1) = (h1, h);
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

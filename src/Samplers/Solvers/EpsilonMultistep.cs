@@ -23,7 +23,7 @@ public abstract record EpsilonMultistep : Solver
     protected abstract double[] Coefficients(double[] sigmas, int i, int order);
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         var eps = new Tensor[MaxOrder];
@@ -45,7 +45,7 @@ public abstract record EpsilonMultistep : Solver
                 for (int j = 0; j < order; j++) update.Add(c[j], eps[j]);
                 update.WriteTo(b, x);
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

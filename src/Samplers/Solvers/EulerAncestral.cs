@@ -30,7 +30,7 @@ public record EulerAncestral : EtaSolver
     }
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         Tensor den = ctx.Like();
         Tensor? noise = Stochastic ? ctx.Like() : null;
@@ -48,7 +48,7 @@ public record EulerAncestral : EtaSolver
                 update.Add(up, noise!);
             }
             update.WriteTo(ctx.Backend, x);
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

@@ -38,7 +38,7 @@ public sealed record Heun : Solver
     ];
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         Tensor den = ctx.Like(), x2 = ctx.Like(), den2 = ctx.Like();
         var b = ctx.Backend;
@@ -67,7 +67,7 @@ public sealed record Heun : Solver
                 double dt = next - s;
                 new Combination().Add(1, x).Add(dt / (2 * s), Combination.Difference(x, den)).Add(dt / (2 * next), Combination.Difference(x2, den2)).WriteTo(b, x);
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

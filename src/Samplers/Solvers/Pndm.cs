@@ -29,7 +29,7 @@ public sealed record Pndm : Solver
     public override int EvaluationsPerStep => 1;
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         var eps = new Tensor[4];
@@ -74,7 +74,7 @@ public sealed record Pndm : Solver
                     update.WriteTo(b, x);
                 }
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

@@ -48,7 +48,7 @@ public sealed record PredictorCorrector : Solver
     ];
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         Tensor den = ctx.Like(), noise = ctx.Like(), diff = ctx.Like();
@@ -89,7 +89,7 @@ public sealed record PredictorCorrector : Solver
                 }
                 update.WriteTo(b, x);
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 

@@ -26,7 +26,7 @@ public sealed record ScoreSdeEulerMaruyama(ContinuousSchedule Sde) : Solver
     public override int EvaluationsPerStep => 1;
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         Tensor den = ctx.Like(), noise = ctx.Like();
         int steps = sigmas.Length - 1;
@@ -50,7 +50,7 @@ public sealed record ScoreSdeEulerMaruyama(ContinuousSchedule Sde) : Solver
                 }
                 update.WriteTo(ctx.Backend, x);
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 }

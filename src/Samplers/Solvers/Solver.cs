@@ -1,4 +1,5 @@
 using DiffusionKernels.Runtime;
+using DiffusionKernels.Samplers.Denoisers;
 
 namespace DiffusionKernels.Samplers.Solvers;
 
@@ -35,10 +36,39 @@ public abstract record Solver
     /// <summary>Runs the loop over <paramref name="sigmas"/> (length steps + 1, ending at 0 or σ_min).</summary>
     public void Sample(Tensor x, double[] sigmas, SamplerContext ctx)
     {
-        if (sigmas.Length < 2) throw new ArgumentException($"{Name}: need at least one step (2 sigmas), found {sigmas.Length}");
-        Run(x, sigmas, ctx);
+        CheckGrid(sigmas);
+        foreach (var _ in Run(x, sigmas, ctx)) { }
     }
 
-    /// <summary>The loop itself, after <see cref="Sample"/> checked the grid; updates <paramref name="x"/> in place.</summary>
-    protected abstract void Run(Tensor x, double[] sigmas, SamplerContext ctx);
+    /// <summary>
+    /// Starts the loop over <paramref name="sigmas"/> on <paramref name="x"/> (the batch at σ₀, updated in place) without
+    /// running it: the caller takes the steps one by one with <see cref="SamplerRun.Step"/>, may read and edit x and read
+    /// x̂₀ between them, and stops when it likes. Stepping to the end gives exactly what <see cref="Sample"/> gives with
+    /// the same options: it is the same loop, suspended after each step (history, noise keys and evaluations unchanged).
+    /// </summary>
+    /// <param name="x">The batch, [batch, ..sample shape] on the denoiser's backend; the caller keeps ownership.</param>
+    /// <param name="sigmas">The σ grid (length steps + 1).</param>
+    /// <param name="denoiser">The denoiser the loop evaluates.</param>
+    /// <param name="options">Seed, callbacks, cancellation and the finite check, as for <see cref="Sample"/>.</param>
+    /// <exception cref="ArgumentException">The grid has fewer than 2 values.</exception>
+    public SamplerRun Begin(Tensor x, double[] sigmas, IDenoiser denoiser, SamplerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(denoiser);
+        CheckGrid(sigmas);
+        var ctx = new SamplerContext(denoiser, x, options ?? new SamplerOptions(), keepStepState: true);
+        return new SamplerRun(Run(x, sigmas, ctx), () => ctx.LastState, x, ctx);
+    }
+
+    private void CheckGrid(double[] sigmas)
+    {
+        ArgumentNullException.ThrowIfNull(sigmas);
+        if (sigmas.Length < 2) throw new ArgumentException($"{Name}: need at least one step (2 sigmas), found {sigmas.Length}");
+    }
+
+    /// <summary>
+    /// The solver's loop as an iterator: after each step it calls <see cref="SamplerContext.EndStep"/> and yields what that
+    /// returns, so <see cref="Sample"/> runs it through and <see cref="Begin"/> suspends it between steps.
+    /// </summary>
+    protected abstract IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx);
 }

@@ -35,7 +35,7 @@ public sealed record UniPC : Solver
     public override IReadOnlyList<SolverSetting> Settings => [SolverSetting.LowerOrderFinal(this, LowerOrderFinal, v => this with { LowerOrderFinal = v })];
 
     /// <inheritdoc/>
-    protected override void Run(Tensor x, double[] sigmas, SamplerContext ctx)
+    protected override IEnumerable<StepInfo> Run(Tensor x, double[] sigmas, SamplerContext ctx)
     {
         var b = ctx.Backend;
         // Denoised history, newest first, and the σ each was taken at: the predictor's order-1 earlier
@@ -65,7 +65,7 @@ public sealed record UniPC : Solver
                 Update(x, s, next, den, at, order, null).WriteTo(b, x);
                 lastOrder = order;
             }
-            ctx.EndStep(i, steps, s, next, x);
+            yield return ctx.EndStep(i, steps, s, next, x);
         }
     }
 

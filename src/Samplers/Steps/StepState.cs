@@ -9,7 +9,8 @@ namespace DiffusionKernels;
 /// callback, diffusers' <c>callback_on_step_end</c> with the latents), or <see cref="Stop"/> the run.
 /// </summary>
 /// <remarks>
-/// The tensors are the run's own buffers: valid only during the callback, and x̂₀ must not be written. The batch may hold
+/// The tensors are the run's own buffers: valid only during the callback (or, for an app that steps the run itself, until
+/// its next step), and x̂₀ must not be written. The batch may hold
 /// padding rows past the last requested sample (the last batch of a run is padded to the batch size).
 /// Thread safety: used by the sampling thread during the callback only.
 /// </remarks>

@@ -1,0 +1,183 @@
+using DiffusionKernels.Runtime;
+
+namespace DiffusionKernels.Samplers.Sampling;
+
+/// <summary>
+/// A <see cref="SampleRunner"/> run that the caller steps (<see cref="SampleRunner.Begin(DiffusionModel, Solvers.Solver, double[], int, SamplerOptions, ReadOnlySpan{float}, Action{RunProgress}?, bool)"/>):
+/// the samples are drawn in batches, each batch one solver or scheduler loop (<see cref="SamplerRun"/>), and every
+/// <see cref="Step"/> takes one step of the current batch, starting the next batch when one ends. Between steps
+/// <see cref="Current"/> gives x, x̂₀, σ and the timestep; x may be edited; <see cref="Stop"/> ends the run with the
+/// samples so far. <see cref="Finish"/> takes the remaining steps and returns the samples, bit for bit those of
+/// <c>SampleRunner.Draw</c> with the same arguments when nothing was edited.
+/// </summary>
+/// <remarks>
+/// Thread safety: one caller at a time (any thread, one call after another). Each step holds the model exclusively
+/// (<see cref="DiffusionModel.Exclusive"/>) while it runs, so other runs on the model may interleave between steps
+/// without changing this run's samples. Dispose the session to free its tensors.
+/// </remarks>
+public sealed class SamplingSession : IDisposable
+{
+    private readonly DiffusionModel _model;
+    private readonly int _count, _per;
+    private readonly SamplerOptions _options;
+    private readonly float[]? _init, _padded;
+    private readonly Tensor? _image;
+    private readonly Tensor _x;
+    private readonly Action<RunProgress>? _progress;
+    private readonly Func<Tensor, SamplerOptions, SamplerRun> _startBatch;
+    private float[] _samples;
+    private SamplerRun? _run;
+    private int _start;
+    private bool _disposed;
+    private Exception? _failure;
+
+    internal SamplingSession(DiffusionModel model, int count, SamplerOptions options, float[]? init, Tensor? image,
+        Action<RunProgress>? progress, Func<Tensor, SamplerOptions, SamplerRun> startBatch)
+    {
+        _model = model;
+        _count = count;
+        _per = model.SampleLength;
+        _options = options;
+        _init = init;
+        _image = image;
+        _progress = progress;
+        _startBatch = startBatch;
+        _samples = new float[(long)count * _per];
+        _padded = init is null ? null : new float[model.Batch * _per];
+        using (model.Exclusive()) _x = model.Backend.Allocate(new Shape([model.Batch, .. model.SampleShape]));
+    }
+
+    /// <summary>Samples the run draws (fewer come back when it is stopped).</summary>
+    public int Count => _count;
+
+    /// <summary>Samples finished in earlier batches (the current batch starts at this index).</summary>
+    public int SamplesDone => _start;
+
+    /// <summary>
+    /// The current batch's state after the last step (null before the first): step, σ, timestep, evaluations, x and x̂₀,
+    /// with <see cref="StepState.FirstSample"/> naming the batch. Valid until the next <see cref="Step"/>; writing x steers
+    /// the rest of the batch, <see cref="StepState.Stop"/> ends the run as <see cref="Stop"/> does.
+    /// </summary>
+    public StepState? Current { get; private set; }
+
+    /// <summary>Whether the run is over: every batch run, or stopped.</summary>
+    public bool Finished { get; private set; }
+
+    /// <summary>Whether the run ended early (<see cref="Stop"/>, <see cref="StepState.Stop"/>, a step callback).</summary>
+    public bool Stopped { get; private set; }
+
+    /// <summary>
+    /// Takes the next step, starting the next batch when the current one has ended. Returns false, taking none, when
+    /// the run is over.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The options' cancellation token was cancelled.</exception>
+    /// <exception cref="NumericalInstabilityException">A step produced NaN or Inf (with the finite check on).</exception>
+    /// <exception cref="ObjectDisposedException">The session or the model has been disposed.</exception>
+    public bool Step()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var exclusive = _model.Exclusive();
+        while (!Finished)
+        {
+            _run ??= StartBatch();
+            bool took;
+            try
+            {
+                took = _run.Step();
+            }
+            catch (Exception e)
+            {
+                Finished = true;
+                _failure = e;
+                throw;
+            }
+            if (took)
+            {
+                Current = _run.Current;
+                return true;
+            }
+            EndBatch();
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Takes the remaining steps and returns the samples [count, ..sample shape] on the host (the batches run so far,
+    /// the last as it stands, when the run was stopped). Calling it again returns the same array.
+    /// </summary>
+    /// <inheritdoc cref="Step" path="/exception"/>
+    /// <exception cref="InvalidOperationException">A step failed earlier (the samples would be incomplete).</exception>
+    public float[] Finish()
+    {
+        while (Step()) { }
+        if (_failure is not null) throw new InvalidOperationException($"the run failed at a step ({_failure.GetType().Name}: {_failure.Message}); it has no samples to give", _failure);
+        return _samples;
+    }
+
+    /// <summary>Ends the run now: the samples are those of the batches so far, the current one as it stands.</summary>
+    /// <exception cref="ObjectDisposedException">The session has been disposed.</exception>
+    public void Stop()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Finished) return;
+        using var exclusive = _model.Exclusive();
+        if (_run is null) Truncate(_start);
+        else
+        {
+            _run.Stop();
+            EndBatch();
+        }
+    }
+
+    /// <summary>The next batch's x (caller's latents or images, Philox noise keyed by sample index) and its loop.</summary>
+    private SamplerRun StartBatch()
+    {
+        int batch = _model.Batch, n = Math.Min(batch, _count - _start);
+        var backend = _model.Backend;
+        if (_padded is not null)
+        {
+            Array.Clear(_padded);
+            _init.AsSpan(_start * _per, n * _per).CopyTo(_padded);
+            backend.CopyFromHost(_padded, _image ?? _x);
+        }
+        if (_padded is null || _image is not null) backend.RandomNormal(_x, _options.Seed, _options.FirstSampleIndex + _start);
+        int done = _start;
+        var batchOptions = _options with
+        {
+            FirstSampleIndex = _options.FirstSampleIndex + _start,
+            Callback = _progress is null ? _options.Callback : s => { _options.Callback?.Invoke(s); _progress(new RunProgress(done, _count, s)); },
+        };
+        return _startBatch(_x, batchOptions);
+    }
+
+    /// <summary>Copies the batch's samples out and moves on; a stopped batch ends the run there.</summary>
+    private void EndBatch()
+    {
+        var run = _run!;
+        int n = Math.Min(_model.Batch, _count - _start);
+        _x.ToArray().AsSpan(0, n * _per).CopyTo(_samples.AsSpan(_start * _per));
+        bool stopped = run.Stopped;
+        run.Dispose();
+        _run = null;
+        _start += n;
+        if (stopped) Truncate(_start);
+        else if (_start >= _count) Finished = true;
+    }
+
+    private void Truncate(int samples)
+    {
+        if (samples < _count) _samples = _samples[..(samples * _per)];
+        Stopped = true;
+        Finished = true;
+    }
+
+    /// <summary>Frees the session's tensors and the current loop.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _run?.Dispose();
+        _x.Dispose();
+        _image?.Dispose();
+    }
+}
