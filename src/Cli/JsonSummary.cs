@@ -12,7 +12,7 @@ namespace DiffusionKernels.Cli;
 /// <c>metrics</c>, <c>files</c> (paths written) and command-specific ones. A command records into the summary of the
 /// run in progress through the static methods, which do nothing when <c>--json</c> was not given.
 /// </summary>
-public sealed class JsonSummary
+internal sealed class JsonSummary
 {
     private static readonly AsyncLocal<JsonSummary?> Active = new();
     private readonly JsonObject _root;
