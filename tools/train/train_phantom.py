@@ -38,6 +38,12 @@ LOG_EVERY = 100
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="phantoms [N, 1, S, S] (.npy): float in [0, 1] from dk phantoms, or uint8 0–255")
+    ap.add_argument("--cond", help="conditioning images [N, C, S, S] (.npy, same value ranges as --data) paired row by row "
+                    "with --data: trains an image-conditioned model whose input is [noisy target, condition] "
+                    "(in_channels = 1 + C), the order and scaling dk's UNetDenoiser feeds it")
+    ap.add_argument("--cond-drop", type=float, default=0.1,
+                    help="with --cond: probability that a sample's condition is replaced by zeros, so that classifier-free "
+                         "guidance with a zero null condition works (default 0.1)")
     ap.add_argument("--out", required=True, help="folder for the model, training_log.json and checkpoint.pt")
     ap.add_argument("--resume", help="a checkpoint.pt or a model folder (default: --out/checkpoint.pt if present, else scratch)")
     ap.add_argument("--steps", type=int, help="stop at this global step")
@@ -67,6 +73,8 @@ def parse_args():
     for name in ("batch", "save_every", "rewarmup"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be ≥ 1")
+    if not 0 <= args.cond_drop < 1:
+        ap.error(f"--cond-drop must lie in [0, 1), found {args.cond_drop}")
     if not 0 < args.ema < 1:
         ap.error(f"--ema must lie in (0, 1), found {args.ema}")
     if args.minutes is not None and args.minutes <= 0:
@@ -95,13 +103,14 @@ def set_tf32(on):
         torch.backends.cudnn.allow_tf32 = on
 
 
-def load_phantoms(path, size, device):
-    """[N, 1, S, S] phantoms mapped from [0, 1] to the model's [−1, 1], on `device`."""
+def load_phantoms(path, size, device, option="--data", channels=1):
+    """[N, C, S, S] images (phantoms, masks or conditions) mapped from [0, 1] to the model's [−1, 1], on `device`;
+    `channels` None accepts any channel count."""
     if not os.path.isfile(path):
-        raise SystemExit(f"--data: no file '{path}' (make one with: dk phantoms --n 50000 --size {size} --seed 0 --output {path})")
+        raise SystemExit(f"{option}: no file '{path}' (make one with: dk phantoms --n 50000 --size {size} --seed 0 --output {path})")
     raw = np.load(path, mmap_mode="r")
-    if raw.ndim != 4 or raw.shape[1] != 1 or raw.shape[2:] != (size, size):
-        raise SystemExit(f"{path}: expected phantoms [N, 1, {size}, {size}], found {list(raw.shape)}")
+    if raw.ndim != 4 or (channels is not None and raw.shape[1] != channels) or raw.shape[2:] != (size, size):
+        raise SystemExit(f"{path}: expected images [N, {channels if channels is not None else 'C'}, {size}, {size}], found {list(raw.shape)}")
     if raw.dtype == np.uint8:
         data = torch.from_numpy(np.array(raw)).to(device).float().div_(255)
     elif raw.dtype in (np.float32, np.float64, np.float16):
@@ -165,13 +174,25 @@ def main():
         torch.backends.cudnn.benchmark = True
 
     start = pick_start(args)
+    cond_channels = 0
+    if args.cond:
+        if not os.path.isfile(args.cond):
+            raise SystemExit(f"--cond: no file '{args.cond}'")
+        shape = np.load(args.cond, mmap_mode="r").shape
+        if len(shape) != 4 or shape[1] < 1:
+            raise SystemExit(f"{args.cond}: expected conditions [N, C, S, S], found {list(shape)}")
+        cond_channels = int(shape[1])
     if start is None:
-        config = ts.model_config(ts.parse_channels(args.channels or "16,32,64,96"))
+        config = ts.model_config(ts.parse_channels(args.channels or "16,32,64,96"), in_channels=1 + cond_channels)
     else:
         config = start.config
         if args.channels and ts.parse_channels(args.channels) != list(config["block_out_channels"]):
             raise SystemExit(f"--channels {args.channels}: {start.source} has block_out_channels "
                              f"{config['block_out_channels']}; a different width starts from scratch (another --out, no --resume)")
+        if int(config["in_channels"]) != 1 + cond_channels:
+            have = int(config["in_channels"]) - int(config["out_channels"])
+            raise SystemExit(f"{start.source} takes {have} condition channel(s) (in_channels {config['in_channels']}), but "
+                             f"{'--cond ' + args.cond + ' has ' + str(cond_channels) if args.cond else 'no --cond was given'}")
     size = int(config["sample_size"])
 
     model = UNet2DModel(config).to(device)
@@ -191,6 +212,11 @@ def main():
     ema = {k: (start.ema[k] if start is not None else model.state_dict()[k]).detach().to(device, torch.float32).clone() for k in ema_keys}
     schedule, resumed_inside = make_schedule(args, start, step)
     data = load_phantoms(args.data, size, device)
+    cond = None
+    if args.cond:
+        cond = load_phantoms(args.cond, size, device, "--cond", cond_channels)
+        if len(cond) != len(data):
+            raise SystemExit(f"--cond {args.cond} holds {len(cond):,} images, --data {args.data} {len(data):,}: they must pair row by row")
     os.makedirs(args.out, exist_ok=True)
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -211,7 +237,8 @@ def main():
 
     n_params = sum(p.numel() for p in params)
     origin = "scratch" if start is None else f"{start.kind} {start.source} at step {step}"
-    print(f"{n_params:,} parameters, channels {config['block_out_channels']}, {len(data):,} images, device {device}"
+    print(f"{n_params:,} parameters, channels {config['block_out_channels']}, {len(data):,} images"
+          f"{f' + {cond_channels}-channel conditions (dropped with p {args.cond_drop:g})' if cond is not None else ''}, device {device}"
           f"{' (' + torch.cuda.get_device_name(device) + ')' if cuda else ''}, torch {torch.__version__}, "
           f"{ {'bf16': 'bf16 autocast' + (' + TF32' if cuda else ''), 'tf32': 'TF32', 'fp32': 'fp32'}[precision] }{', compiled' if args.compile else ''}; from {origin}")
     print(f"schedule: peak lr {schedule.peak:g} after {schedule.warmup} warm-up steps, cosine to {schedule.floor:g} at step "
@@ -267,11 +294,19 @@ def main():
         idx = torch.randint(0, samples_n, (args.batch,), device=device)
         x0 = data[idx]
         # Head phantoms are left-right symmetric in distribution (mirrored ventricles, symmetric random draws).
-        x0 = torch.where(torch.rand(args.batch, 1, 1, 1, device=device) < 0.5, x0.flip(-1), x0)
+        flip = torch.rand(args.batch, 1, 1, 1, device=device) < 0.5
+        x0 = torch.where(flip, x0.flip(-1), x0)
         t = torch.randint(0, ts.SCHEDULER["num_train_timesteps"], (args.batch,), device=device)
         eps = torch.randn_like(x0)
         a = abar[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        if cond is not None:
+            # dk's UNetDenoiser feeds [c_in·x, condition] with c_in·x = x_t (the VP sample) and the condition unscaled in
+            # [−1, 1]; a dropped condition is zeros, the null condition of classifier-free guidance.
+            c = cond[idx]
+            c = torch.where(flip, c.flip(-1), c)
+            keep = (torch.rand(args.batch, 1, 1, 1, device=device) >= args.cond_drop).to(c.dtype)
+            xt = torch.cat([xt, c * keep], dim=1)
         if net is not model and run_steps == 0:
             try:  # torch.compile compiles on the first call; a failure there falls back to eager instead of losing the run
                 loss = forward_backward(net, xt, t, eps)

@@ -61,8 +61,9 @@ def parse_channels(text):
     return channels
 
 
-def model_config(channels):
-    return {**DEFAULT_CONFIG, "block_out_channels": list(channels)}
+def model_config(channels, in_channels=1):
+    """The topology with `channels` widths; `in_channels` > 1 adds condition channels after the one target channel."""
+    return {**DEFAULT_CONFIG, "block_out_channels": list(channels), "in_channels": int(in_channels)}
 
 
 class Schedule:
