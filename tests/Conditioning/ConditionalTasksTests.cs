@@ -100,6 +100,21 @@ public class ConditionalTasksTests
     }
 
     [Test]
+    public void MedicalEvalHasSegmentAndTranslateTables()
+    {
+        string output = Path.Combine(_dir, "eval");
+        var (code, stdout, err) = CliRunner.Run("medical-eval", "--tasks", "segment,translate", "--seg-model", _model, "--translate-model", _model, "--n", "2", "--validation-n", "2",
+            "--conditional-samples", "2", "--conditional-steps", "2", "--output", output, "--device", "cpu");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(stdout, Does.Contain("| Otsu threshold |").And.Contain("| histogram matching (global) |"));
+        var md = File.ReadAllText(Path.Combine(output, "medical-eval.md"));
+        Assert.That(md, Does.Contain("### Lesion segmentation (image → mask), 2 test images").And.Contain("### Contrast translation (A → B), 2 test pairs").And.Contain(_model));
+        (code, _, err) = CliRunner.Run("medical-eval", "--tasks", "segment", "--seg-model", _model, "--conditional-samples", "0", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain("--conditional-samples"));
+    }
+
+    [Test]
     public void ModelsThatDoNotFitAreRefusedByName()
     {
         var plain = TinyModel.Write(Path.Combine(_dir, "plain"));
