@@ -67,7 +67,7 @@ public class ConditionalTasksTests
         Assert.That(fixedCut.Diffusion.Threshold, Is.EqualTo(0.3));
 
         var tr = TranslationBenchmark.Run(model, HeldOutSets.ContrastPairs(3, S, 100), HeldOutSets.ContrastPairs(2, S, 200), options);
-        Assert.That(tr.Table.Rows.Select(r => r[0]), Is.EqualTo(new[] { "diffusion, mean of K = 2", "diffusion, one sample", "histogram matching (global)", "intensity lookup E[B | A]" }));
+        Assert.That(tr.Table.Rows.Select(r => r[0]), Is.EqualTo(new[] { "diffusion, mean of K = 2", "diffusion, one sample", "histogram matching (global)", "intensity lookup (mean B per A bin)" }));
         Assert.That(tr.Psnr, Has.Length.EqualTo(3).And.All.Not.NaN);
     }
 

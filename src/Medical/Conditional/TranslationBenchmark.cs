@@ -47,7 +47,7 @@ public static class TranslationBenchmark
         Add(table, SegmentationBenchmark.F($"diffusion, mean of K = {options.Samples}"), (psnr, ssim), result.EvaluationsPerImage);
         Add(table, "diffusion, one sample", ImageQuality.PerImage(test.Target, result.First, n, c, h, w), result.EvaluationsPerImage / options.Samples);
         Add(table, "histogram matching (global)", ImageQuality.PerImage(test.Target, matching.Apply(test.Source), n, c, h, w), 0);
-        Add(table, "intensity lookup E[B | A]", ImageQuality.PerImage(test.Target, lookup.Apply(test.Source), n, c, h, w), 0);
+        Add(table, "intensity lookup (mean B per A bin)", ImageQuality.PerImage(test.Target, lookup.Apply(test.Source), n, c, h, w), 0);
         table.Notes.Add(SegmentationBenchmark.F($"Both baselines map each pixel's A intensity to a B intensity, fitted on the pooled pixels of {fit.Count} validation pairs; the lookup is the least-squares pixelwise map. Mean ensemble std: {result.Std.Average(v => (double)v):F4} (image units)."));
         log(table.Notes[^1]);
         return new TranslationReport(table, result, psnr, ssim);
