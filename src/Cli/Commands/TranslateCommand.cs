@@ -69,7 +69,7 @@ public static class TranslateCommand
         string? table = null;
         if (b is not null)
         {
-            var report = TranslationBenchmark.Run(model, new ImagePairs(a, b, count, 1, s, s), HeldOutSets.ContrastPairs(q.ValidationN, s, MedicalEvaluation.ValidationFirstIndex), options, Console.WriteLine);
+            var report = TranslationBenchmark.Run(model, new ImagePairs(a, b, count, 1, s, s), HeldOutSets.ContrastPairs(q.ValidationN, s, MedicalEvaluation.ValidationFirstIndex), options);
             result = report.Diffusion;
             table = report.Table.ToMarkdown();
         }

@@ -30,13 +30,12 @@ public sealed record TranslationReport(EvaluationTable Table, TranslationResult 
 public static class TranslationBenchmark
 {
     /// <summary>Runs the comparison on <paramref name="test"/>; the baselines are fitted on <paramref name="fit"/> (never the test pairs).</summary>
-    public static TranslationReport Run(DiffusionModel model, ImagePairs test, ImagePairs fit, EnsembleOptions options, Action<string>? log = null)
+    public static TranslationReport Run(DiffusionModel model, ImagePairs test, ImagePairs fit, EnsembleOptions options)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         test.Validate("translation test set");
         fit.Validate("translation fitting set");
-        log ??= _ => { };
         var (n, c, h, w) = (test.Count, test.Channels, test.Height, test.Width);
         var result = DiffusionTranslation.Translate(model, test.Source, n, options);
         var matching = HistogramMatching.Fit(fit.Source, fit.Target);
@@ -49,7 +48,6 @@ public static class TranslationBenchmark
         Add(table, "histogram matching (global)", ImageQuality.PerImage(test.Target, matching.Apply(test.Source), n, c, h, w), 0);
         Add(table, "intensity lookup (mean B per A bin)", ImageQuality.PerImage(test.Target, lookup.Apply(test.Source), n, c, h, w), 0);
         table.Notes.Add(SegmentationBenchmark.F($"Both baselines map each pixel's A intensity to a B intensity, fitted on the pooled pixels of {fit.Count} validation pairs; the lookup is the least-squares pixelwise map. Mean ensemble std: {result.Std.Average(v => (double)v):F4} (image units)."));
-        log(table.Notes[^1]);
         return new TranslationReport(table, result, psnr, ssim);
     }
 

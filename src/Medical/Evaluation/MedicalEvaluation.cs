@@ -215,7 +215,7 @@ public static class MedicalEvaluation
                 return;
             }
             int s = Size(model, "translate");
-            var report = TranslationBenchmark.Run(model, HeldOutSets.ContrastPairs(_n, s, TestFirstIndex), HeldOutSets.ContrastPairs(_o.ValidationImages, s, ValidationFirstIndex), Ensemble(), _log);
+            var report = TranslationBenchmark.Run(model, HeldOutSets.ContrastPairs(_n, s, TestFirstIndex), HeldOutSets.ContrastPairs(_o.ValidationImages, s, ValidationFirstIndex), Ensemble());
             Publish(report.Table, F($" ({model.Source}, {_o.ConditionalSteps} steps, phantoms from {TestFirstIndex}, validation from {ValidationFirstIndex})"));
         }
 
