@@ -23,6 +23,8 @@ internal static class Program
         root.Subcommands.Add(SamplersCommand.Create());
         root.Subcommands.Add(ReconstructCommand.Create());
         root.Subcommands.Add(AnomalyCommand.Create());
+        root.Subcommands.Add(SegmentCommand.Create());
+        root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(MedicalEvalCommand.Create());
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

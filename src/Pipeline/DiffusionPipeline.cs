@@ -39,7 +39,7 @@ public sealed class DiffusionPipeline : IDisposable
     private ModelKey? _key;
     private bool _disposed;
 
-    private sealed record ModelKey(int Batch, ClassConditioning? Conditioning, ScheduleOverrides Overrides);
+    private sealed record ModelKey(int Batch, ClassConditioning? Conditioning, ScheduleOverrides Overrides, ImageConditioning? Image = null);
 
     private DiffusionPipeline(string source, Backend backend, bool ownsBackend, IDenoiser? denoiser = null, SchedulerConfig? schedule = null, bool ownsDenoiser = false)
     {
@@ -130,24 +130,25 @@ public sealed class DiffusionPipeline : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var conditioning = request.ClassLabel is { } label ? new ClassConditioning(label, request.GuidanceScale, request.NullClassLabel) : null;
-            var key = new ModelKey(Math.Min(request.BatchSize, request.NumSamples), conditioning, request.ScheduleOverrides ?? new ScheduleOverrides());
+            var image = request.Condition is null ? null : new ImageConditioning(request.GuidanceScale);
+            var key = new ModelKey(Math.Min(request.BatchSize, TotalSamples(request)), conditioning, request.ScheduleOverrides ?? new ScheduleOverrides(), image);
             if (_model is not null && key == _key) return _model;
             if (_openSessions > 0)
                 throw new InvalidOperationException($"an open generation session holds the model compiled for batch {_key!.Batch}; finish and dispose it before a request with another batch size, class condition or schedule overrides");
             _model?.Dispose();
             _model = null;
-            _model = _denoiser is null ? OpenModel(key, conditioning) : OpenDenoiser(key);
+            _model = _denoiser is null ? OpenModel(key, conditioning, image) : OpenDenoiser(key);
             _key = key;
             return _model;
         }
     }
 
     /// <summary>Opens the model; a class condition that does not fit it is reported in the request's terms.</summary>
-    private DiffusionModel OpenModel(ModelKey key, ClassConditioning? conditioning)
+    private DiffusionModel OpenModel(ModelKey key, ClassConditioning? conditioning, ImageConditioning? image)
     {
         try
         {
-            return DiffusionModel.Open(Source, Backend, key.Batch, key.Overrides, conditioning);
+            return DiffusionModel.Open(Source, Backend, key.Batch, key.Overrides, conditioning, image);
         }
         catch (ArgumentException e) when (e.ParamName == "conditioning")
         {
@@ -161,6 +162,7 @@ public sealed class DiffusionPipeline : IDisposable
 
     private DiffusionModel OpenDenoiser(ModelKey key)
     {
+        if (key.Image is not null) throw new ArgumentException($"{Source}: a condition image applies to image-conditioned U-Nets; condition a custom denoiser yourself");
         if (key.Conditioning is not null) throw new ArgumentException($"{Source}: class labels and guidance apply to class-conditional U-Nets; condition a custom denoiser yourself");
         var o = key.Overrides;
         var schedule = _denoiserSchedule! with
@@ -184,7 +186,49 @@ public sealed class DiffusionPipeline : IDisposable
         }
     }
 
-    private static int Batches(GenerationRequest request, DiffusionModel model) => (request.NumSamples + model.Batch - 1) / model.Batch;
+    private int Batches(GenerationRequest request, DiffusionModel model) => (TotalSamples(request) + model.Batch - 1) / model.Batch;
+
+    /// <summary>
+    /// Shape of one condition image [C_cond, H, W] when the model is image-conditioned (its config has more input than
+    /// output channels), else null: what <see cref="GenerationRequest.Condition"/> must hold per condition. Read from the
+    /// model's config.json without compiling the network.
+    /// </summary>
+    /// <exception cref="ModelFormatException">The config is malformed (the message names it).</exception>
+    public int[]? ConditionShape
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (_model is not null) return _model.ConditionShape;
+                if (_conditionShape is { } known) return known.Length == 0 ? null : known;
+                int[] shape = [];
+                if (_denoiser is null && !Source.StartsWith("gmm:", StringComparison.Ordinal))
+                {
+                    var config = KnownTopologies.ByName.TryGetValue(Source, out var json) ? UNetConfig.Parse(json, Source) : UNetConfig.Load(Path.Combine(Source, "config.json"));
+                    if (config.InChannels > config.OutChannels && config.SampleSize is { } size) shape = [config.InChannels - config.OutChannels, size, size];
+                }
+                _conditionShape = shape;
+                return shape.Length == 0 ? null : shape;
+            }
+        }
+    }
+
+    private int[]? _conditionShape;
+
+    /// <summary>Samples the request draws in all: <see cref="GenerationRequest.NumSamples"/>, times the conditions when it has them.</summary>
+    private int TotalSamples(GenerationRequest request)
+    {
+        if (request.Condition is not { } condition) return request.NumSamples;
+        var shape = ConditionShape ?? throw new ArgumentException($"{Source}: the model is not image-conditioned; it takes no condition image");
+        int per = shape.Aggregate(1, (a, b) => a * b);
+        if (condition.Length == 0 || condition.Length % per != 0)
+            throw new ShapeMismatchException($"the condition must hold whole images of {Shape.Format(shape)} ({per} values each), found {condition.Length} values");
+        long total = (long)(condition.Length / per) * request.NumSamples;
+        if (total > int.MaxValue) throw new ArgumentException($"{condition.Length / per} conditions × {request.NumSamples} samples each are too many for one run");
+        return (int)total;
+    }
 
     /// <summary>
     /// Draws <see cref="GenerationRequest.NumSamples"/> samples. <paramref name="progress"/> hears after every step (on
@@ -255,9 +299,17 @@ public sealed class DiffusionPipeline : IDisposable
             Action<RunProgress>? report = progress is null ? null : p => progress.Report(new GenerationProgress(
                 p.SamplesDone, p.Samples, p.Step.Step, p.Step.Steps, p.Step.Sigma, p.Step.NextSigma, p.Step.Evaluations, ++done, total));
             int evaluations0 = plan.Scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations;
+            int count = TotalSamples(request);
+            if (request.Condition is { } condition) CheckConditionValues(condition, model, request.CheckFinite);
             var sampling = plan.Scheduler is not null
-                ? SampleRunner.Begin(model, plan.Scheduler, request.Steps, request.NumSamples, options, plan.Init, report)
-                : SampleRunner.Begin(model, plan.Solver!, plan.Sigmas, request.NumSamples, options, plan.Init, report, plan.InitIsImage);
+                ? SampleRunner.Begin(model, plan.Scheduler, request.Steps, count, options, plan.Init, report)
+                : SampleRunner.Begin(model, plan.Solver!, plan.Sigmas, count, options, plan.Init, report, plan.InitIsImage);
+            if (request.Condition is { } conditions)
+            {
+                var batchConditions = new float[(long)model.Batch * model.ConditionLength];
+                int perCondition = request.NumSamples;
+                sampling.BeforeBatch = (start, n) => ConditionedSampling.SetBatch(model, conditions, perCondition, start, n, batchConditions);
+            }
             _openSessions++;
             string sampler = plan.Scheduler is null ? plan.Solver!.Name : $"{GenerationRequest.Diffusers} {plan.Scheduler.ClassName}";
             return new GenerationSession(this, model, sampling, request.CheckFinite, sampler, total, evaluations0,
@@ -276,6 +328,15 @@ public sealed class DiffusionPipeline : IDisposable
     internal void SessionEnded()
     {
         lock (_gate) _openSessions--;
+    }
+
+    /// <summary>A non-finite condition value is an error naming the condition and element (with the finite check on).</summary>
+    private static void CheckConditionValues(float[] condition, DiffusionModel model, bool checkFinite)
+    {
+        if (!checkFinite) return;
+        for (int i = 0; i < condition.Length; i++)
+            if (!float.IsFinite(condition[i]))
+                throw new ArgumentException($"the condition holds a non-finite value ({condition[i]}) in condition {i / model.ConditionLength}, element {i % model.ConditionLength}");
     }
 
     /// <summary>
@@ -311,7 +372,8 @@ public sealed class DiffusionPipeline : IDisposable
         var sigmas = model.Sigmas(request.SigmaGrid ?? "karras", request.Steps);
         if (request.InitImage is not { } image) return new SamplingPlan(solver, null, sigmas, request.InitNoise, false, sigmas.Length - 1);
         sigmas = DiffusionModel.ForStrength(sigmas, request.Strength);
-        return new SamplingPlan(solver, null, sigmas, ModelRange(image, request.NumSamples, model), true, sigmas.Length - 1);
+        int count = request.Condition is null ? request.NumSamples : request.NumSamples * (request.Condition.Length / Math.Max(1, model.ConditionLength));
+        return new SamplingPlan(solver, null, sigmas, ModelRange(image, count, model), true, sigmas.Length - 1);
     }
 
     /// <summary>Images in [0, 1] as the model's [−1, 1], one image repeated for every sample.</summary>
@@ -339,7 +401,9 @@ public sealed class DiffusionPipeline : IDisposable
         if (r.FirstSampleIndex < 0) throw new ArgumentException($"the first sample index must be ≥ 0, found {r.FirstSampleIndex}");
         if (r.BatchSize < 1) throw new ArgumentException($"the batch size must be ≥ 1, found {r.BatchSize}");
         if (r.GuidanceScale is { } w && !(w >= 0 && double.IsFinite(w))) throw new ArgumentException($"the guidance scale must be a finite number ≥ 0, found {w}");
-        if (r.ClassLabel is null && (r.GuidanceScale is not null || r.NullClassLabel is not null)) throw new ArgumentException("guidance and a null class need a class label");
+        if (r.ClassLabel is null && r.Condition is null && r.GuidanceScale is not null) throw new ArgumentException("guidance needs a class label or a condition image");
+        if (r.ClassLabel is null && r.NullClassLabel is not null) throw new ArgumentException("a null class needs a class label");
+        if (r.ClassLabel is not null && r.Condition is not null) throw new ArgumentException("a class label and a condition image together are not supported");
         if (r.GuidanceScale is null && r.NullClassLabel is not null) throw new ArgumentException("a null class applies with a guidance scale only");
         if (r.SigmaGrid is not (null or "karras" or "exponential" or "discrete")) throw new ArgumentException($"the σ grid must be karras, exponential or discrete, found '{r.SigmaGrid}'");
         if (!(r.Strength > 0 && r.Strength <= 1)) throw new ArgumentException($"the img2img strength must be in (0, 1], found {r.Strength}");

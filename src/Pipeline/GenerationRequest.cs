@@ -35,8 +35,16 @@ public sealed record GenerationRequest
     /// <summary>Noise seed: sample n of a seed is the same for any batch size.</summary>
     public ulong Seed { get; init; }
 
-    /// <summary>Samples to draw.</summary>
+    /// <summary>Samples to draw; with a <see cref="Condition"/>, samples per condition image (an ensemble).</summary>
     public int NumSamples { get; init; } = 1;
+
+    /// <summary>
+    /// The condition images of an image-conditioned model (in_channels − out_channels condition channels), [N_c,
+    /// ..condition shape] flattened, in the units the network was trained on (it sees them unscaled). Each gets
+    /// <see cref="NumSamples"/> samples: the result holds N_c × NumSamples samples, condition-major (sample s belongs
+    /// to condition s / NumSamples). With <see cref="GuidanceScale"/>, classifier-free guidance by a zero condition.
+    /// </summary>
+    public float[]? Condition { get; init; }
 
     /// <summary>
     /// Index of the first sample in the whole run: the samples drawn are [FirstSampleIndex, FirstSampleIndex + NumSamples)
@@ -56,7 +64,7 @@ public sealed record GenerationRequest
     /// <summary>The class to draw from a class-conditional model.</summary>
     public long? ClassLabel { get; init; }
 
-    /// <summary>Classifier-free guidance scale w (1 = plain conditional); needs <see cref="ClassLabel"/>.</summary>
+    /// <summary>Classifier-free guidance scale w (1 = plain conditional); needs <see cref="ClassLabel"/> or <see cref="Condition"/>.</summary>
     public double? GuidanceScale { get; init; }
 
     /// <summary>The label of the dropped condition for guidance (default: the class table's last row).</summary>

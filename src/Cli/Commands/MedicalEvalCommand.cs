@@ -44,20 +44,25 @@ internal static class MedicalEvalCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of noise and sampling", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--output") { Description = "Folder for medical-eval.md (all tables) and quality_vs_nfe.png" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
+        var segModel = new Option<string?>("--seg-model") { Description = $"Image-conditioned segmentation model of the segment table (default: the bundled {DiffusionKernels.BundledModel.SegmentationPath} when present)" };
+        var translateModel = new Option<string?>("--translate-model") { Description = $"Image-conditioned A → B model of the translate table (default: the bundled {DiffusionKernels.BundledModel.TranslationPath} when present)" };
+        var conditionalSamples = new Option<int>("--conditional-samples") { Description = "Samples per image K of the segment and translate tables", DefaultValueFactory = _ => 8 };
+        var conditionalSteps = new Option<int>("--conditional-steps") { Description = "Solver steps of the segment and translate tables", DefaultValueFactory = _ => 20 };
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var command = new Command("medical-eval", "The held-out medical evaluation: exact-acceleration MRI against tuned converged baselines, lesions, out-of-distribution images, uncertainty, NFE study, other tasks, anomaly detection")
-            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, allowNonFinite, device };
+            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, allowNonFinite, device,
+              segModel, translateModel, conditionalSamples, conditionalSteps };
         command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(maskSeeds), r.GetValue(maskType)!, r.GetValue(accelerations)!, r.GetValue(noWavelet), r.GetValue(steps),
             r.GetValue(methods)!, r.GetValue(main)!, r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(posterior), r.GetValue(studySteps)!, r.GetValue(studyN),
             r.GetValue(maxIterations), r.GetValue(tolerance), r.GetValue(anomalySteps), r.GetValue(tasks)!, r.GetValue(batch), r.GetValue(seed), r.GetValue(output),
-            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite))));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), r.GetValue(segModel), r.GetValue(translateModel), r.GetValue(conditionalSamples), r.GetValue(conditionalSteps))));
         return command;
     }
 
     public sealed record Request(string? Model, int N, int ValidationN, int MaskSeeds, string MaskType, string Accelerations, bool NoWavelet, int Steps, string Methods, string MainMethod, int JumpLength,
         int JumpCount, int PosteriorSamples, string StudySteps, int StudyN, int MaxIterations, double Tolerance, int AnomalySteps, string Tasks, int Batch, ulong Seed,
-        string? Output, bool Force, string Device, bool AllowNonFinite = false);
+        string? Output, bool Force, string Device, bool AllowNonFinite = false, string? SegModel = null, string? TranslateModel = null, int ConditionalSamples = 8, int ConditionalSteps = 20);
 
     private static ReconstructionMethod Method(string option, string name) => name switch
     {
@@ -83,6 +88,8 @@ internal static class MedicalEvalCommand
         MedicalInputs.AboveAtMost("--tolerance", q.Tolerance, 0, 1);
         MedicalInputs.InRange("--anomaly-steps", q.AnomalySteps, 1, 100_000);
         MedicalInputs.InRange("--batch-size", q.Batch, 1, 4096);
+        MedicalInputs.InRange("--conditional-samples", q.ConditionalSamples, 1, 1000);
+        MedicalInputs.InRange("--conditional-steps", q.ConditionalSteps, 1, 100_000);
         var methods = Split(q.Methods).Select(m => Method("--methods", m)).Distinct().ToList();
         if (methods.Count == 0) throw new ArgumentException("--methods: give at least one method");
         var tasks = Split(q.Tasks);
@@ -114,6 +121,8 @@ internal static class MedicalEvalCommand
             AnomalySteps = q.AnomalySteps,
             Tasks = tasks.ToHashSet(),
             Seed = q.Seed,
+            ConditionalSamples = q.ConditionalSamples,
+            ConditionalSteps = q.ConditionalSteps,
         };
     }
 
@@ -133,7 +142,12 @@ internal static class MedicalEvalCommand
         MedicalInputs.EnsureResultsFit($"the evaluation of {largest} phantoms of {Shape.Format(model.SampleShape)}", largest, model.SampleShape, 2L * q.PosteriorSamples + 12);
         int studyBatch = Math.Min(q.Batch, Math.Min(q.StudyN, q.N));
         using var studyModel = (options.Tasks.Contains("study") || options.Tasks.Contains("uncertainty")) && studyBatch != model.Batch ? DiffusionModel.Open(modelPath, backend, studyBatch) : null;
-        var report = MedicalEvaluation.Run(model, options with { Cancellation = cancel.Token }, Console.WriteLine, studyModel);
+        // The conditional tables: the named models, else the bundled ones when they are there (else the tables are left out with a note).
+        using var segmentation = options.Tasks.Contains("segment") && ConditionalModel(q.SegModel, DiffusionKernels.BundledModel.SegmentationPath) is { } seg
+            ? DiffusionModel.Open(seg, backend, Math.Min(q.Batch, q.N * q.ConditionalSamples), image: new ImageConditioning()) : null;
+        using var translation = options.Tasks.Contains("translate") && ConditionalModel(q.TranslateModel, DiffusionKernels.BundledModel.TranslationPath) is { } tr
+            ? DiffusionModel.Open(tr, backend, Math.Min(q.Batch, q.N * q.ConditionalSamples), image: new ImageConditioning()) : null;
+        var report = MedicalEvaluation.Run(model, options with { Cancellation = cancel.Token, SegmentationModel = segmentation, TranslationModel = translation }, Console.WriteLine, studyModel);
         Console.WriteLine($"done in {report.Elapsed.TotalSeconds:F0} s");
         var nonFinite = report.NonFiniteResults();
         if (nonFinite.Count > 0)
@@ -152,6 +166,20 @@ internal static class MedicalEvalCommand
             Console.WriteLine($"wrote {output}");
         }
         return 0;
+    }
+
+    /// <summary>The model folder given, else the bundled one at <paramref name="bundled"/> when it exists, else null.</summary>
+    private static string? ConditionalModel(string? given, string bundled)
+    {
+        if (given is not null) return given;
+        try
+        {
+            return DiffusionKernels.BundledModel.Find(bundled);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
     }
 
     /// <summary>MSE (= 10^(−PSNR/10), data range 1) against NFE, log-log, one curve per (acceleration, method), TV-DC as levels.</summary>

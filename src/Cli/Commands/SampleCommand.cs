@@ -42,6 +42,10 @@ internal static class SampleCommand
         var classLabel = new Option<long?>("--class-label") { Description = "Class to sample from a class-conditional model" };
         var guidance = new Option<double?>("--guidance-scale") { Description = "Classifier-free guidance scale w for a class-conditional model (1 = plain conditional)" };
         var nullClass = new Option<long?>("--null-class") { Description = "Label of the dropped condition for guidance (default: the class table's last row)" };
+        var condition = new Option<string?>("--condition")
+        {
+            Description = "Image-conditioned model: condition images in [0, 1] (.npy [N, C, H, W], or one PNG), one sample per condition, or --num-samples K each (an ensemble; default 1)",
+        };
         var output = new Option<string>("--output") { Description = "Output folder (samples.npy, grid.png, sample_NNNN.png)", DefaultValueFactory = _ => "samples" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder that dk wrote" };
         var allowNonFinite = CommonOptions.AllowNonFinite();
@@ -50,13 +54,14 @@ internal static class SampleCommand
         var dataset = new DatasetOptions();
         var json = JsonSummary.Option();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, output, force, allowNonFinite, device, json };
+            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, condition, output, force, allowNonFinite, device, json };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
         foreach (var option in dataset.Options) command.Options.Add(option);
         command.SetAction(r => JsonSummary.Run("sample", r.GetValue(json), () => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler), r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
             r.GetValue(grid), r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
-            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r)))));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r), r.GetValue(condition),
+            CountGiven: r.GetResult(count) is { Implicit: false }))));
         return command;
     }
 
@@ -68,10 +73,12 @@ internal static class SampleCommand
 
     public sealed record SampleRequest(string? Model, string? Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string? Sigmas,
         string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false,
-        DatasetRequest? Dataset = null);
+        DatasetRequest? Dataset = null, string? Condition = null, bool CountGiven = true);
 
     public static int Run(SampleRequest q)
     {
+        // With conditions, one sample each unless --num-samples asks for an ensemble.
+        if (q.Condition is not null && !q.CountGiven) q = q with { Count = 1 };
         var explicitSolver = q.Sampler is null or Diffusers ? null : SolverSettingOptions.Apply(ExplicitSolver(q.Sampler), q.SolverSettings);
         CommonOptions.InRange("--steps", q.Steps, 1, StudyCommand.MaxSteps);
         CommonOptions.AtLeast("--num-samples", q.Count, 1);
@@ -81,43 +88,51 @@ internal static class SampleCommand
         if (!(q.Strength > 0 && q.Strength <= 1)) throw new ArgumentException($"--strength must be in (0, 1], found {q.Strength}");
         var modelPath = q.Model ?? FindBundledModel();
         if (q.Init is not null && q.InitImage is not null) throw new ArgumentException("give --init (noise) or --init-image (img2img), not both");
-        string?[] inputs = [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage];
+        if (q.Condition is not null && q.ClassLabel is not null) throw new ArgumentException("--condition and --class-label together are not supported");
+        if (q.Condition is not null && q.Dataset is { Streaming: true }) throw new ArgumentException("--condition does not stream datasets; draw the conditions' samples into one folder");
+        string?[] inputs = [.. CommonOptions.ModelPaths(modelPath), q.Init, q.InitImage, q.Condition];
         var output = q.Dataset is { Streaming: true } data ? DatasetSampling.CheckOutput(q, data, inputs) : OutputFolder.Check(q.Output, q.Force, inputs);
         var initNoise = q.Init is null ? null : Npy.Read(q.Init);
         if (initNoise is not null) CommonOptions.RequireFinite($"--init {q.Init}", initNoise.AsFloat32(), q.AllowNonFinite);
 
         using var backend = Devices.Create(q.Device);
         using var cancel = ConsoleCancellation.Install();
-        if (q.ClassLabel is null && (q.Guidance is not null || q.NullClass is not null)) throw new ArgumentException("--guidance-scale and --null-class need --class-label");
+        if (q.ClassLabel is null && q.Condition is null && q.Guidance is not null) throw new ArgumentException("--guidance-scale needs --class-label or --condition");
+        if (q.ClassLabel is null && q.NullClass is not null) throw new ArgumentException("--null-class needs --class-label");
         if (q.Guidance is null && q.NullClass is not null) throw new ArgumentException("--null-class applies with --guidance-scale only");
         using var pipeline = DiffusionPipeline.Open(modelPath, backend);
+        var conditions = Conditions(q, modelPath, pipeline.ConditionShape);
         var request = new GenerationRequest
         {
             Steps = q.Steps,
             Seed = q.Seed,
             NumSamples = q.Count,
-            BatchSize = batchSize,
+            BatchSize = conditions is null ? batchSize : q.Batch,
             ClassLabel = q.ClassLabel,
             GuidanceScale = q.Guidance,
             NullClassLabel = q.NullClass,
             ScheduleOverrides = new ScheduleOverrides(q.BetaSchedule, q.Prediction, q.ClipSample),
             CheckFinite = !q.AllowNonFinite,
             InitNoise = initNoise?.AsFloat32(),
+            Condition = conditions,
         };
+        // Samples in all: one run of --num-samples, or --num-samples per condition.
+        int total = conditions is null ? q.Count : checked(conditions.Length / pipeline.ConditionShape!.Aggregate(1, (a, b) => a * b) * q.Count);
         var model = RequestFlags.Map(() => pipeline.Prepare(request));
         // Images in [0, 1] (.npy, or a PNG used for every sample); the pipeline maps them to the model's [-1, 1].
         var initImage = q.InitImage is null ? null : InitImages.Read(q.InitImage, model.SampleShape[0]);
         if (initImage is not null) CommonOptions.RequireFinite($"--init-image {q.InitImage}", initImage.Values, q.AllowNonFinite);
         request = request with { InitImage = initImage?.Values, Strength = q.Strength };
-        if (q.Dataset is not { Streaming: true }) MemoryBudget.HostArray($"--num-samples {q.Count} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", q.Count, model.SampleLength));
+        if (q.Dataset is not { Streaming: true }) MemoryBudget.HostArray($"--num-samples {total} samples of {Shape.Format(model.SampleShape)}", MemoryBudget.Elements("--num-samples", total, model.SampleLength));
         // The model's own diffusers scheduler when asked, or by default when its scheduler_config.json names a class.
         request = explicitSolver is null && (q.Sampler == Diffusers || model.Schedule.ClassName is not null)
             ? request with { Sampler = Diffusers, Eta = DiffusersSchedulerEta(q, model) }
             : request with { Solver = explicitSolver ?? SolverSettingOptions.Apply(SamplerRegistry.Get(DefaultSampler), q.SolverSettings), SigmaGrid = q.Sigmas };
-        if (initNoise is not null && initNoise.AsFloat32().Length != (long)q.Count * model.SampleLength)
-            throw new ShapeMismatchException($"{q.Init}: --init must hold {q.Count} samples of {Shape.Format(model.SampleShape)}, found {Shape.Format(initNoise.Shape)}");
-        if (initImage is not null && initImage.Values.Length != (long)q.Count * model.SampleLength && !(initImage.Single && initImage.Values.Length == model.SampleLength))
-            throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {q.Count} images of {Shape.Format(model.SampleShape)} (--num-samples), found {Shape.Format(initImage.Shape)}");
+        string counted = conditions is null ? "--num-samples" : $"{total / q.Count} --condition images × --num-samples {q.Count}";
+        if (initNoise is not null && initNoise.AsFloat32().Length != (long)total * model.SampleLength)
+            throw new ShapeMismatchException($"{q.Init}: --init must hold {total} samples of {Shape.Format(model.SampleShape)} ({counted}), found {Shape.Format(initNoise.Shape)}");
+        if (initImage is not null && initImage.Values.Length != (long)total * model.SampleLength && !(initImage.Single && initImage.Values.Length == model.SampleLength))
+            throw new ShapeMismatchException($"{q.InitImage}: --init-image must hold {total} images of {Shape.Format(model.SampleShape)} ({counted}), found {Shape.Format(initImage.Shape)}");
         if (q.Dataset is { Streaming: true } streaming)
         {
             // A dataset holds one chunk in memory at a time: chunk samples [first, first + count) are those of the whole run.
@@ -130,21 +145,21 @@ internal static class SampleCommand
         var result = StepProgress.Run("sampling", (int)Math.Min(int.MaxValue, pipeline.TotalSteps(request)),
             report => pipeline.Generate(request, new ProgressReport(report), cancel.Token));
         var samples = result.Samples;
-        int batches = (q.Count + batchSize - 1) / batchSize;
+        int batches = (total + model.Batch - 1) / model.Batch;
         CommonOptions.RequireFinite("samples.npy", samples, allow: true);
-        int[] shape = [q.Count, .. model.SampleShape];
+        int[] shape = [total, .. model.SampleShape];
         OutputFolder.Write(output, temp =>
         {
             Npy.Write(Path.Combine(temp, "samples.npy"), samples, shape);
             if (shape.Length == 4 && shape[2] >= 8 && shape[3] >= 8)
             {
                 ImageWriter.SaveGrid(Path.Combine(temp, "grid.png"), samples, shape, -1f, 1f);
-                for (int k = 0; k < q.Count; k++) ImageWriter.SavePng(Path.Combine(temp, $"sample_{k:D4}.png"), samples, shape, k, -1f, 1f);
+                for (int k = 0; k < total; k++) ImageWriter.SavePng(Path.Combine(temp, $"sample_{k:D4}.png"), samples, shape, k, -1f, 1f);
             }
         });
         double seconds = result.Elapsed.TotalSeconds;
         Console.WriteLine($"device {backend.Name} | sampler {result.Sampler}, {q.Steps} steps, NFE {result.Evaluations}{(initImage is null ? "" : $", img2img from σ {result.StartSigma:G3}")} "
-                          + $"({batches} batch{(batches == 1 ? "" : "es")} of {batchSize}) | {q.Count} samples in {seconds:F2} s, {q.Count / seconds:F2} images/s");
+                          + $"({batches} batch{(batches == 1 ? "" : "es")} of {model.Batch}) | {(conditions is null ? "" : $"{total / q.Count} conditions × {q.Count}, ")}{total} samples in {seconds:F2} s, {total / seconds:F2} images/s");
         Console.WriteLine($"wrote {output}");
         RecordJson(q, modelPath, model, result, batchSize, output);
         return 0;
@@ -168,6 +183,21 @@ internal static class SampleCommand
         JsonSummary.Metric("images_per_second", result.Count / result.Elapsed.TotalSeconds);
         JsonSummary.Metric("start_sigma", result.StartSigma);
         JsonSummary.FilesUnder(output);
+    }
+
+    /// <summary>
+    /// The --condition images in the model's units, checked against the model: an image-conditioned model needs them, any
+    /// other refuses them.
+    /// </summary>
+    private static float[]? Conditions(SampleRequest q, string modelPath, int[]? conditionShape)
+    {
+        if (conditionShape is null)
+            return q.Condition is null ? null
+                : throw new ArgumentException($"--condition {q.Condition}: the model {modelPath} is not image-conditioned (in_channels = out_channels); it takes no condition");
+        if (q.Condition is null)
+            throw new ArgumentException($"{modelPath}: the model is image-conditioned ({conditionShape[0]} condition channel{(conditionShape[0] == 1 ? "" : "s")} of {conditionShape[1]}×{conditionShape[2]}); " +
+                "give --condition (an .npy [N, C, H, W] or a PNG, in [0, 1])");
+        return ConditionImages.Read("--condition", q.Condition, conditionShape, q.AllowNonFinite);
     }
 
     /// <summary>An explicit solver by name; the message lists every name --sampler takes.</summary>

@@ -1,4 +1,5 @@
 using DiffusionKernels.Medical.Inverse;
+using DiffusionKernels.Samplers.Sampling;
 
 namespace DiffusionKernels.Medical.Evaluation;
 
@@ -39,7 +40,16 @@ public sealed record EvaluationOptions
     public double Tolerance { get; init; } = 1e-5;
     /// <summary>Steps of the anomaly reconstruction.</summary>
     public int AnomalySteps { get; init; } = 20;
-    /// <summary>Which tables to make: mri, pathology, ood, uncertainty, oracle, study, inpaint, superres, denoise, anomaly.</summary>
+    /// <summary>The image-conditioned segmentation model (image → lesion mask) of the segment table; without it the table is left out with a note.</summary>
+    public DiffusionModel? SegmentationModel { get; init; }
+    /// <summary>The image-conditioned translation model (contrast A → B) of the translate table; without it the table is left out with a note.</summary>
+    public DiffusionModel? TranslationModel { get; init; }
+    /// <summary>Samples per image K of the segment and translate tables.</summary>
+    public int ConditionalSamples { get; init; } = 8;
+    /// <summary>Solver steps of the segment and translate tables.</summary>
+    public int ConditionalSteps { get; init; } = 20;
+
+    /// <summary>Which tables to make: mri, pathology, ood, uncertainty, oracle, study, inpaint, superres, denoise, anomaly, segment, translate.</summary>
     public IReadOnlySet<string> Tasks { get; init; } = new HashSet<string>(AllTasks);
     /// <summary>Seed of noise and sampling.</summary>
     public ulong Seed { get; init; }
@@ -47,5 +57,5 @@ public sealed record EvaluationOptions
     public CancellationToken Cancellation { get; init; }
 
     /// <summary>Every table name.</summary>
-    public static readonly string[] AllTasks = ["mri", "pathology", "ood", "uncertainty", "oracle", "study", "inpaint", "superres", "denoise", "anomaly"];
+    public static readonly string[] AllTasks = ["mri", "pathology", "ood", "uncertainty", "oracle", "study", "inpaint", "superres", "denoise", "anomaly", "segment", "translate"];
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using DiffusionKernels.Medical.Baselines;
+using DiffusionKernels.Medical.Conditional;
 using DiffusionKernels.Medical.Inverse;
 using DiffusionKernels.Medical.Metrics;
 using DiffusionKernels.Medical.Operators;
@@ -90,6 +91,8 @@ public static class MedicalEvaluation
                     case "superres": SuperResolution(); break;
                     case "denoise": Denoise(); break;
                     case "anomaly": Anomaly(); break;
+                    case "segment": Segment(); break;
+                    case "translate": Translate(); break;
                 }
             }
             _report.Elapsed = clock.Elapsed;
@@ -176,6 +179,54 @@ public static class MedicalEvaluation
             $"{v.Average().ToString(format, CultureInfo.InvariantCulture)} ± {ImageQuality.Std(v).ToString(format, CultureInfo.InvariantCulture)}";
 
         private float[] MriMask(int acceleration, ulong seed) => MriMasks.Create(_o.MaskType, _h, _w, acceleration, seed);
+
+        // ---------------------------------------------------------------- image-conditioned tasks
+
+        private EnsembleOptions Ensemble() => new() { Samples = _o.ConditionalSamples, Steps = _o.ConditionalSteps, Seed = _o.Seed, Cancellation = _o.Cancellation };
+
+        /// <summary>The image size of a conditional model, which must match the main model's phantoms.</summary>
+        private static int Size(DiffusionModel model, string task)
+        {
+            if (model.ConditionShape is not [1, var h, var w] || model.SampleShape is not [1, _, _] || h != w)
+                throw new ArgumentException($"medical evaluation ({task}): {model.Source} must take one condition channel and give one channel of square images, found condition {string.Join("×", model.ConditionShape ?? [])} and sample {string.Join("×", model.SampleShape)}");
+            return h;
+        }
+
+        private void Segment()
+        {
+            if (_o.SegmentationModel is not { } model)
+            {
+                _log("");
+                _log("segment: no segmentation model given; table left out");
+                return;
+            }
+            int s = Size(model, "segment");
+            var report = SegmentationBenchmark.Run(model, HeldOutSets.LesionPhantoms(_n, s, TestFirstIndex), HeldOutSets.LesionPhantoms(_o.ValidationImages, s, ValidationFirstIndex),
+                Ensemble(), log: _log);
+            Publish(report.Table, F($" ({model.Source}, {_o.ConditionalSteps} steps, lesion phantoms from {TestFirstIndex}, validation from {ValidationFirstIndex})"));
+        }
+
+        private void Translate()
+        {
+            if (_o.TranslationModel is not { } model)
+            {
+                _log("");
+                _log("translate: no translation model given; table left out");
+                return;
+            }
+            int s = Size(model, "translate");
+            var report = TranslationBenchmark.Run(model, HeldOutSets.ContrastPairs(_n, s, TestFirstIndex), HeldOutSets.ContrastPairs(_o.ValidationImages, s, ValidationFirstIndex), Ensemble());
+            Publish(report.Table, F($" ({model.Source}, {_o.ConditionalSteps} steps, phantoms from {TestFirstIndex}, validation from {ValidationFirstIndex})"));
+        }
+
+        /// <summary>Adds a table made elsewhere to the report, printing it as the others print.</summary>
+        private void Publish(EvaluationTable made, string titleSuffix)
+        {
+            var t = Table(made.Title + titleSuffix, [.. made.Columns]);
+            foreach (var r in made.Rows) Row(t, r);
+            t.Notes.AddRange(made.Notes);
+            foreach (var note in made.Notes) _log(note);
+        }
 
         // ---------------------------------------------------------------- MRI
 

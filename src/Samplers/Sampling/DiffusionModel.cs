@@ -1,5 +1,6 @@
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Models;
+using DiffusionKernels.Samplers.Conditioning;
 using DiffusionKernels.Samplers.Denoisers;
 using DiffusionKernels.Samplers.Diffusers;
 using DiffusionKernels.Samplers.Schedules;
@@ -14,6 +15,13 @@ public sealed record ScheduleOverrides(string? BetaSchedule = null, string? Pred
 /// the model was trained with for a dropped condition (default: the last row of its class table).
 /// </summary>
 public sealed record ClassConditioning(long Label, double? GuidanceScale = null, long? NullLabel = null);
+
+/// <summary>
+/// Opens an image-conditioned model (a U-Net with more input than output channels, the rest being the condition image,
+/// SR3/Palette style) for sampling with a condition per sample (<see cref="DiffusionModel.SetCondition"/>), optionally
+/// with classifier-free guidance of scale w by a zero ("null") condition.
+/// </summary>
+public sealed record ImageConditioning(double? GuidanceScale = null);
 
 /// <summary>
 /// A denoiser ready to sample from, opened from a diffusers U-Net folder (config.json, weights and
@@ -35,7 +43,13 @@ public sealed class DiffusionModel : IDisposable
     private bool _disposed;
 
     private DiffusionModel(string source, IDenoiser denoiser, SchedulerConfig schedule, int batch, params IDisposable[] owned)
+        : this(source, denoiser, schedule, batch, null, owned)
     {
+    }
+
+    private DiffusionModel(string source, IDenoiser denoiser, SchedulerConfig schedule, int batch, Tensor? condition, params IDisposable[] owned)
+    {
+        _condition = condition;
         Source = source;
         Schedule = schedule;
         Batch = batch;
@@ -46,6 +60,35 @@ public sealed class DiffusionModel : IDisposable
     }
 
     private readonly Lazy<IDiffusersModel> _network;
+    // The device condition [Batch, ..ConditionShape] of an image-conditioned model (null otherwise): the conditioned
+    // denoiser reads it at every call, SetCondition refills it between batches.
+    private readonly Tensor? _condition;
+
+    /// <summary>Shape of one condition image [C_cond, H, W] of an image-conditioned model; null when the model takes none.</summary>
+    public int[]? ConditionShape => _condition is null ? null : _condition.Shape.ToArray()[1..];
+
+    /// <summary>Values per condition image (0 when the model takes none).</summary>
+    public int ConditionLength => ConditionShape?.Aggregate(1, (a, b) => a * b) ?? 0;
+
+    /// <summary>
+    /// Sets the conditions of the next batch: <paramref name="conditions"/> holds up to <see cref="Batch"/> condition
+    /// images [n, ..<see cref="ConditionShape"/>] flattened, in the units the network was trained on (it sees them
+    /// unscaled); batch slots beyond n get zeros. Hold <see cref="Exclusive"/> across setting and sampling when other
+    /// threads share the model.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model is not image-conditioned.</exception>
+    /// <exception cref="ShapeMismatchException">The values are not a whole number of conditions, or more than a batch.</exception>
+    public void SetCondition(ReadOnlySpan<float> conditions)
+    {
+        ThrowIfDisposed();
+        if (_condition is null) throw new InvalidOperationException($"{Source}: the model is not image-conditioned; it takes no condition");
+        int per = ConditionLength;
+        if (conditions.Length % per != 0 || conditions.Length / per > Batch)
+            throw new ShapeMismatchException($"{Source}: a batch's conditions must be up to {Batch} images of {Shape.Format(ConditionShape!)} ({per} values each), found {conditions.Length} values");
+        var padded = new float[(long)Batch * per];
+        conditions.CopyTo(padded);
+        Backend.CopyFromHost(padded, _condition);
+    }
 
     /// <summary>
     /// The network as diffusers' schedulers call it (<see cref="DiffusersScheduler"/>): the raw U-Net (guided on its
@@ -169,14 +212,16 @@ public sealed class DiffusionModel : IDisposable
     /// <exception cref="DirectoryNotFoundException">The model folder does not exist.</exception>
     /// <exception cref="IOException">A file is not a regular file (a FIFO, a device) or cannot be read.</exception>
     /// <exception cref="InsufficientMemoryException">The model or its network at this batch size cannot fit in memory.</exception>
-    /// <exception cref="ArgumentException">The overrides or the conditioning do not fit the model.</exception>
-    public static DiffusionModel Open(string source, Backend backend, int batch, ScheduleOverrides? overrides = null, ClassConditioning? conditioning = null)
+    /// <exception cref="ArgumentException">The overrides or the conditioning do not fit the model (an image-conditioned model needs <paramref name="image"/>, others refuse it).</exception>
+    public static DiffusionModel Open(string source, Backend backend, int batch, ScheduleOverrides? overrides = null, ClassConditioning? conditioning = null,
+        ImageConditioning? image = null)
     {
         overrides ??= new ScheduleOverrides();
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch size must be ≥ 1, found {batch}");
         if (source.StartsWith("gmm:", StringComparison.Ordinal))
         {
             if (conditioning is not null) throw new ArgumentException($"{source}: class labels and guidance apply to class-conditional U-Nets only");
+            if (image is not null) throw new ArgumentException($"{source}: a Gaussian mixture is not image-conditioned; it takes no condition image");
             var (gmm, spec) = GaussianMixtureSpec.Load(source[4..], backend);
             try
             {
@@ -206,10 +251,16 @@ public sealed class DiffusionModel : IDisposable
             int size = unet.Config.SampleSize ?? throw new ModelFormatException($"{configFile}: key 'sample_size' is missing or null; sampling needs the image size");
             if (size % unet.Config.SpatialMultiple != 0)
                 throw new ModelFormatException($"{configFile}: key 'sample_size' {size} is not a multiple of {unet.Config.SpatialMultiple} (2^(levels−1) for {unet.Config.BlockOutChannels.Length} levels)");
-            if (unet.Config.InChannels > unet.Config.OutChannels)
+            int conditionChannels = unet.Config.InChannels - unet.Config.OutChannels;
+            if (conditionChannels > 0 && image is null)
                 throw new ArgumentException($"{source}: the model is image-conditioned ({unet.Config.InChannels} input channels for {unet.Config.OutChannels} output channels: " +
-                    $"{unet.Config.InChannels - unet.Config.OutChannels} condition channels); it samples through a {nameof(Conditioning.ConditionedDenoiser)} with a condition image");
+                    $"{conditionChannels} condition channels); it samples with a condition image per sample");
+            if (conditionChannels <= 0 && image is not null)
+                throw new ArgumentException($"{source}: the model is not image-conditioned (in_channels {unet.Config.InChannels}, out_channels {unet.Config.OutChannels}); it takes no condition image");
+            if (image is not null && conditioning is not null)
+                throw new ArgumentException($"{source}: a condition image and a class label together are not supported");
             var plan = unet.Compile(batch, size, size);
+            if (image is not null) return OpenImageConditioned(source, unet, plan, discrete, schedule, batch, size, image);
             long[]? labels = conditioning is null ? null : Enumerable.Repeat(conditioning.Label, batch).ToArray();
             var denoiser = new UNetDenoiser(plan, discrete, schedule.Prediction, [unet.Config.InChannels, size, size], labels);
             if (conditioning?.GuidanceScale is not { } scale) return new DiffusionModel(source, denoiser, schedule, batch, denoiser, unet);
@@ -221,6 +272,26 @@ public sealed class DiffusionModel : IDisposable
         catch
         {
             unet.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The U-Net as a <see cref="ConditionedDenoiser"/> over a device condition the model owns (zeros until set).</summary>
+    private static DiffusionModel OpenImageConditioned(string source, UNet2DModel unet, UNetPlan plan, DiscreteSchedule discrete, SchedulerConfig schedule, int batch, int size,
+        ImageConditioning image)
+    {
+        var denoiser = new UNetDenoiser(plan, discrete, schedule.Prediction, [unet.Config.OutChannels, size, size]);
+        Tensor? condition = null;
+        try
+        {
+            condition = plan.Sample.Backend.Allocate(new Shape([batch, .. denoiser.ConditionShape]));
+            var conditioned = new ConditionedDenoiser(denoiser, condition, image.GuidanceScale);
+            return new DiffusionModel(source, conditioned, schedule, batch, condition, conditioned, condition, denoiser, unet);
+        }
+        catch
+        {
+            condition?.Dispose();
+            denoiser.Dispose();
             throw;
         }
     }

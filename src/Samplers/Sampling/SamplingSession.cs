@@ -129,11 +129,18 @@ public sealed class SamplingSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Called with (first sample, samples) before each batch starts, inside the model's lease: how a conditioned run sets
+    /// the batch's condition images on the model once per batch.
+    /// </summary>
+    internal Action<int, int>? BeforeBatch { get; set; }
+
     /// <summary>The next batch's x (caller's latents or images, Philox noise keyed by sample index) and its loop.</summary>
     private SamplerRun StartBatch()
     {
         int batch = _model.Batch, n = Math.Min(batch, _count - _start);
         var backend = _model.Backend;
+        BeforeBatch?.Invoke(_start, n);
         if (_padded is not null)
         {
             Array.Clear(_padded);
