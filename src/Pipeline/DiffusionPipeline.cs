@@ -300,7 +300,12 @@ public sealed class DiffusionPipeline : IDisposable
                 p.SamplesDone, p.Samples, p.Step.Step, p.Step.Steps, p.Step.Sigma, p.Step.NextSigma, p.Step.Evaluations, ++done, total));
             int evaluations0 = plan.Scheduler is null ? model.Denoiser.Evaluations : model.Network.Evaluations;
             int count = TotalSamples(request);
-            if (request.Condition is { } condition) CheckConditionValues(condition, model, request.CheckFinite);
+            if (request.Condition is { } condition)
+            {
+                CheckConditionValues(condition, model, request.CheckFinite);
+                if (plan.Init is { } init && init.Length != (long)count * model.SampleLength)
+                    throw new ShapeMismatchException($"the initial {(plan.InitIsImage ? "images" : "noise")} must hold {count} samples ({count / request.NumSamples} conditions × {request.NumSamples}) of {Shape.Format(model.SampleShape)}, found {init.Length} values");
+            }
             var sampling = plan.Scheduler is not null
                 ? SampleRunner.Begin(model, plan.Scheduler, request.Steps, count, options, plan.Init, report)
                 : SampleRunner.Begin(model, plan.Solver!, plan.Sigmas, count, options, plan.Init, report, plan.InitIsImage);
