@@ -2,7 +2,6 @@ using System.Diagnostics;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Models;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace DiffusionKernels.Bench;
 
@@ -26,13 +25,7 @@ public static class CpuComparison
         if (!File.Exists(onnxPath)) throw new FileNotFoundException($"compare-cpu: no model.onnx in {directory}", onnxPath);
         using var backend = new CpuBackend();
         using var model = UNet2DModel.Load(directory, backend);
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        };
+        using var options = OrtUnet.Options(threads);
         using var session = new InferenceSession(onnxPath, options);
         int size = model.Config.SampleSize ?? 32, channels = model.Config.InChannels;
         Console.WriteLine($"# {model.ParameterCount:N0} parameters, {channels}×{size}×{size}; ours: {backend.Device.Name} " +
@@ -51,11 +44,7 @@ public static class CpuComparison
             plan.SetTimesteps(timesteps);
             Action ours = plan.Run;
 
-            var inputs = new[]
-            {
-                NamedOnnxValue.CreateFromTensor("sample", new DenseTensor<float>(sample, [batch, channels, size, size])),
-                NamedOnnxValue.CreateFromTensor("timestep", new DenseTensor<float>(timesteps, [batch])),
-            };
+            var inputs = OrtUnet.Inputs(sample, timesteps, channels, size);
             Action ort = () => session.Run(inputs).Dispose();
 
             // Both engines on the same input: their outputs must agree before their times mean anything.

@@ -2,7 +2,6 @@ using System.Text.Json;
 using DiffusionKernels.Runtime;
 using DiffusionKernels.Runtime.Models;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace DiffusionKernels.Bench;
 
@@ -54,21 +53,9 @@ public static class CpuProfileComparison
         int[] shape, int threads, int runs)
     {
         string prefix = Path.Combine(Path.GetTempPath(), $"dk-ort-profile-{Environment.ProcessId}");
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            EnableProfiling = true,
-            ProfileOutputPathPrefix = prefix,
-        };
+        using var options = OrtUnet.Options(threads, prefix);
         using var session = new InferenceSession(onnxPath, options);
-        var inputs = new[]
-        {
-            NamedOnnxValue.CreateFromTensor("sample", new DenseTensor<float>(sample, shape)),
-            NamedOnnxValue.CreateFromTensor("timestep", new DenseTensor<float>(timesteps, [timesteps.Length])),
-        };
+        var inputs = OrtUnet.Inputs(sample, timesteps, shape[1], shape[2]);
         for (int i = 0; i < WarmUp + runs; i++) session.Run(inputs).Dispose();
         string file = session.EndProfiling();
         try

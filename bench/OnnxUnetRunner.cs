@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace DiffusionKernels.Bench;
 
@@ -12,20 +11,13 @@ public static class OnnxUnetRunner
 {
     public static void Run(string modelPath, IReadOnlyList<int> batches, int threads, int iters)
     {
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        };
+        using var options = OrtUnet.Options(threads);
         using var session = new InferenceSession(modelPath, options);
         var rng = new Random(0);
         foreach (var b in batches)
         {
-            var x = new DenseTensor<float>(Enumerable.Range(0, b * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray(), [b, 3, 32, 32]);
-            var t = new DenseTensor<float>(Enumerable.Repeat(500f, b).ToArray(), [b]);
-            var inputs = new[] { NamedOnnxValue.CreateFromTensor("sample", x), NamedOnnxValue.CreateFromTensor("timestep", t) };
+            var inputs = OrtUnet.Inputs(Enumerable.Range(0, b * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray(),
+                Enumerable.Repeat(500f, b).ToArray(), channels: 3, size: 32);
             for (int i = 0; i < 2; i++) session.Run(inputs).Dispose();
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < iters; i++) session.Run(inputs).Dispose();
