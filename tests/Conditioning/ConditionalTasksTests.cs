@@ -109,6 +109,8 @@ public class ConditionalTasksTests
         Assert.That(stdout, Does.Contain("| Otsu threshold |").And.Contain("| histogram matching (global) |"));
         var md = File.ReadAllText(Path.Combine(output, "medical-eval.md"));
         Assert.That(md, Does.Contain("### Lesion segmentation (image → mask), 2 test images").And.Contain("### Contrast translation (A → B), 2 test pairs").And.Contain(_model));
+        // The header names the settings of these tables, not the MRI ones.
+        Assert.That(stdout, Does.Contain("K = 2 samples of 2 steps").And.Not.Contain("mask seeds").And.Not.Contain("steps per diffusion method"));
         (code, _, err) = CliRunner.Run("medical-eval", "--tasks", "segment", "--seg-model", _model, "--conditional-samples", "0", "--device", "cpu");
         Assert.That(code, Is.EqualTo(2), err);
         Assert.That(err, Does.Contain("--conditional-samples"));

@@ -48,6 +48,21 @@ public class ConditionedPipelineTests
     }
 
     [Test]
+    public void AConditionedRunBetweenTheStepsOfASessionLeavesItsSamplesAlone()
+    {
+        using var pipeline = DiffusionPipeline.Open(_dir, TestBackends.Cpu);
+        var conditions = Conditions(2, 8);
+        var alone = pipeline.Generate(Request(conditions, 2)).Samples;
+        using var session = pipeline.Begin(Request(conditions, 2));
+        Assert.That(session.Step(), Is.True);
+        // Another request with other conditions on the same pipeline sets them on the shared model between two steps.
+        var between = pipeline.Generate(Request(Conditions(2, 9), 2)).Samples;
+        var stepped = session.Finish().Samples;
+        Assert.That(stepped, Is.EqualTo(alone), "the session's conditions are back for its remaining steps");
+        Assert.That(between, Is.Not.EqualTo(alone), "the run in between used its own conditions");
+    }
+
+    [Test]
     public void GuidanceByTheZeroConditionIsPlainSamplingAtOneAndDiffersElsewhere()
     {
         using var pipeline = DiffusionPipeline.Open(_dir, TestBackends.Cpu);

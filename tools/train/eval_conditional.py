@@ -9,7 +9,7 @@ PyTorch, beside a simple baseline, and draws the model card's sample grid.
 
 The sampler is DDIM (η = 0) on the model's 1000-step linear β schedule, x̂₀ clipped to [−1, 1], the network fed
 [x_t, condition] with the condition mapped from [0, 1] to [−1, 1]: the layout dk's UNetDenoiser feeds. --guidance w ≠ 1
-mixes ε = ε(∅) + w·(ε(c) − ε(∅)) with the zero null condition the training dropped in.
+mixes the outputs o = o(∅) + w·(o(c) − o(∅)) with the zero null condition the training dropped in.
 
 seg: the mean of --ensemble samples (mapped to [0, 1]) is the soft mask, thresholded at 0.5; Dice and IoU per image,
 averaged, beside Otsu's threshold on each image and the best global intensity threshold chosen on the --fit pairs
@@ -44,6 +44,15 @@ def load_model(folder):
     return model, config, sched, meta
 
 
+def to_x0(prediction, output, x, a):
+    """x̂₀ from the network's output at ᾱ = a: ε, x̂₀ itself, or v = √ā·ε − √(1−ā)·x₀."""
+    if prediction == "sample":
+        return output
+    if prediction == "v_prediction":
+        return a ** 0.5 * x - (1 - a) ** 0.5 * output
+    return (x - (1 - a) ** 0.5 * output) / a ** 0.5
+
+
 @torch.no_grad()
 def ddim(model, sched, cond, steps, generator, guidance=1.0):
     """DDIM (η = 0) from pure noise; cond [B, C, S, S] in [−1, 1]. Returns x̂₀ in [−1, 1]."""
@@ -57,11 +66,11 @@ def ddim(model, sched, cond, steps, generator, guidance=1.0):
     for i, t in enumerate(ts):
         a = float(abar[t])
         tt = torch.full((b,), float(t))
-        eps = model(torch.cat([x, cond], 1), tt)
-        if guidance != 1.0:
-            eps_u = model(torch.cat([x, null], 1), tt)
-            eps = eps_u + guidance * (eps - eps_u)
-        x0 = ((x - (1 - a) ** 0.5 * eps) / a ** 0.5).clamp(-1, 1)
+        out = model(torch.cat([x, cond], 1), tt)
+        if guidance != 1.0:  # linear in the output, so the same mix for every prediction type
+            out_u = model(torch.cat([x, null], 1), tt)
+            out = out_u + guidance * (out - out_u)
+        x0 = to_x0(sched.get("prediction_type", "epsilon"), out, x, a).clamp(-1, 1)
         eps = (x - a ** 0.5 * x0) / (1 - a) ** 0.5
         a_prev = float(abar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
         x = a_prev ** 0.5 * x0 + (1 - a_prev) ** 0.5 * eps

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Trains the bundled phantom model: a diffusers-layout UNet2DModel (ε-prediction, 1000-step linear DDPM schedule) on
-head phantoms written by `dk phantoms`, in PyTorch: a GPU host for real runs (TF32, or bf16 autocast), the CPU for
-small ones. tools/gpu/train.sh drives it on a GPU host; tools/train/README.md has the procedure and the numbers.
+"""Trains the bundled phantom model: a diffusers-layout UNet2DModel (ε-prediction unless --prediction says otherwise,
+1000-step linear DDPM schedule) on head phantoms written by `dk phantoms`, in PyTorch: a GPU host for real runs (TF32,
+or bf16 autocast), the CPU for small ones. tools/gpu/train.sh drives it on a GPU host; tools/train/README.md has the
+procedure and the numbers.
 
   dk phantoms --n 50000 --size 64 --seed 0 --output phantoms.npy
   python3 tools/train/train_phantom.py --data phantoms.npy --out run --resume models/phantom64 --minutes 6
@@ -44,6 +45,9 @@ def parse_args():
     ap.add_argument("--cond-drop", type=float, default=0.1,
                     help="with --cond: probability that a sample's condition is replaced by zeros, so that classifier-free "
                          "guidance with a zero null condition works (default 0.1)")
+    ap.add_argument("--prediction", choices=ts.PREDICTIONS,
+                    help="what the network predicts: epsilon (default from scratch), sample (x̂₀) or v_prediction; a resumed "
+                         "run keeps its source's")
     ap.add_argument("--out", required=True, help="folder for the model, training_log.json and checkpoint.pt")
     ap.add_argument("--resume", help="a checkpoint.pt or a model folder (default: --out/checkpoint.pt if present, else scratch)")
     ap.add_argument("--steps", type=int, help="stop at this global step")
@@ -194,6 +198,10 @@ def main():
             raise SystemExit(f"{start.source} takes {have} condition channel(s) (in_channels {config['in_channels']}), but "
                              f"{'--cond ' + args.cond + ' has ' + str(cond_channels) if args.cond else 'no --cond was given'}")
     size = int(config["sample_size"])
+    prediction = start.prediction if start is not None else (args.prediction or "epsilon")
+    if args.prediction and args.prediction != prediction:
+        raise SystemExit(f"--prediction {args.prediction}: {start.source} was trained to predict {prediction}; another "
+                         f"prediction type starts from scratch (another --out, no --resume)")
 
     model = UNet2DModel(config).to(device)
     if bf16:
@@ -243,7 +251,7 @@ def main():
           f"{ {'bf16': 'bf16 autocast' + (' + TF32' if cuda else ''), 'tf32': 'TF32', 'fp32': 'fp32'}[precision] }{', compiled' if args.compile else ''}; from {origin}")
     print(f"schedule: peak lr {schedule.peak:g} after {schedule.warmup} warm-up steps, cosine to {schedule.floor:g} at step "
           f"{schedule.start + schedule.length}{f'; re-warm-up over {args.rewarmup} steps' if resumed_inside else ''}; "
-          f"batch {args.batch}, EMA cap {args.ema}")
+          f"batch {args.batch}, EMA cap {args.ema}, predicting {prediction}")
     if start is not None and start.images is None and step > 0:
         print(f"note: {start.source} records no image count; images seen are counted from step {step} on")
     if args.steps is not None and step >= args.steps:
@@ -261,8 +269,9 @@ def main():
 
     def checkpoint(final):
         runs_now = runs + [run_record(final)]
-        ts.write_model_folder(args.out, config, ema, step, images, log, schedule, runs_now, args.dtype)
-        size_b = ts.write_checkpoint(os.path.join(args.out, "checkpoint.pt"), config, model, ema, step, images, log, schedule, runs_now)
+        ts.write_model_folder(args.out, config, ema, step, images, log, schedule, runs_now, args.dtype, prediction)
+        size_b = ts.write_checkpoint(os.path.join(args.out, "checkpoint.pt"), config, model, ema, step, images, log, schedule,
+                                     runs_now, prediction)
         return size_b
 
     def run_record(final):
@@ -270,10 +279,10 @@ def main():
         return {"from_step": first_step, "to_step": step, "batch": args.batch, "seconds": round(seconds, 1),
                 "device": torch.cuda.get_device_name(device) if cuda else "cpu", "final": final}
 
-    def forward_backward(network, xt, t, eps):
+    def forward_backward(network, xt, t, target):
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
             pred = network(xt, t.float())
-        value = F.mse_loss(pred.float(), eps)
+        value = F.mse_loss(pred.float(), target)
         opt.zero_grad(set_to_none=True)
         value.backward()
         return value
@@ -300,6 +309,7 @@ def main():
         eps = torch.randn_like(x0)
         a = abar[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        target = eps if prediction == "epsilon" else x0 if prediction == "sample" else a.sqrt() * eps - (1 - a).sqrt() * x0
         if cond is not None:
             # dk's UNetDenoiser feeds [c_in·x, condition] with c_in·x = x_t (the VP sample) and the condition unscaled in
             # [−1, 1]; a dropped condition is zeros, the null condition of classifier-free guidance.
@@ -309,13 +319,13 @@ def main():
             xt = torch.cat([xt, c * keep], dim=1)
         if net is not model and run_steps == 0:
             try:  # torch.compile compiles on the first call; a failure there falls back to eager instead of losing the run
-                loss = forward_backward(net, xt, t, eps)
+                loss = forward_backward(net, xt, t, target)
             except Exception as e:  # noqa: BLE001 - compiler errors have many types
                 print(f"note: torch.compile failed on the first step ({type(e).__name__}: {str(e)[:300]}); training eager")
                 net = model
-                loss = forward_backward(net, xt, t, eps)
+                loss = forward_backward(net, xt, t, target)
         else:
-            loss = forward_backward(net, xt, t, eps)
+            loss = forward_backward(net, xt, t, target)
         torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
         opt.step()
         d = ts.ema_decay(args.ema, step)

@@ -41,6 +41,17 @@ SCHEDULER = {"_class_name": "DPMSolverMultistepScheduler", "_diffusers_version":
              "timestep_spacing": "leading", "steps_offset": 1}
 
 
+PREDICTIONS = ("epsilon", "sample", "v_prediction")
+
+
+def scheduler_config(prediction="epsilon"):
+    """SCHEDULER with the network's prediction type: "epsilon" (the bundled model), "sample" (x̂₀, which conditional
+    models whose target the condition nearly fixes learn much faster) or "v_prediction"."""
+    if prediction not in PREDICTIONS:
+        raise SystemExit(f"--prediction: expected one of {', '.join(PREDICTIONS)}, found '{prediction}'")
+    return {**SCHEDULER, "prediction_type": prediction}
+
+
 def parse_channels(text):
     """'16,32,64,96' -> [16, 32, 64, 96], checked against the topology: four levels, GroupNorm's 8 groups divide every
     width, and the attention levels (the last one and the mid block) hold whole 32-wide heads."""
@@ -107,9 +118,10 @@ class ResumeState:
     """Everything a run starts from: weights (fp32 state dicts), config, global step, images seen, loss log, schedule
     (a dict, or None when the source has none) and where it came from."""
 
-    def __init__(self, source, kind, config, model, ema, step, images, log, schedule, runs):
+    def __init__(self, source, kind, config, model, ema, step, images, log, schedule, runs, prediction="epsilon"):
         self.source, self.kind, self.config, self.model, self.ema = source, kind, config, model, ema
         self.step, self.images, self.log, self.schedule, self.runs = step, images, log, schedule, runs
+        self.prediction = prediction
 
 
 def load_resume(path):
@@ -131,7 +143,7 @@ def load_resume(path):
     meta = json.loads(state["meta"])
     return ResumeState(path, "checkpoint", meta["config"], {k: v.float() for k, v in state["model"].items()},
                        {k: v.float() for k, v in state["ema"].items()}, int(meta["step"]), meta.get("images"),
-                       list(meta["log"]), meta.get("schedule"), list(meta.get("runs", [])))
+                       list(meta["log"]), meta.get("schedule"), list(meta.get("runs", [])), meta.get("prediction", "epsilon"))
 
 
 def _load_folder(folder):
@@ -148,8 +160,13 @@ def _load_folder(folder):
     step = int(meta["step"]) if "step" in meta else (log[-1]["step"] if log else 0)
     images = int(meta["images"]) if "images" in meta else None
     schedule = json.loads(meta["schedule"]) if "schedule" in meta else None
+    prediction = "epsilon"
+    sched_path = os.path.join(folder, "scheduler_config.json")
+    if os.path.isfile(sched_path):
+        with open(sched_path) as f:
+            prediction = json.load(f).get("prediction_type", "epsilon")
     return ResumeState(folder, "model folder", config, {k: v.clone() for k, v in weights.items()}, weights, step, images,
-                       log, schedule, json.loads(meta.get("runs", "[]")))
+                       log, schedule, json.loads(meta.get("runs", "[]")), prediction)
 
 
 def _atomic(path, write):
@@ -165,7 +182,7 @@ def _write_json(path, obj, indent=2):
     _atomic(path, write)
 
 
-def write_model_folder(out, config, ema, step, images, log, schedule, runs, dtype):
+def write_model_folder(out, config, ema, step, images, log, schedule, runs, dtype, prediction="epsilon"):
     """The diffusers folder dk loads: config.json, scheduler_config.json, the EMA weights as `dtype`, training_log.json.
     The weights file's metadata carries the step, images seen, schedule and runs, so the folder alone can resume."""
     arrays = {}
@@ -184,14 +201,15 @@ def write_model_folder(out, config, ema, step, images, log, schedule, runs, dtyp
     bf16 = tuple(arrays) if dtype == "BF16" else ()
     _atomic(os.path.join(out, WEIGHTS), lambda tmp: safetensors_io.save(tmp, arrays, meta, bf16=bf16))
     _write_json(os.path.join(out, "config.json"), {"_class_name": "UNet2DModel", "_diffusers_version": "0.24.0", **config})
-    _write_json(os.path.join(out, "scheduler_config.json"), SCHEDULER)
+    _write_json(os.path.join(out, "scheduler_config.json"), scheduler_config(prediction))
     _write_json(os.path.join(out, "training_log.json"), log, indent=None)
 
 
-def write_checkpoint(path, config, model, ema, step, images, log, schedule, runs):
+def write_checkpoint(path, config, model, ema, step, images, log, schedule, runs, prediction="epsilon"):
     """checkpoint.pt (fp32 training and EMA weights, no optimizer moments); returns its size in bytes."""
     # Everything but the tensors as one JSON string: PyTorch's weights-only loader (1.13 lacks even floats) reads it.
-    meta = {"config": config, "step": step, "images": images, "log": log, "schedule": schedule.to_dict(), "runs": runs}
+    meta = {"config": config, "step": step, "images": images, "log": log, "schedule": schedule.to_dict(), "runs": runs,
+            "prediction": prediction}
     state = {"format": CHECKPOINT_FORMAT, "meta": json.dumps(meta),
              "model": {k: v.detach().float().cpu() for k, v in model.state_dict().items()},
              "ema": {k: v.detach().float().cpu() for k, v in ema.items()}}

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using DiffusionKernels.Medical.Conditional;
 using DiffusionKernels.Medical.Evaluation;
 using DiffusionKernels.Runtime;
@@ -11,6 +12,40 @@ internal static class ConditionalInputs
 {
     /// <summary>The options both commands take, checked (naming the flag).</summary>
     public sealed record Common(string? Model, int N, int ValidationN, int Samples, int Steps, string Sampler, ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite);
+
+    /// <summary>The options both commands declare (the descriptions name each task's inputs and outputs).</summary>
+    public sealed class Declared
+    {
+        public required Option<string?> Model { get; init; }
+        public required Option<string?> Input { get; init; }
+        public required Option<string?> Truth { get; init; }
+        public required Option<int> N { get; init; }
+        public required Option<int> ValidationN { get; init; }
+        public required Option<int> Samples { get; init; }
+        public required Option<string> Output { get; init; }
+        public Option<int> Steps { get; } = new("--steps") { Description = "Solver steps", DefaultValueFactory = _ => 20 };
+        public Option<string> Sampler { get; } = new("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "dpmpp_2m" };
+        public Option<ulong> Seed { get; } = new("--seed") { Description = "Noise seed", DefaultValueFactory = _ => 0 };
+        public Option<int> Batch { get; } = new("--batch-size") { Description = "Samples per network call", DefaultValueFactory = _ => 16 };
+        public Option<bool> Force { get; } = new("--force") { Description = "Replace an existing output folder" };
+        public Option<bool> AllowNonFinite { get; } = CommonOptions.AllowNonFinite();
+        public Option<string> Device { get; } = CommonOptions.Device();
+
+        /// <summary>Adds the options to <paramref name="command"/>, <paramref name="extra"/> after --validation-n.</summary>
+        public Command AddTo(Command command, params Option[] extra)
+        {
+            Option[] all = [Model, Input, Truth, N, ValidationN, .. extra, Samples, Steps, Sampler, Seed, Batch, Output, Force, AllowNonFinite, Device];
+            foreach (var option in all) command.Add(option);
+            return command;
+        }
+
+        /// <summary>The shared values of a parse.</summary>
+        public Common Read(ParseResult r) => new(r.GetValue(Model), r.GetValue(N), r.GetValue(ValidationN), r.GetValue(Samples), r.GetValue(Steps), r.GetValue(Sampler)!,
+            r.GetValue(Seed), r.GetValue(Batch), r.GetValue(Output)!, r.GetValue(Force), r.GetValue(Device)!, r.GetValue(AllowNonFinite));
+    }
+
+    /// <summary>An option with a default value.</summary>
+    public static Option<T> WithDefault<T>(string name, string description, T value) => new(name) { Description = description, DefaultValueFactory = _ => value };
 
     /// <summary>Checks the shared options; nothing runs before this passes.</summary>
     public static void Check(Common q)

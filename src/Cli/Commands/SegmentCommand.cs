@@ -17,25 +17,19 @@ internal static class SegmentCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = $"An image-conditioned UNet2DModel folder, [mask, image] → mask (default: the bundled {DiffusionKernels.BundledModel.SegmentationPath})" };
-        var input = new Option<string?>("--input") { Description = "Images [N, 1, H, W] in [0, 1] (.npy); default: --n held-out lesion phantoms" };
-        var truth = new Option<string?>("--truth") { Description = "True 0/1 masks [N, 1, H, W] of --input (.npy): prints Dice, IoU, HD95 beside the baselines" };
-        var n = new Option<int>("--n") { Description = "Held-out lesion phantoms when there is no --input", DefaultValueFactory = _ => 16 };
-        var validation = new Option<int>("--validation-n") { Description = "Validation lesion phantoms that choose the threshold and tune the baseline", DefaultValueFactory = _ => 8 };
+        var options = new ConditionalInputs.Declared
+        {
+            Model = new("--model") { Description = $"An image-conditioned UNet2DModel folder, [mask, image] → mask (default: the bundled {DiffusionKernels.BundledModel.SegmentationPath})" },
+            Input = new("--input") { Description = "Images [N, 1, H, W] in [0, 1] (.npy); default: --n held-out lesion phantoms" },
+            Truth = new("--truth") { Description = "True 0/1 masks [N, 1, H, W] of --input (.npy): prints Dice, IoU, HD95 beside the baselines" },
+            N = ConditionalInputs.WithDefault("--n", "Held-out lesion phantoms when there is no --input", 16),
+            ValidationN = ConditionalInputs.WithDefault("--validation-n", "Validation lesion phantoms that choose the threshold and tune the baseline", 8),
+            Samples = ConditionalInputs.WithDefault("--num-samples", "Samples per image K (the ensemble)", 8),
+            Output = ConditionalInputs.WithDefault("--output", "Output folder (soft_mask.npy, uncertainty.npy, mask.npy, PNGs, metrics.md)", "segment"),
+        };
         var threshold = new Option<double?>("--threshold") { Description = "Cut the soft mask here instead of at the threshold chosen on validation phantoms" };
-        var samples = new Option<int>("--num-samples") { Description = "Samples per image K (the ensemble)", DefaultValueFactory = _ => 8 };
-        var steps = new Option<int>("--steps") { Description = "Solver steps", DefaultValueFactory = _ => 20 };
-        var sampler = new Option<string>("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "dpmpp_2m" };
-        var seed = new Option<ulong>("--seed") { Description = "Noise seed", DefaultValueFactory = _ => 0 };
-        var batch = new Option<int>("--batch-size") { Description = "Samples per network call", DefaultValueFactory = _ => 16 };
-        var output = new Option<string>("--output") { Description = "Output folder (soft_mask.npy, uncertainty.npy, mask.npy, PNGs, metrics.md)", DefaultValueFactory = _ => "segment" };
-        var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
-        var allowNonFinite = CommonOptions.AllowNonFinite();
-        var device = CommonOptions.Device();
-        var command = new Command("segment", "Lesion segmentation by an image-conditioned diffusion model: ensemble mean, uncertainty, Dice/IoU/HD95 beside Otsu and region growing")
-            { model, input, truth, n, validation, threshold, samples, steps, sampler, seed, batch, output, force, allowNonFinite, device };
-        command.SetAction(r => Run(new ConditionalInputs.Common(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(samples), r.GetValue(steps), r.GetValue(sampler)!,
-            r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite)), r.GetValue(input), r.GetValue(truth), r.GetValue(threshold)));
+        var command = options.AddTo(new Command("segment", "Lesion segmentation by an image-conditioned diffusion model: ensemble mean, uncertainty, Dice/IoU/HD95 beside Otsu and region growing"), threshold);
+        command.SetAction(r => Run(options.Read(r), r.GetValue(options.Input), r.GetValue(options.Truth), r.GetValue(threshold)));
         return command;
     }
 

@@ -17,24 +17,18 @@ internal static class TranslateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = $"An image-conditioned UNet2DModel folder, [B, A] → B (default: the bundled {DiffusionKernels.BundledModel.TranslationPath})" };
-        var input = new Option<string?>("--input") { Description = "Contrast-A images [N, 1, H, W] in [0, 1] (.npy); default: --n held-out phantom pairs" };
-        var truth = new Option<string?>("--truth") { Description = "The true contrast-B images of --input (.npy): prints PSNR/SSIM beside the baselines" };
-        var n = new Option<int>("--n") { Description = "Held-out phantom pairs when there is no --input", DefaultValueFactory = _ => 16 };
-        var validation = new Option<int>("--validation-n") { Description = "Validation phantom pairs the baselines are fitted on", DefaultValueFactory = _ => 8 };
-        var samples = new Option<int>("--num-samples") { Description = "Samples per image K (their mean is the estimate)", DefaultValueFactory = _ => 8 };
-        var steps = new Option<int>("--steps") { Description = "Solver steps", DefaultValueFactory = _ => 20 };
-        var sampler = new Option<string>("--sampler") { Description = "Solver (see dk samplers)", DefaultValueFactory = _ => "dpmpp_2m" };
-        var seed = new Option<ulong>("--seed") { Description = "Noise seed", DefaultValueFactory = _ => 0 };
-        var batch = new Option<int>("--batch-size") { Description = "Samples per network call", DefaultValueFactory = _ => 16 };
-        var output = new Option<string>("--output") { Description = "Output folder (translated.npy, std.npy, sample.npy, PNGs, metrics.md)", DefaultValueFactory = _ => "translate" };
-        var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
-        var allowNonFinite = CommonOptions.AllowNonFinite();
-        var device = CommonOptions.Device();
-        var command = new Command("translate", "Contrast translation (A → B) by an image-conditioned diffusion model: ensemble mean and spread, PSNR/SSIM beside histogram matching")
-            { model, input, truth, n, validation, samples, steps, sampler, seed, batch, output, force, allowNonFinite, device };
-        command.SetAction(r => Run(new ConditionalInputs.Common(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(samples), r.GetValue(steps), r.GetValue(sampler)!,
-            r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite)), r.GetValue(input), r.GetValue(truth)));
+        var options = new ConditionalInputs.Declared
+        {
+            Model = new("--model") { Description = $"An image-conditioned UNet2DModel folder, [B, A] → B (default: the bundled {DiffusionKernels.BundledModel.TranslationPath})" },
+            Input = new("--input") { Description = "Contrast-A images [N, 1, H, W] in [0, 1] (.npy); default: --n held-out phantom pairs" },
+            Truth = new("--truth") { Description = "The true contrast-B images of --input (.npy): prints PSNR/SSIM beside the baselines" },
+            N = ConditionalInputs.WithDefault("--n", "Held-out phantom pairs when there is no --input", 16),
+            ValidationN = ConditionalInputs.WithDefault("--validation-n", "Validation phantom pairs the baselines are fitted on", 8),
+            Samples = ConditionalInputs.WithDefault("--num-samples", "Samples per image K (their mean is the estimate)", 8),
+            Output = ConditionalInputs.WithDefault("--output", "Output folder (translated.npy, std.npy, sample.npy, PNGs, metrics.md)", "translate"),
+        };
+        var command = options.AddTo(new Command("translate", "Contrast translation (A → B) by an image-conditioned diffusion model: ensemble mean and spread, PSNR/SSIM beside histogram matching"));
+        command.SetAction(r => Run(options.Read(r), r.GetValue(options.Input), r.GetValue(options.Truth)));
         return command;
     }
 

@@ -73,7 +73,7 @@ public static class MedicalEvaluation
         public EvaluationReport Run()
         {
             var clock = Stopwatch.StartNew();
-            _report.Header = F($"{_n} test phantoms (indices from {TestFirstIndex}), {_o.ValidationImages} validation phantoms (from {ValidationFirstIndex}) for every tuned parameter, {_o.MaskSeeds} mask seeds ({_o.MaskType} rows, exact acceleration), {_o.Steps} steps per diffusion method, device {_b.Name}, seed {_o.Seed}");
+            _report.Header = Header();
             _log(_report.Header);
             foreach (var task in EvaluationOptions.AllTasks)
             {
@@ -100,6 +100,20 @@ public static class MedicalEvaluation
         }
 
         // ---------------------------------------------------------------- helpers
+
+        /// <summary>The run's settings, naming only those of the tables it makes.</summary>
+        private string Header()
+        {
+            var parts = new List<string> { F($"{_n} test phantoms (indices from {TestFirstIndex}), {_o.ValidationImages} validation phantoms (from {ValidationFirstIndex}) for every tuned parameter") };
+            if (_o.Tasks.Contains("mri")) parts.Add(F($"{_o.MaskSeeds} mask seeds ({_o.MaskType} rows, exact acceleration)"));
+            else if (_o.Tasks.Overlaps(["pathology", "ood", "uncertainty", "oracle", "study"])) parts.Add(F($"{_o.MaskType} MRI masks (exact acceleration)"));
+            if (_o.Tasks.Except(ConditionalTasks).Any()) parts.Add(F($"{_o.Steps} steps per diffusion method"));
+            if (_o.Tasks.Overlaps(ConditionalTasks)) parts.Add(F($"K = {_o.ConditionalSamples} samples of {_o.ConditionalSteps} steps per segmented or translated image"));
+            parts.Add(F($"device {_b.Name}, seed {_o.Seed}"));
+            return string.Join(", ", parts);
+        }
+
+        private static readonly string[] ConditionalTasks = ["segment", "translate"];
 
         private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 

@@ -88,7 +88,11 @@ public sealed class DiffusionModel : IDisposable
         var padded = new float[(long)Batch * per];
         conditions.CopyTo(padded);
         Backend.CopyFromHost(padded, _condition);
+        ConditionWrites++;
     }
+
+    /// <summary>How many times <see cref="SetCondition"/> has run: a stepped run whose conditions another run replaced between its steps sees it change.</summary>
+    internal long ConditionWrites { get; private set; }
 
     /// <summary>
     /// The network as diffusers' schedulers call it (<see cref="DiffusersScheduler"/>): the raw U-Net (guided on its

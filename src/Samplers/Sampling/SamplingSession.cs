@@ -79,7 +79,8 @@ public sealed class SamplingSession : IDisposable
         using var exclusive = _model.Exclusive();
         while (!Finished)
         {
-            _run ??= StartBatch();
+            if (_run is null) _run = StartBatch();
+            else RestoreBatchConditions();
             bool took;
             try
             {
@@ -135,12 +136,27 @@ public sealed class SamplingSession : IDisposable
     /// </summary>
     internal Action<int, int>? BeforeBatch { get; set; }
 
+    /// <summary>The model's <see cref="DiffusionModel.ConditionWrites"/> once this batch's conditions were set.</summary>
+    private long _conditionWrites;
+
+    /// <summary>
+    /// Another run on the model between two steps (a conditioned Generate) sets its own conditions: this batch's come
+    /// back before its next step, so the session's samples do not depend on what ran in between.
+    /// </summary>
+    private void RestoreBatchConditions()
+    {
+        if (BeforeBatch is null || _model.ConditionWrites == _conditionWrites) return;
+        BeforeBatch(_start, Math.Min(_model.Batch, _count - _start));
+        _conditionWrites = _model.ConditionWrites;
+    }
+
     /// <summary>The next batch's x (caller's latents or images, Philox noise keyed by sample index) and its loop.</summary>
     private SamplerRun StartBatch()
     {
         int batch = _model.Batch, n = Math.Min(batch, _count - _start);
         var backend = _model.Backend;
         BeforeBatch?.Invoke(_start, n);
+        _conditionWrites = _model.ConditionWrites;
         if (_padded is not null)
         {
             Array.Clear(_padded);
