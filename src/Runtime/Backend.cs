@@ -23,6 +23,12 @@ public abstract partial class Backend : IDisposable
     /// </summary>
     public virtual bool SupportsConcurrentCalls => false;
 
+    /// <summary>
+    /// Kernels this backend has queued so far, counted at every launch site (an op that queues two kernels counts two),
+    /// or null for a backend that launches no kernels (<see cref="CpuBackend"/>: each op call is its own unit of work).
+    /// </summary>
+    internal virtual long? KernelLaunches => null;
+
     /// <summary>True once <see cref="Dispose"/> has run.</summary>
     public bool IsDisposed { get; private set; }
 

@@ -103,6 +103,31 @@ public class ChannelOpsTests
         }
     }
 
+    /// <summary>The bias read as columns [offset, offset + C) of a wider [N, S] matrix (the stacked time projections).</summary>
+    private static float[] RunBiasSlice(Backend backend, float[] x, float[] wide, int[] dims, int width, int offset)
+    {
+        using var xt = backend.Upload(x, new Shape(dims));
+        using var bt = backend.Upload(wide, new Shape(dims[0], width));
+        using var yt = backend.Allocate(new Shape(dims));
+        backend.AddChannelBias(xt, bt, offset, yt);
+        return yt.ToArray();
+    }
+
+    private static float[] Columns(float[] wide, int rows, int width, int offset, int count) =>
+        [.. Enumerable.Range(0, rows).SelectMany(n => wide.Skip(n * width + offset).Take(count))];
+
+    [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]
+    public void BiasSliceReadsItsColumnsOfEveryRow(string device)
+    {
+        int[] dims = device == "cuda" ? [4, 96, 16, 17] : [3, 5, 3, 7];
+        int width = dims[1] + 9, offset = 4;
+        var x = TestData.Normal(dims.Aggregate(1, (p, d) => p * d), 35);
+        var wide = TestData.Normal(dims[0] * width, 36);
+        var expected = BiasReference(x, Columns(wide, dims[0], width, offset, dims[1]), dims[0], dims[1]);
+        Close.Identical(expected, RunBiasSlice(TestBackends.Cpu, x, wide, dims, width, offset), "cpu add channel bias slice");
+        Close.Identical(expected, RunBiasSlice(TestBackends.Get(device), x, wide, dims, width, offset), $"{device} add channel bias slice");
+    }
+
     [Test]
     public void WrongScaleShiftShapeNamesTheOp()
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using DiffusionKernels.Runtime;
+using DiffusionKernels.Runtime.Plan;
 
 namespace DiffusionKernels.Cli.Commands;
 
@@ -40,9 +41,15 @@ internal static class BenchCommand
         for (int i = 0; i < iters; i++) plan.Run();
         backend.Synchronize();
         double ms = sw.Elapsed.TotalMilliseconds / iters;
-        Console.WriteLine($"device {backend.Name} ({backend.Device.Description}), batch {batch}, {s}×{s}, {plan.LaunchCount} launches, "
+        Console.WriteLine($"device {backend.Name} ({backend.Device.Description}), batch {batch}, {s}×{s}, {plan.LaunchCount} steps, "
                           + $"{plan.Flops / 1e9:F2} GFLOP/forward, {plan.Flops / ms / 1e6:F1} GFLOP/s, activations {plan.ActivationBytes / (1024.0 * 1024):F1} MiB");
-        if (profile) PrintProfile(plan.RunProfiled());
+        if (profile)
+        {
+            var launches = plan.LaunchesPerStep();
+            PrintLaunches(launches);
+            JsonSummary.Metric("kernel_launches", launches.Sum(l => l.Launches));
+            PrintProfile(plan.RunProfiled());
+        }
         Console.WriteLine($"unet forward: {ms:F3} ms/forward, {batch * 1000 / ms:F2} images/s");
         JsonSummary.Set("device", $"{backend.Name} ({backend.Device.Description})");
         foreach (var (key, value) in new (string, object?)[] { ("model", modelDir), ("batch", batch), ("size", s), ("iters", iters), ("warmup", 2) })
@@ -57,12 +64,19 @@ internal static class BenchCommand
         return 0;
     }
 
+    /// <summary>Kernel launches of one forward, in total and per op kind (exact on ILGPU; one per op call on the CPU).</summary>
+    private static void PrintLaunches(IReadOnlyList<(string Step, int Launches)> steps)
+    {
+        Console.WriteLine($"kernel launches per forward: {steps.Sum(s => s.Launches)}");
+        foreach (var (kind, count) in StepKind.Totals(steps)) Console.WriteLine($"  {kind,-22} {count,4} launches");
+    }
+
     /// <summary>Time per op kind (the last part of each step name: conv1, norm2, sdpa, …), largest first.</summary>
     private static void PrintProfile(IReadOnlyList<(string Step, double Ms, double Flops)> steps)
     {
         double total = steps.Sum(s => s.Ms);
         Console.WriteLine($"profile (synchronized after every step, {total:F2} ms in all):");
-        foreach (var g in steps.GroupBy(s => s.Step[(s.Step.LastIndexOf('.') + 1)..].TrimEnd('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'))
+        foreach (var g in steps.GroupBy(s => StepKind.Of(s.Step))
                      .Select(g => (Kind: g.Key, Ms: g.Sum(s => s.Ms), Count: g.Count())).OrderByDescending(g => g.Ms))
             Console.WriteLine($"  {g.Kind,-22} {g.Count,4} steps {g.Ms,9:F3} ms {100 * g.Ms / total,5:F1}%");
     }

@@ -28,8 +28,12 @@ internal static class ChannelOps
         }
     }
 
-    /// <summary>y[n, c, :] = x[n, c, :] + bias[n, c]; x and y [batch, channels, spatial], bias [batch, channels]; y may be x.</summary>
-    public static void AddChannelBias(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y, int batch, int channels, int spatial)
+    /// <summary>
+    /// y[n, c, :] = x[n, c, :] + bias[n·biasStride + biasOffset + c]; x and y [batch, channels, spatial]; the bias rows
+    /// are a column slice of a [batch, biasStride] matrix (biasStride = channels, offset 0: a plain [batch, channels]); y may be x.
+    /// </summary>
+    public static void AddChannelBias(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y, int batch, int channels, int spatial,
+        int biasOffset, int biasStride)
     {
         CheckLengths("add channel bias", x, y, batch, channels, spatial);
         unsafe
@@ -37,7 +41,11 @@ internal static class ChannelOps
             fixed (float* px = x, pb = bias, py = y)
             {
                 nint xp = (nint)px, bp = (nint)pb, yp = (nint)py;
-                ForRows(batch * channels, spatial, row => Row((float*)xp, (float*)yp, row, spatial, 1f, ((float*)bp)[row], Activation.Identity));
+                ForRows(batch * channels, spatial, row =>
+                {
+                    int n = row / channels, c = row - n * channels;
+                    Row((float*)xp, (float*)yp, row, spatial, 1f, ((float*)bp)[(long)n * biasStride + biasOffset + c], Activation.Identity);
+                });
             }
         }
     }

@@ -14,7 +14,7 @@ internal sealed class ActivationKernels
     /// <summary>Queues y = act(x) over x and y of equal length; y may be x.</summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, Activation activation)
     {
-        if (x.Length > 0) _activate(stream, ElementwiseKernels.Threads(x.Length, "activation"), x, y, activation);
+        if (x.Length > 0) _activate(LaunchCounter.Count(stream), ElementwiseKernels.Threads(x.Length, "activation"), x, y, activation);
     }
 
     private static void Activate(Index1D i, ArrayView<float> x, ArrayView<float> y, Activation activation) =>

@@ -78,13 +78,13 @@ internal sealed class AttentionKernels
             shape.QueryBlocks = (queries + plan.Rows - 1) / plan.Rows;
             int threads = RoundUp(plan.Rows * plan.ThreadsPerRow, _accelerator.WarpSize);
             int groups = checked(batch * heads * shape.QueryBlocks);
-            _tiled(stream, new KernelConfig(groups, threads, SharedMemoryConfig.RequestDynamic<float>(plan.SharedFloats)), q, k, v, o, shape);
+            _tiled(LaunchCounter.Count(stream), new KernelConfig(groups, threads, SharedMemoryConfig.RequestDynamic<float>(plan.SharedFloats)), q, k, v, o, shape);
         }
         else
         {
             shape.TileKeys = Math.Min(_rowChunk, keys);
             int groups = checked(batch * heads * queries);
-            _rowwise(stream, new KernelConfig(groups, _groupSize, SharedMemoryConfig.RequestDynamic<float>(shape.TileKeys + _groupSize)), q, k, v, o, shape);
+            _rowwise(LaunchCounter.Count(stream), new KernelConfig(groups, _groupSize, SharedMemoryConfig.RequestDynamic<float>(shape.TileKeys + _groupSize)), q, k, v, o, shape);
         }
     }
 

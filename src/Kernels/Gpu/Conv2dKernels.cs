@@ -66,14 +66,14 @@ internal sealed class Conv2dKernels
             throw new ArgumentException("conv2d: tensors over 2^31 elements are not supported by the GPU kernels");
         if (algorithm == Conv2dAlgorithm.Direct || _tiled is null)
         {
-            _direct(stream, (int)outputs, x, w, bias, residual, y, geometry);
+            _direct(LaunchCounter.Count(stream), (int)outputs, x, w, bias, residual, y, geometry);
             return;
         }
         // One grid dimension: CUDA caps y at 65,535 groups.
         geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
-        _tiled(stream, new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, w, bias, residual, y, geometry);
+        _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, w, bias, residual, y, geometry);
     }
 
     /// <summary>One thread per output element; the correctness baseline.</summary>

@@ -80,31 +80,31 @@ internal sealed class ElementwiseKernels
     /// <summary>y [batch, aSample + bSample] = per-sample concatenation of a [batch, aSample] and b [batch, bSample].</summary>
     public void ConcatChannels(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int batch, int aSample, int bSample)
     {
-        if (y.Length > 0) _concat(stream, Threads(y.Length, "concat channels"), a, b, y, aSample, bSample);
+        if (y.Length > 0) _concat(LaunchCounter.Count(stream), Threads(y.Length, "concat channels"), a, b, y, aSample, bSample);
     }
 
     /// <summary>y = alpha·a + beta·b over views of equal length; y may be a or b.</summary>
     public void Axpby(AcceleratorStream stream, float alpha, ArrayView<float> a, float beta, ArrayView<float> b, ArrayView<float> y)
     {
-        if (y.Length > 0) _axpby(stream, Threads(y.Length, "axpby"), alpha, a, beta, b, y);
+        if (y.Length > 0) _axpby(LaunchCounter.Count(stream), Threads(y.Length, "axpby"), alpha, a, beta, b, y);
     }
 
     /// <summary>y = alpha·x; y may be x.</summary>
     public void Scale(AcceleratorStream stream, float alpha, ArrayView<float> x, ArrayView<float> y)
     {
-        if (y.Length > 0) _scale(stream, Threads(y.Length, "scale"), alpha, x, y);
+        if (y.Length > 0) _scale(LaunchCounter.Count(stream), Threads(y.Length, "scale"), alpha, x, y);
     }
 
     /// <summary>y = min(max(x, lo), hi) with NaN passing through; y may be x.</summary>
     public void Clamp(AcceleratorStream stream, ArrayView<float> x, float lo, float hi, ArrayView<float> y)
     {
-        if (y.Length > 0) _clamp(stream, Threads(y.Length, "clamp"), x, lo, hi, y);
+        if (y.Length > 0) _clamp(LaunchCounter.Count(stream), Threads(y.Length, "clamp"), x, lo, hi, y);
     }
 
     /// <summary>y = Σᵢ cᵢ·xᵢ with one coefficient per term (1 to <see cref="MaxTerms"/>), passed as kernel arguments.</summary>
     public void LinearCombination(AcceleratorStream stream, ArrayView<float> y, in TermViews xs, ReadOnlySpan<float> coefficients)
     {
-        if (y.Length > 0) _combineShared(stream, Threads(y.Length, "linear combination"), y, xs, TermCoefficients.From(coefficients));
+        if (y.Length > 0) _combineShared(LaunchCounter.Count(stream), Threads(y.Length, "linear combination"), y, xs, TermCoefficients.From(coefficients));
     }
 
     /// <summary>
@@ -113,7 +113,7 @@ internal sealed class ElementwiseKernels
     /// </summary>
     public void LinearCombinationPerSample(AcceleratorStream stream, ArrayView<float> y, in TermViews xs, ArrayView<float> coefficients, int batch)
     {
-        if (y.Length > 0) _combinePerSample(stream, Threads(y.Length, "linear combination"), y, xs, coefficients, batch, (int)(y.Length / batch));
+        if (y.Length > 0) _combinePerSample(LaunchCounter.Count(stream), Threads(y.Length, "linear combination"), y, xs, coefficients, batch, (int)(y.Length / batch));
     }
 
     /// <summary>A 1-D launch of <paramref name="n"/> threads (ILGPU's auto-grouped launches index with int).</summary>

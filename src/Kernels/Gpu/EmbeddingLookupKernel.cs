@@ -22,7 +22,7 @@ internal sealed class EmbeddingLookupKernel
     /// <summary>table [tableRows, dim], labels [N] int64, y [N, dim].</summary>
     public void Run(AcceleratorStream stream, ArrayView<float> table, ArrayView<long> labels, ArrayView<float> y, int tableRows, int dim)
     {
-        if (y.Length > 0) _kernel(stream, ElementwiseKernels.Threads(y.Length, "embedding lookup"), table, labels, y, tableRows, dim);
+        if (y.Length > 0) _kernel(LaunchCounter.Count(stream), ElementwiseKernels.Threads(y.Length, "embedding lookup"), table, labels, y, tableRows, dim);
     }
 
     private static void Lookup(Index1D i, ArrayView<float> table, ArrayView<long> labels, ArrayView<float> y, int tableRows, int dim)

@@ -124,7 +124,7 @@ internal sealed class Fft2dKernels
         int threads = Math.Min(_groupSize, (work + warp - 1) / warp * warp);
         int floats = p.PowerOfTwo != 0 ? 2 * p.Length + 2 * p.TableSize : 4 * p.Length + 2 * p.TableSize;
         var config = new KernelConfig(lines, threads, SharedMemoryConfig.RequestDynamic<float>(floats));
-        _line(stream, config, inRe, inIm, outRe, outIm, p);
+        _line(LaunchCounter.Count(stream), config, inRe, inIm, outRe, outIm, p);
     }
 
     private static int RadixAt(FftLinePass p, int i) => i switch

@@ -13,7 +13,7 @@ internal sealed class FillKernel
 
     public void Run(AcceleratorStream stream, ArrayView<float> y, float value)
     {
-        if (y.Length > 0) _kernel(stream, ElementwiseKernels.Threads(y.Length, "fill"), y, value);
+        if (y.Length > 0) _kernel(LaunchCounter.Count(stream), ElementwiseKernels.Threads(y.Length, "fill"), y, value);
     }
 
     private static void Fill(Index1D i, ArrayView<float> y, float value) => y[i] = value;

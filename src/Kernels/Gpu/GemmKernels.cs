@@ -63,11 +63,11 @@ internal sealed class GemmKernels
             p.TilesM = (p.M + Tile - 1) / Tile;
             long groups = (long)p.TilesN * p.TilesM * batch;
             if (groups > int.MaxValue) throw new ArgumentException($"gemm: {batch}×{p.M}×{p.N} needs {groups} tiles, more than one launch holds");
-            _tiled(stream, new KernelConfig(new Index3D((int)groups, 1, 1), new Index3D(Side, Side, 1)), a, b, c, bias, p);
+            _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index3D((int)groups, 1, 1), new Index3D(Side, Side, 1)), a, b, c, bias, p);
         }
         else
         {
-            _naive(stream, ElementwiseKernels.Threads((long)p.N * p.M * batch, "gemm"), a, b, c, bias, p);
+            _naive(LaunchCounter.Count(stream), ElementwiseKernels.Threads((long)p.N * p.M * batch, "gemm"), a, b, c, bias, p);
         }
     }
 

@@ -40,7 +40,7 @@ internal sealed class GroupNormKernels
         if (groupSize % _accelerator.WarpSize != 0 || groupSize > Math.Min(_accelerator.MaxNumThreadsPerGroup, NormBlockReduce.MaxWarps * _accelerator.WarpSize))
             throw new ArgumentOutOfRangeException(nameof(threads), $"group norm: {groupSize} threads per group is not whole warps within the device's limit");
         var config = new KernelConfig(blocks, groupSize);
-        _groupNorm(stream, config, x, gamma, beta, y, channels / groups, spatial, groups, eps, activation);
+        _groupNorm(LaunchCounter.Count(stream), config, x, gamma, beta, y, channels / groups, spatial, groups, eps, activation);
     }
 
     private static void GroupNorm(ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,

@@ -22,7 +22,7 @@ internal sealed class MaskingKernels
     public void MultiplyMask(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> mask, ArrayView<float> y, int channels, int spatial, bool maskPerSample)
     {
         if (x.Length == 0) return;
-        _multiply(stream, ElementwiseKernels.Threads(x.Length, "multiply mask"), x, mask, y, channels, spatial, maskPerSample ? 1 : 0);
+        _multiply(LaunchCounter.Count(stream), ElementwiseKernels.Threads(x.Length, "multiply mask"), x, mask, y, channels, spatial, maskPerSample ? 1 : 0);
     }
 
     /// <summary>y[b, yFirst + k, s] = x[b, xFirst + k, s] for k &lt; count.</summary>
@@ -30,7 +30,7 @@ internal sealed class MaskingKernels
     {
         int run = count * spatial;
         if (run == 0 || batch == 0) return;
-        _copy(stream, ElementwiseKernels.Threads((long)batch * run, "copy channels"), x.SubView((long)xFirst * spatial), y.SubView((long)yFirst * spatial), run, xChannels * spatial, yChannels * spatial);
+        _copy(LaunchCounter.Count(stream), ElementwiseKernels.Threads((long)batch * run, "copy channels"), x.SubView((long)xFirst * spatial), y.SubView((long)yFirst * spatial), run, xChannels * spatial, yChannels * spatial);
     }
 
     private static void Multiply(Index1D i, ArrayView<float> x, ArrayView<float> mask, ArrayView<float> y, int channels, int spatial, int perSample)

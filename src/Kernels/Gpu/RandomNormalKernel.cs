@@ -25,7 +25,7 @@ internal sealed class RandomNormalKernel
         long blocks = (long)(last - first) + 1;
         long threads = blocks * samples;
         if (threads > int.MaxValue) throw new ArgumentException($"random normal: {y.Length} elements are too many for one launch");
-        _kernel(stream, (int)threads, y, new NoiseLayout
+        _kernel(LaunchCounter.Count(stream), (int)threads, y, new NoiseLayout
         {
             PerSample = (int)perSample,
             BlocksPerSample = (int)blocks,

@@ -31,7 +31,7 @@ internal sealed class ReductionKernels
         int batch = checked((int)flags.Length);
         if (batch == 0) return;
         int sample = checked((int)(x.Length / batch));
-        _flag(stream, new KernelConfig(batch, NormBlockReduce.GroupSize(_accelerator, sample)), x, flags, sample, step);
+        _flag(LaunchCounter.Count(stream), new KernelConfig(batch, NormBlockReduce.GroupSize(_accelerator, sample)), x, flags, sample, step);
     }
 
     private static void FlagNonFinite(ArrayView<float> x, ArrayView<long> flags, int sample, long step)
@@ -56,7 +56,7 @@ internal sealed class ReductionKernels
         int batch = checked((int)result.Length);
         if (batch == 0) return;
         int sample = checked((int)(x.Length / batch));
-        _reduce(stream, new KernelConfig(batch, NormBlockReduce.GroupSize(_accelerator, sample)), x, result, sample, kind);
+        _reduce(LaunchCounter.Count(stream), new KernelConfig(batch, NormBlockReduce.GroupSize(_accelerator, sample)), x, result, sample, kind);
     }
 
     private static void Reduce(ArrayView<float> x, ArrayView<float> result, int sample, int kind)

@@ -23,7 +23,7 @@ internal sealed class ResamplingKernels
     public void UpsampleNearest2x(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, int planes, int height, int width)
     {
         if (y.Length == 0) return;
-        _upsample(stream, ElementwiseKernels.Threads(y.Length, "upsample nearest 2x"), x, y, width, 2 * width);
+        _upsample(LaunchCounter.Count(stream), ElementwiseKernels.Threads(y.Length, "upsample nearest 2x"), x, y, width, 2 * width);
     }
 
     /// <summary>y [planes, h/2, w/2] = 2×2 mean of x [planes, h, w] (odd edges dropped).</summary>
@@ -32,7 +32,7 @@ internal sealed class ResamplingKernels
         int outH = height / 2, outW = width / 2;
         if (y.Length == 0) return;
         ElementwiseKernels.Threads(x.Length, "avg pool 2x2");
-        _avgPool(stream, ElementwiseKernels.Threads(y.Length, "avg pool 2x2"), x, y, new PoolShape(height, width, outH, outW));
+        _avgPool(LaunchCounter.Count(stream), ElementwiseKernels.Threads(y.Length, "avg pool 2x2"), x, y, new PoolShape(height, width, outH, outW));
     }
 
     /// <summary>Input and output plane sizes of the pooling kernel.</summary>

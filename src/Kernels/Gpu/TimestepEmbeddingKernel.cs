@@ -29,7 +29,7 @@ internal sealed class TimestepEmbeddingKernel
         if (y.Length == 0) return;
         int half = dim / 2;
         var (negLog, divisor) = Cpu.TimestepEmbedding.Constants(half, downscaleFreqShift, maxPeriod);
-        _kernel(stream, ElementwiseKernels.Threads(y.Length, "timestep embedding"), timesteps, y,
+        _kernel(LaunchCounter.Count(stream), ElementwiseKernels.Threads(y.Length, "timestep embedding"), timesteps, y,
             new EmbeddingParameters(dim, half, flipSinToCos ? 1 : 0, negLog, divisor, scale));
     }
 

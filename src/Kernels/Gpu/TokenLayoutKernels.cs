@@ -48,7 +48,7 @@ internal sealed class TokenLayoutKernels
         long groups = (long)shape.TilesX * shape.TilesY * samples;
         if (groups > int.MaxValue) throw new ArgumentException($"token layout: {samples}×{rows}×{cols} needs {groups} tiles, more than one launch holds");
         var group = new Index3D(_tile, _rowsPerPass, 1);
-        _kernel(stream, new KernelConfig(new Index3D((int)groups, 1, 1), group, SharedMemoryConfig.RequestDynamic<float>(_tile * (_tile + 1))), src, dst, res, shape);
+        _kernel(LaunchCounter.Count(stream), new KernelConfig(new Index3D((int)groups, 1, 1), group, SharedMemoryConfig.RequestDynamic<float>(_tile * (_tile + 1))), src, dst, res, shape);
     }
 
     /// <summary>One launch: per sample dst [Cols, Rows] = (src [Rows, Cols]ᵀ + res) · Scale.</summary>

@@ -27,7 +27,7 @@ internal sealed class UpFirDn2dKernels
         bool hasBias = bias.IsValid && bias.Length > 0;
         if (y.Length == 0) return;
         // Without a bias the kernel reads nothing from its bias view; the filter view stands in for it.
-        _run(stream, ElementwiseKernels.Threads(y.Length, "upfirdn2d"), x, kernel, hasBias ? bias : kernel, y,
+        _run(LaunchCounter.Count(stream), ElementwiseKernels.Threads(y.Length, "upfirdn2d"), x, kernel, hasBias ? bias : kernel, y,
             new FirShape(height, width, kh, kw, outHeight, outWidth, up, down, padBefore, hasBias ? channels : 0));
     }
 

@@ -47,6 +47,8 @@ public sealed partial class IlgpuBackend : Backend
     /// <summary>The stream every kernel of this backend is queued on.</summary>
     public AcceleratorStream Stream { get; }
 
+    internal override long? KernelLaunches => LaunchCounter.Read(Stream);
+
     /// <inheritdoc />
     public override string Name { get; }
 

@@ -5,7 +5,7 @@ using DiffusionKernels.Runtime.Plan;
 namespace DiffusionKernels.Runtime.Models;
 
 /// <summary>
-/// A diffusers <c>UNet2DModel</c> with its weights uploaded to one backend. <see cref="Compile"/> turns it
+/// A diffusers <c>UNet2DModel</c> with its weights uploaded to one backend. <see cref="Compile(int, int, int)"/> turns it
 /// into a replayable plan for one (batch, height, width).
 /// </summary>
 /// <remarks>
@@ -26,6 +26,7 @@ public sealed class UNet2DModel : IDisposable
     private readonly MidBlock? _mid;
     private readonly List<IUpBlock> _up = [];
     private readonly GroupNormLayer _normOut;
+    private readonly FusedTimeProjection? _fusedTimeProjection;
 
     /// <summary>Builds the layers from <paramref name="source"/>; every weight must be present with its shape and none may be left over.</summary>
     public UNet2DModel(UNetConfig config, IWeightSource source, Backend backend)
@@ -78,9 +79,14 @@ public sealed class UNet2DModel : IDisposable
             _normOut = new GroupNormLayer(w, "conv_norm_out", c0, c.NormNumGroups ?? Math.Min(c0 / 4, 32), c.NormEps);
             _convOut = new Conv2dLayer(w, "conv_out", c0, c.OutChannels, 3, padding: 1);
             w.EnsureAllUsed();
+            // "scale_shift" resnets keep their own projections (FusedTimeProjection says why).
+            var resnets = _down.SelectMany(d => d.Resnets).Concat(_mid?.Resnets ?? []).Concat(_up.SelectMany(u => u.Resnets)).ToList();
+            if (c.ResnetTimeScaleShift != "scale_shift")
+                _fusedTimeProjection = FusedTimeProjection.Create(w.Backend, [.. resnets.Select(r => r.TimeProjection)]);
         }
         catch
         {
+            _fusedTimeProjection?.Dispose();
             _weights.Dispose();
             throw;
         }
@@ -127,7 +133,13 @@ public sealed class UNet2DModel : IDisposable
     /// <summary>Compiles the forward pass for inputs of [batch, in_channels, height, width].</summary>
     /// <exception cref="ShapeMismatchException">The size is not a positive multiple of <see cref="UNetConfig.SpatialMultiple"/>.</exception>
     /// <exception cref="InsufficientMemoryException">The pass cannot fit in the backend's memory (checked before allocating).</exception>
-    public UNetPlan Compile(int batch, int height, int width)
+    public UNetPlan Compile(int batch, int height, int width) => Compile(batch, height, width, fuseTimeProjections: true);
+
+    /// <summary>
+    /// <see cref="Compile(int, int, int)"/>, choosing whether the resnets' time projections run as one stacked GEMM
+    /// (the default) or one Linear per block (kept to compare against: both give the same result).
+    /// </summary>
+    internal UNetPlan Compile(int batch, int height, int width, bool fuseTimeProjections)
     {
         if (_disposed) throw new ObjectDisposedException(nameof(UNet2DModel), "unet: the model has been disposed");
         var c = Config;
@@ -152,11 +164,12 @@ public sealed class UNet2DModel : IDisposable
             var tembAct = pb.Value("temb_act", batch, c.TimeEmbedDim);
             pb.Step("temb_act", [emb, tembAct], t => b.Activate(t[0], t[1], c.Activation));
 
-            var pass = new BlockPass(pb, x, tembAct);
+            var temb = new TimeProjections(tembAct, fuseTimeProjections ? _fusedTimeProjection : null);
+            var pass = new BlockPass(pb, x, temb);
             var h = _convIn.Emit(pb, "conv_in", x);
             pass.Residuals.Add(h);
             for (int i = 0; i < _down.Count; i++) h = _down[i].Emit(pass, $"down_blocks.{i}", h);
-            if (_mid is not null) h = _mid.Emit(pb, h, tembAct);
+            if (_mid is not null) h = _mid.Emit(pb, h, temb);
             for (int i = 0; i < _up.Count; i++) h = _up[i].Emit(pass, $"up_blocks.{i}", h);
             h = _normOut.Emit(pb, "conv_norm_out", h, Activation.SiLU);
             // diffusers: "if skip_sample is not None: sample += skip_sample" (the skip up blocks' output skip).
@@ -290,6 +303,7 @@ public sealed class UNet2DModel : IDisposable
     public void Dispose()
     {
         _disposed = true;
+        _fusedTimeProjection?.Dispose();
         _weights.Dispose();
     }
 }

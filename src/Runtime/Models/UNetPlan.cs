@@ -43,7 +43,7 @@ public sealed class UNetPlan : IDisposable
     public long ActivationBytes => _plan.ArenaBytes;
     /// <summary>Multiply–add FLOPs (×2) of one forward pass, convolutions, linears and attention.</summary>
     public double Flops => _plan.Flops;
-    /// <summary>Kernel launches per forward pass.</summary>
+    /// <summary>Backend op calls (plan steps) per forward pass; an op may queue more than one kernel.</summary>
     public int LaunchCount => _plan.StepCount;
     /// <summary>True when the model needs class labels (num_class_embeds or class_embed_type "timestep").</summary>
     public bool NeedsClassLabels => _labels is not null || _labelsFloat is not null;
@@ -134,6 +134,16 @@ public sealed class UNetPlan : IDisposable
     {
         ThrowIfDisposed();
         return _plan.RunProfiled();
+    }
+
+    /// <summary>
+    /// Kernel launches of each step of one forward pass (see <see cref="ExecutionPlan.LaunchesPerStep"/>); on a backend
+    /// that counts its launches this runs the pass once, over whatever the inputs hold.
+    /// </summary>
+    internal IReadOnlyList<(string Step, int Launches)> LaunchesPerStep()
+    {
+        ThrowIfDisposed();
+        return _plan.LaunchesPerStep();
     }
 
     /// <summary>Copies <paramref name="sample"/> in, runs, and returns <see cref="Output"/> (owned by the plan).</summary>

@@ -34,14 +34,36 @@ public abstract partial class Backend
         if (x.Rank < 2) throw ShapeMismatchException.For(op, "input rank", "≥ 2 ([N, C, ...])", x.Shape);
         Check.Shape(op, bias, $"bias (input {x.Shape})", x.Shape[0], x.Shape[1]);
         Check.Same(op, x, "input", y, "output");
+        AddChannelBiasChecked(x, bias, 0, y);
+    }
+
+    /// <summary>
+    /// y[n, c, ...] = x[n, c, ...] + bias[n, biasOffset + c]: the bias is the column slice [biasOffset, biasOffset + C)
+    /// of bias [N, S] (the fused time-embedding projections of every resnet block, read in place). x [N, C, ...].
+    /// </summary>
+    internal void AddChannelBias(Tensor x, Tensor bias, int biasOffset, Tensor y)
+    {
+        const string op = "add channel bias";
+        Check.Owned(this, op, x, bias, y);
+        Check.Float(op, (x, "input"), (bias, "bias"), (y, "output"));
+        if (x.Rank < 2) throw ShapeMismatchException.For(op, "input rank", "≥ 2 ([N, C, ...])", x.Shape);
+        Check.Rank(op, bias, 2, "bias");
+        if (bias.Shape[0] != x.Shape[0] || biasOffset < 0 || (long)biasOffset + x.Shape[1] > bias.Shape[1])
+            throw new ShapeMismatchException($"{op}: bias {bias.Shape} has no columns [{biasOffset}, {(long)biasOffset + x.Shape[1]}) for {x.Shape[0]} samples of input {x.Shape}");
+        Check.Same(op, x, "input", y, "output");
+        AddChannelBiasChecked(x, bias, biasOffset, y);
+    }
+
+    private void AddChannelBiasChecked(Tensor x, Tensor bias, int biasOffset, Tensor y)
+    {
         if (!Supports(BackendOp.AddChannelBias))
         {
-            OnCpu([x, bias, y], [y], (cpu, m) => cpu.AddChannelBias(m[x], m[bias], m[y]));
+            OnCpu([x, bias, y], [y], (cpu, m) => cpu.AddChannelBias(m[x], m[bias], biasOffset, m[y]));
             return;
         }
-        AddChannelBiasCore(x, bias, y);
+        AddChannelBiasCore(x, bias, biasOffset, y);
     }
 
     private protected virtual void ScaleShiftCore(Tensor x, Tensor scaleShift, Tensor y, Activation activation) => throw NotImplementedHere(BackendOp.ScaleShift);
-    private protected virtual void AddChannelBiasCore(Tensor x, Tensor bias, Tensor y) => throw NotImplementedHere(BackendOp.AddChannelBias);
+    private protected virtual void AddChannelBiasCore(Tensor x, Tensor bias, int biasOffset, Tensor y) => throw NotImplementedHere(BackendOp.AddChannelBias);
 }

@@ -53,6 +53,37 @@ internal sealed class ExecutionPlan : IDisposable
         return times;
     }
 
+    /// <summary>
+    /// Kernel launches of each step, in order: exact where the backend counts its launches (ILGPU: every kernel an op
+    /// queues), measured by running the plan once step by step; one per step elsewhere (the CPU backend, where each
+    /// step is one op call). Device copies are not kernels and count zero. Computed once, then cached.
+    /// </summary>
+    public IReadOnlyList<(string Step, int Launches)> LaunchesPerStep()
+    {
+        if (_launches is not null) return _launches;
+        var counts = new (string, int)[_steps.Length];
+        if (Backend.KernelLaunches is null)
+        {
+            for (int i = 0; i < _steps.Length; i++) counts[i] = (_steps[i].Name, 1);
+        }
+        else
+        {
+            for (int i = 0; i < _steps.Length; i++)
+            {
+                long before = Backend.KernelLaunches.Value;
+                _steps[i].Action(_bound[i]);
+                counts[i] = (_steps[i].Name, checked((int)(Backend.KernelLaunches.Value - before)));
+            }
+            Backend.Synchronize();
+        }
+        return _launches = counts;
+    }
+
+    /// <summary>Kernel launches of one run (the sum of <see cref="LaunchesPerStep"/>).</summary>
+    public int LaunchCount => LaunchesPerStep().Sum(s => s.Launches);
+
+    private (string Step, int Launches)[]? _launches;
+
     public void Dispose() => _arena.Dispose();
 }
 

@@ -9,7 +9,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// <see cref="State{T}"/>, so the common block interfaces know nothing of it.
 /// </summary>
 /// <remarks>Created per compile: passes on different threads share nothing.</remarks>
-internal sealed class BlockPass(PlanBuilder builder, PlanValue input, PlanValue timeEmbedding)
+internal sealed class BlockPass(PlanBuilder builder, PlanValue input, TimeProjections timeEmbedding)
 {
     private readonly Dictionary<Type, object> _familyState = [];
 
@@ -19,8 +19,8 @@ internal sealed class BlockPass(PlanBuilder builder, PlanValue input, PlanValue 
     /// <summary>The sample as the network sees it (after <c>center_input_sample</c>), before conv_in.</summary>
     public PlanValue Input { get; } = input;
 
-    /// <summary>act(time embedding), the input of every resnet's time projection.</summary>
-    public PlanValue TimeEmbedding { get; } = timeEmbedding;
+    /// <summary>act(time embedding) and every resnet's projection of it.</summary>
+    public TimeProjections TimeEmbedding { get; } = timeEmbedding;
 
     /// <summary>diffusers' <c>down_block_res_samples</c>: pushed by down blocks, popped newest first by up blocks.</summary>
     public List<PlanValue> Residuals { get; } = [];

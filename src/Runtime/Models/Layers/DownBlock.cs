@@ -39,6 +39,9 @@ internal sealed class DownBlock : IDownBlock
     }
 
     /// <inheritdoc/>
+    public IEnumerable<ResnetBlock> Resnets => [.. _layers.Select(l => l.Resnet), .. _downResnet is null ? [] : new[] { _downResnet }];
+
+    /// <inheritdoc/>
     public PlanValue Emit(BlockPass pass, string prefix, PlanValue h)
     {
         var pb = pass.Builder;

@@ -10,6 +10,9 @@ internal interface IDownBlock
 {
     /// <summary>Records the block's steps; <paramref name="prefix"/> names them (<c>down_blocks.i</c>).</summary>
     PlanValue Emit(BlockPass pass, string prefix, PlanValue h);
+
+    /// <summary>Every resnet block in it, in order (their time projections are stacked into one GEMM).</summary>
+    IEnumerable<ResnetBlock> Resnets { get; }
 }
 
 /// <summary>
@@ -20,4 +23,7 @@ internal interface IUpBlock
 {
     /// <summary>Records the block's steps; <paramref name="prefix"/> names them (<c>up_blocks.i</c>).</summary>
     PlanValue Emit(BlockPass pass, string prefix, PlanValue h);
+
+    /// <summary>Every resnet block in it, in order (their time projections are stacked into one GEMM).</summary>
+    IEnumerable<ResnetBlock> Resnets { get; }
 }

@@ -16,6 +16,10 @@ internal sealed class LinearLayer
     }
 
     public int In { get; }
+    /// <summary>The weight [out, in].</summary>
+    public Tensor Weight => _weight;
+    /// <summary>The bias [out].</summary>
+    public Tensor Bias => _bias;
     public int Out { get; }
 
     public PlanValue Emit(PlanBuilder pb, string name, PlanValue x, Activation activation = Activation.Identity)

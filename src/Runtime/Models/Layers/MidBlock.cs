@@ -19,7 +19,10 @@ internal sealed class MidBlock
         _second = new ResnetBlock(w, "mid_block.resnets.1", c, ch, ch, c.MidBlockScaleFactor, groups: groups);
     }
 
-    public PlanValue Emit(PlanBuilder pb, PlanValue h, PlanValue tembAct)
+    /// <summary>The block's resnets, in order.</summary>
+    public IEnumerable<ResnetBlock> Resnets => [_first, _second];
+
+    public PlanValue Emit(PlanBuilder pb, PlanValue h, TimeProjections tembAct)
     {
         h = _first.Emit(pb, h, tembAct);
         if (_attention is not null) h = _attention.Emit(pb, h);

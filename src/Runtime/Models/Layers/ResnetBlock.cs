@@ -50,8 +50,14 @@ internal sealed class ResnetBlock
         _resample = resample;
     }
 
-    /// <summary>Emits the block; <paramref name="tembAct"/> is act(temb) [B, T], shared by every block.</summary>
-    public PlanValue Emit(PlanBuilder pb, PlanValue x, PlanValue tembAct)
+    /// <summary>The block's time_emb_proj, [T] → [C] ([2C] with scale_shift).</summary>
+    public LinearLayer TimeProjection => _timeProj;
+
+    /// <summary>True with resnet_time_scale_shift "scale_shift" (FiLM after norm2) rather than a bias after conv1.</summary>
+    public bool ScaleShift => _scaleShift;
+
+    /// <summary>Emits the block; <paramref name="temb"/> gives its time projection of act(temb), shared by every block.</summary>
+    public PlanValue Emit(PlanBuilder pb, PlanValue x, TimeProjections temb)
     {
         var b = pb.Backend;
         var h = _norm1.Emit(pb, _prefix + ".norm1", x, _act);
@@ -60,18 +66,19 @@ internal sealed class ResnetBlock
         if (_resample == ResnetResample.FirUp) { x = _fir!.Up(pb, _prefix + ".fir_up_x", x); h = _fir.Up(pb, _prefix + ".fir_up_h", h); }
         if (_resample == ResnetResample.FirDown) { x = _fir!.Down(pb, _prefix + ".fir_down_x", x); h = _fir.Down(pb, _prefix + ".fir_down_h", h); }
         h = _conv1.Emit(pb, _prefix + ".conv1", h);
-        var t = _timeProj.Emit(pb, _prefix + ".time_emb_proj", tembAct);
         PlanValue normed;
         if (_scaleShift)
         {
+            var t = _timeProj.Emit(pb, _prefix + ".time_emb_proj", temb.Activated);
             var n2 = _norm2.Emit(pb, _prefix + ".norm2", h);
             normed = pb.Value(_prefix + ".film", n2.Shape.ToArray());
             pb.Step(_prefix + ".film", [n2, t, normed], v => b.ScaleShift(v[0], v[1], v[2], _act));
         }
         else
         {
+            var (t, offset) = temb.For(pb, _prefix + ".time_emb_proj", _timeProj);
             var ht = pb.Value(_prefix + ".add_temb", h.Shape.ToArray());
-            pb.Step(_prefix + ".add_temb", [h, t, ht], v => b.AddChannelBias(v[0], v[1], v[2]));
+            pb.Step(_prefix + ".add_temb", [h, t, ht], v => b.AddChannelBias(v[0], v[1], offset, v[2]));
             normed = _norm2.Emit(pb, _prefix + ".norm2", ht, _act);
         }
         var shortcut = _shortcut?.Emit(pb, _prefix + ".conv_shortcut", x) ?? x;

@@ -42,6 +42,9 @@ internal sealed class SkipDownBlock : IDownBlock
     public static int Groups(int channels) => Math.Min(channels / 4, 32);
 
     /// <inheritdoc/>
+    public IEnumerable<ResnetBlock> Resnets => [.. _layers.Select(l => l.Resnet), .. _resnetDown is null ? [] : new[] { _resnetDown }];
+
+    /// <inheritdoc/>
     public PlanValue Emit(BlockPass pass, string prefix, PlanValue h)
     {
         var pb = pass.Builder;

@@ -43,6 +43,9 @@ internal sealed class SkipUpBlock : IUpBlock
     }
 
     /// <inheritdoc/>
+    public IEnumerable<ResnetBlock> Resnets => [.. _resnets, .. _resnetUp is null ? [] : new[] { _resnetUp }];
+
+    /// <inheritdoc/>
     public PlanValue Emit(BlockPass pass, string prefix, PlanValue h)
     {
         var pb = pass.Builder;

@@ -43,6 +43,9 @@ internal sealed class UpBlock : IUpBlock
     }
 
     /// <inheritdoc/>
+    public IEnumerable<ResnetBlock> Resnets => [.. _layers.Select(l => l.Resnet), .. _upResnet is null ? [] : new[] { _upResnet }];
+
+    /// <inheritdoc/>
     public PlanValue Emit(BlockPass pass, string prefix, PlanValue h)
     {
         var pb = pass.Builder;
