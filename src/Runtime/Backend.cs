@@ -29,6 +29,14 @@ public abstract partial class Backend : IDisposable
     /// </summary>
     internal virtual long? KernelLaunches => null;
 
+    /// <summary>
+    /// Times the host has waited for the device since the backend was created: every stream synchronisation, whether
+    /// asked for (<see cref="Synchronize"/>), needed to read a result (<see cref="CopyToHost(Tensor, Span{float})"/>), or
+    /// forced by an upload too large to stage. Tests use it to check a sampling run does not wait once per step. Always 0
+    /// where there is no device to wait for (the CPU backend runs every op before returning).
+    /// </summary>
+    internal virtual long HostSynchronizations => 0;
+
     /// <summary>True once <see cref="Dispose"/> has run.</summary>
     public bool IsDisposed { get; private set; }
 

@@ -36,7 +36,7 @@ public sealed partial class IlgpuBackend
         if (!_staging.TryUpload(Stream, coefficients, device))
         {
             device.CopyFromCPU(Stream, coefficients);
-            Stream.Synchronize();
+            WaitForDevice();
         }
         Elementwise.LinearCombinationPerSample(Stream, F(y), terms, device, y.Shape[0]);
     }
@@ -53,7 +53,7 @@ public sealed partial class IlgpuBackend
         {
             if (_coefficients is not null)
             {
-                Stream.Synchronize(); // queued launches may still read the old buffer
+                WaitForDevice(); // queued launches may still read the old buffer
                 _coefficients.Dispose();
             }
             _coefficients = Accelerator.Allocate1D<float>(Math.Max(length, 64));

@@ -105,7 +105,7 @@ public sealed partial class IlgpuBackend : Backend
     {
         if (_staging.TryUpload(Stream, src, F(dst))) return;
         F(dst).CopyFromCPU(Stream, src);
-        Stream.Synchronize();
+        WaitForDevice();
     }
 
     private protected override void CopyFromHostCore(ReadOnlySpan<long> src, Tensor dst)
@@ -113,7 +113,7 @@ public sealed partial class IlgpuBackend : Backend
         ((IlgpuStorage)dst.Storage).Mirror(dst.Offset, src);
         if (_staging.TryUpload(Stream, src, L(dst))) return;
         L(dst).CopyFromCPU(Stream, src);
-        Stream.Synchronize();
+        WaitForDevice();
     }
 
     /// <summary>Times the staging ring wrapped and waited for the stream (tests check uploads stay asynchronous).</summary>
@@ -122,13 +122,13 @@ public sealed partial class IlgpuBackend : Backend
     private protected override void CopyToHostCore(Tensor src, Span<float> dst)
     {
         F(src).CopyToCPU(Stream, dst);
-        Stream.Synchronize();
+        WaitForDevice();
     }
 
     private protected override void CopyToHostCore(Tensor src, Span<long> dst)
     {
         L(src).CopyToCPU(Stream, dst);
-        Stream.Synchronize();
+        WaitForDevice();
     }
 
     private protected override void CopyCore(Tensor src, Tensor dst)
@@ -164,7 +164,19 @@ public sealed partial class IlgpuBackend : Backend
     private FillKernel? _fill;
 
     /// <inheritdoc />
-    public override void Synchronize() => Stream.Synchronize();
+    public override void Synchronize() => WaitForDevice();
+
+    private long _waits;
+
+    /// <summary>Blocks until the stream is idle and counts the wait (<see cref="HostSynchronizations"/>).</summary>
+    private void WaitForDevice()
+    {
+        _waits++;
+        Stream.Synchronize();
+    }
+
+    // The staging ring waits for the stream itself when it wraps; those waits count too.
+    internal override long HostSynchronizations => _waits + _staging.Wraps;
 
     /// <inheritdoc />
     public override void Dispose()
