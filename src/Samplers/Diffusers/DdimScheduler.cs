@@ -62,18 +62,8 @@ internal sealed class DdimScheduler : DiffusersScheduler
             double a = Alpha(t), aPrev = AlphaPrev(prev), b = 1 - a;
             double sa = Math.Sqrt(a), sb = Math.Sqrt(b);
             // x̂₀ and ε̂ as forms in (sample, output).
-            var x0 = c.PredictionType switch
-            {
-                "epsilon" => new LinearForm().Add(1 / sa, sample).Add(-sb / sa, output),
-                "v_prediction" => new LinearForm().Add(sa, sample).Add(-sb, output),
-                _ => new LinearForm().Add(1, output),
-            };
-            var eps = c.PredictionType switch
-            {
-                "epsilon" => new LinearForm().Add(1, output),
-                "v_prediction" => new LinearForm().Add(sa, output).Add(sb, sample),
-                _ => new LinearForm().Add(1 / sb, sample).Add(-sa / sb, output),
-            };
+            var x0 = PredictionForms.Data(c.PredictionType, sa, sb, sample, output);
+            var eps = PredictionForms.Noise(c.PredictionType, sa, sb, sample, output);
             double variance = (1 - aPrev) / b * (1 - a / aPrev), std = _s.Eta * Math.Sqrt(variance);
             var next = new LinearForm();
             if (c.Thresholding || c.ClipSample)

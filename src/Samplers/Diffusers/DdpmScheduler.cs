@@ -70,13 +70,7 @@ internal sealed class DdpmScheduler : DiffusersScheduler
             }
             else
             {
-                var x0 = c.PredictionType switch
-                {
-                    "epsilon" => new LinearForm().Add(1 / sa, sample).Add(-sb / sa, output),
-                    "v_prediction" => new LinearForm().Add(sa, sample).Add(-sb, output),
-                    _ => new LinearForm().Add(1, output),
-                };
-                next.Add(x0Coefficient, x0);
+                next.Add(x0Coefficient, PredictionForms.Data(c.PredictionType, sa, sb, sample, output));
             }
             if (t > 0)
             {

@@ -101,12 +101,7 @@ internal sealed class DeisScheduler : DiffusersScheduler
         {
             var b = ctx.Backend;
             double alpha = _g.Alpha(i), sigmaT = _g.SigmaT(i);
-            var x0 = _c.PredictionType switch
-            {
-                "epsilon" => new LinearForm().Add(1 / alpha, sample).Add(-sigmaT / alpha, output),
-                "v_prediction" => new LinearForm().Add(alpha, sample).Add(-sigmaT, output),
-                _ => new LinearForm().Add(1, output),
-            };
+            var x0 = PredictionForms.Data(_c.PredictionType, alpha, sigmaT, sample, output);
             if (!_c.Thresholding)
             {
                 var eps = new LinearForm().Add(1 / sigmaT, sample).Add(-alpha / sigmaT, x0);

@@ -165,6 +165,28 @@ public abstract class DiffusersScheduler
     /// <summary>Flow-matching grids are for flow models, not the VP schedules of UNet2DModel checkpoints.</summary>
     internal void CheckNoFlow() => Require(!Config.UseFlowSigmas, "use_flow_sigmas", "true (flow-matching σ) is not supported; only VP schedules");
 
+    /// <summary>
+    /// The config checks the two DPM-Solver classes share; returns the algorithm that runs. diffusers maps DEIS's
+    /// algorithm and the other classes' solver types onto its own, and refuses σ = 0 at the end of the noise-prediction
+    /// algorithms (checked on the name given, so "deis" with "zero" is refused too).
+    /// </summary>
+    internal string CheckDpmSolverConfig(string[] algorithms)
+    {
+        var config = Config;
+        CheckBetaSchedule("linear", "scaled_linear", "squaredcos_cap_v2");
+        CheckPrediction("epsilon", "v_prediction", "sample");
+        CheckSigmaGrids();
+        CheckNoFlow();
+        Require(algorithms.Contains(config.AlgorithmType) || config.AlgorithmType == "deis", "algorithm_type",
+            $"'{config.AlgorithmType}' is not supported ({string.Join(", ", algorithms)}; deis reads as dpmsolver++)");
+        Require(config.SolverType is "midpoint" or "heun" or "logrho" or "bh1" or "bh2", "solver_type",
+            $"'{config.SolverType}' is not supported (midpoint, heun; logrho, bh1 and bh2 read as midpoint)");
+        Require(config.AlgorithmType is "dpmsolver++" or "sde-dpmsolver++" || config.FinalSigmasType != "zero", "final_sigmas_type",
+            $"'zero' is not supported with algorithm_type '{config.AlgorithmType}' (diffusers refuses it: choose sigma_min)");
+        Require(config.VarianceType is null or "learned" or "learned_range", "variance_type", $"'{config.VarianceType}' is not supported (null, learned, learned_range)");
+        return config.AlgorithmType == "deis" ? "dpmsolver++" : config.AlgorithmType;
+    }
+
     /// <summary>The sigma grid a σ-based class converts to: karras, exponential, beta or none.</summary>
     internal string SigmaGrid => Config.UseKarrasSigmas ? "karras" : Config.UseExponentialSigmas ? "exponential" : Config.UseBetaSigmas ? "beta" : "none";
 

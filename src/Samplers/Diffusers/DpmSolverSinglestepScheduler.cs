@@ -16,18 +16,7 @@ internal sealed class DpmSolverSinglestepScheduler : DiffusersScheduler
 
     internal DpmSolverSinglestepScheduler(SchedulerConfig config) : base(config)
     {
-        CheckBetaSchedule("linear", "scaled_linear", "squaredcos_cap_v2");
-        CheckPrediction("epsilon", "v_prediction", "sample");
-        CheckSigmaGrids();
-        CheckNoFlow();
-        Require(Algorithms.Contains(config.AlgorithmType) || config.AlgorithmType == "deis", "algorithm_type",
-            $"'{config.AlgorithmType}' is not supported ({string.Join(", ", Algorithms)}; deis reads as dpmsolver++)");
-        Require(config.SolverType is "midpoint" or "heun" or "logrho" or "bh1" or "bh2", "solver_type",
-            $"'{config.SolverType}' is not supported (midpoint, heun; logrho, bh1 and bh2 read as midpoint)");
-        Require(config.AlgorithmType is "dpmsolver++" or "sde-dpmsolver++" || config.FinalSigmasType != "zero", "final_sigmas_type",
-            $"'zero' is not supported with algorithm_type '{config.AlgorithmType}' (diffusers refuses it: choose sigma_min)");
-        Require(config.VarianceType is null or "learned" or "learned_range", "variance_type", $"'{config.VarianceType}' is not supported (null, learned, learned_range)");
-        Algorithm = config.AlgorithmType == "deis" ? "dpmsolver++" : config.AlgorithmType;
+        Algorithm = CheckDpmSolverConfig(Algorithms);
         Require(!(Algorithm == "dpmsolver" && config.Thresholding), "thresholding",
             "with algorithm_type 'dpmsolver' fails in diffusers' DPMSolverSinglestepScheduler (it indexes its ᾱ table with a missing timestep)");
         Require(config.SolverOrder <= 3, "solver_order", $"{config.SolverOrder} is not supported (diffusers' singlestep solver has orders 1–3)");
@@ -133,24 +122,8 @@ internal sealed class DpmSolverSinglestepScheduler : DiffusersScheduler
             var b = ctx.Backend;
             double alpha = _g.Alpha(i), sigmaT = _g.SigmaT(i);
             if (_s.Algorithm.EndsWith("++", StringComparison.Ordinal))
-            {
-                var x0 = _c.PredictionType switch
-                {
-                    "epsilon" => new LinearForm().Add(1 / alpha, sample).Add(-sigmaT / alpha, output),
-                    "v_prediction" => new LinearForm().Add(alpha, sample).Add(-sigmaT, output),
-                    _ => new LinearForm().Add(1, output),
-                };
-                x0.WriteTo(b, into);
-                if (!_c.Thresholding) return x0;
-                ctx.Threshold(into, _c.DynamicThresholdingRatio, _c.SampleMaxValue);
-                return new LinearForm().Add(1, into);
-            }
-            var eps = _c.PredictionType switch
-            {
-                "epsilon" => new LinearForm().Add(1, output),
-                "v_prediction" => new LinearForm().Add(alpha, output).Add(sigmaT, sample),
-                _ => new LinearForm().Add(1 / sigmaT, sample).Add(-alpha / sigmaT, output),
-            };
+                return PredictionForms.WriteData(PredictionForms.Data(_c.PredictionType, alpha, sigmaT, sample, output), into, _c, ctx);
+            var eps = PredictionForms.Noise(_c.PredictionType, alpha, sigmaT, sample, output);
             eps.WriteTo(b, into);
             return eps;
         }

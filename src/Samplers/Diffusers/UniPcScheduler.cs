@@ -96,28 +96,11 @@ internal sealed class UniPcScheduler : DiffusersScheduler
 
         private LinearForm Convert(int i, Tensor output, Tensor sample, Tensor into, RunContext ctx)
         {
-            var b = ctx.Backend;
             double alpha = _g.Alpha(i), sigmaT = _g.SigmaT(i);
             if (_c.PredictX0)
-            {
-                var x0 = _c.PredictionType switch
-                {
-                    "epsilon" => new LinearForm().Add(1 / alpha, sample).Add(-sigmaT / alpha, output),
-                    "v_prediction" => new LinearForm().Add(alpha, sample).Add(-sigmaT, output),
-                    _ => new LinearForm().Add(1, output),
-                };
-                x0.WriteTo(b, into);
-                if (!_c.Thresholding) return x0;
-                ctx.Threshold(into, _c.DynamicThresholdingRatio, _c.SampleMaxValue);
-                return new LinearForm().Add(1, into);
-            }
-            var eps = _c.PredictionType switch
-            {
-                "epsilon" => new LinearForm().Add(1, output),
-                "v_prediction" => new LinearForm().Add(alpha, output).Add(sigmaT, sample),
-                _ => new LinearForm().Add(1 / sigmaT, sample).Add(-alpha / sigmaT, output),
-            };
-            eps.WriteTo(b, into);
+                return PredictionForms.WriteData(PredictionForms.Data(_c.PredictionType, alpha, sigmaT, sample, output), into, _c, ctx);
+            var eps = PredictionForms.Noise(_c.PredictionType, alpha, sigmaT, sample, output);
+            eps.WriteTo(ctx.Backend, into);
             return eps;
         }
 
