@@ -25,7 +25,7 @@ internal static class LinePlot
         if (x1 <= x0) x1 = x0 + 1;
         if (y1 <= y0) y1 = y0 + 1;
 
-        const int width = 900, height = 600, left = 90, right = 230, top = 50, bottom = 70;
+        const int width = 900, height = 600, left = 90, right = 230, top = 75, bottom = 70;
         var c = new Canvas(width, height, White);
         int pw = width - left - right, ph = height - top - bottom;
         double Px(double x) => left + (Math.Log10(x) - x0) / (x1 - x0) * pw;
@@ -48,9 +48,10 @@ internal static class LinePlot
         }
         c.Line(left, top, left, top + ph, Ink);
         c.Line(left, top + ph, left + pw, top + ph, Ink);
-        c.Text((width - right + left - PixelFont.Measure(title, 2)) / 2, 15, title, Ink, 2);
+        // The title and the y label sit on separate rows above the plot so that a long one never runs into the other.
+        c.Text((width - right + left - PixelFont.Measure(title, 2)) / 2, 12, title, Ink, 2);
         c.Text(left + (pw - PixelFont.Measure(xLabel, 2)) / 2, height - 30, xLabel, Ink, 2);
-        c.Text(10, top - 25, yLabel, Ink, 2);
+        c.Text(10, top - 28, yLabel, Ink, 2);
 
         int legendY = top;
         void Legend(string name, (byte, byte, byte) color, bool dashed)
