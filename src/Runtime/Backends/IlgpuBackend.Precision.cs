@@ -11,7 +11,8 @@ public sealed partial class IlgpuBackend
     /// <summary>
     /// The precision tier of this backend's GEMMs and convolutions: <see cref="Precision.Fp32"/> (the default, exact
     /// fp32 CUDA-core kernels) or <see cref="Precision.Tf32"/> (TF32 tensor-core kernels; on the CPU emulator their
-    /// fragment-exact emulation). Set it before queuing work; a plan compiled earlier uses the tier of each launch.
+    /// fragment-exact emulation). Set it before compiling a plan or queuing work: each launch picks its kernel from the tier
+    /// current when it is queued, so anything recorded for replay keeps the kernels it was recorded with.
     /// </summary>
     /// <exception cref="NotSupportedException">TF32 on a device without TF32 tensor cores (CUDA compute capability
     /// below 8.0) or without 32-lane warps and 128-thread groups.</exception>
