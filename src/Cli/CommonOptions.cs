@@ -13,6 +13,29 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "auto",
     };
 
+    /// <summary>--precision: the precision tier of GEMMs and convolutions (fp32 exact, tf32 opt-in).</summary>
+    public static Option<string> Precision() => new("--precision")
+    {
+        Description = $"Precision of GEMMs and convolutions: {Precisions.Names}. fp32 is exact; tf32 rounds their inputs to a 10-bit mantissa "
+                      + "on TF32 tensor cores (CUDA compute capability 8.0+, or emulated on ilgpu-cpu; the cpu device refuses it)",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    /// <summary>Creates the backend of --device in the --precision tier (an unknown name is an error naming it).</summary>
+    public static Backend CreateBackend(string device, string precision)
+    {
+        Precision tier;
+        try
+        {
+            tier = Precisions.Parse(precision);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"--precision: {e.Message}", e);
+        }
+        return Devices.Create(device, tier);
+    }
+
     public static Option<string> Model(bool required) => new("--model")
     {
         Description = "A diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors), or a known topology with random weights: "

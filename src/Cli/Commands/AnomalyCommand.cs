@@ -35,16 +35,17 @@ internal static class AnomalyCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var command = new Command("anomaly", "Anomaly maps by noising and denoising with a model of healthy images (AnoDDPM, Gaussian noise)")
-            { model, input, masks, t, sampler, steps, smoothing, percentile, threshold, seed, batch, output, force, allowNonFinite, device };
+            { model, input, masks, t, sampler, steps, smoothing, percentile, threshold, seed, batch, output, force, allowNonFinite, device, precision };
         command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(input)!, r.GetValue(masks), r.GetValue(t), r.GetValue(sampler)!, r.GetValue(steps),
             r.GetValue(smoothing), r.GetValue(percentile), r.GetValue(threshold), r.GetValue(seed), r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!,
-            r.GetValue(allowNonFinite))));
+            r.GetValue(allowNonFinite), r.GetValue(precision)!)));
         return command;
     }
 
     public sealed record Request(string? Model, string Input, string? Masks, int T, string Sampler, int Steps, double Smoothing, double Percentile, double? Threshold,
-        ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite = false);
+        ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite = false, string Precision = "fp32");
 
     public static int Run(Request q)
     {
@@ -58,7 +59,7 @@ internal static class AnomalyCommand
         var modelPath = q.Model ?? SampleCommand.FindBundledModel();
         var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Input, q.Masks]);
 
-        using var backend = Devices.Create(q.Device);
+        using var backend = CommonOptions.CreateBackend(q.Device, q.Precision);
         using var cancel = ConsoleCancellation.Install();
         int count = MedicalInputs.Count(q.Input);
         using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, count));

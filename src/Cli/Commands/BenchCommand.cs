@@ -15,18 +15,19 @@ internal static class BenchCommand
         var iters = new Option<int>("--iters") { Description = "Timed forward passes", DefaultValueFactory = _ => 10 };
         var size = new Option<int?>("--size") { Description = "Height and width (default: the config's sample_size)" };
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var profile = new Option<bool>("--profile") { Description = "Also print where the time goes, by op kind (one synchronized run)" };
         var json = JsonSummary.Option();
-        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device, profile, json };
-        unet.SetAction(r => JsonSummary.Run("bench unet", r.GetValue(json), () => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!, r.GetValue(profile))));
+        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device, precision, profile, json };
+        unet.SetAction(r => JsonSummary.Run("bench unet", r.GetValue(json), () => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!, r.GetValue(profile), r.GetValue(precision)!)));
         return new Command("bench", "Benchmarks") { unet };
     }
 
-    public static int RunUnet(string modelDir, int batch, int iters, int? size, string deviceName, bool profile = false)
+    public static int RunUnet(string modelDir, int batch, int iters, int? size, string deviceName, bool profile = false, string precision = "fp32")
     {
         CommonOptions.AtLeast("--batch", batch, 1);
         CommonOptions.AtLeast("--iters", iters, 1);
-        using var backend = Devices.Create(deviceName);
+        using var backend = CommonOptions.CreateBackend(deviceName, precision);
         using var unet = CommonOptions.LoadModel(modelDir, backend);
         int s = size ?? unet.Config.SampleSize ?? 32;
         using var plan = unet.Compile(batch, s, s);
@@ -52,6 +53,7 @@ internal static class BenchCommand
         }
         Console.WriteLine($"unet forward: {ms:F3} ms/forward, {batch * 1000 / ms:F2} images/s");
         JsonSummary.Set("device", $"{backend.Name} ({backend.Device.Description})");
+        JsonSummary.Set("precision", precision);
         foreach (var (key, value) in new (string, object?)[] { ("model", modelDir), ("batch", batch), ("size", s), ("iters", iters), ("warmup", 2) })
             JsonSummary.Setting(key, value);
         JsonSummary.Timing("forward_seconds", ms / 1000);

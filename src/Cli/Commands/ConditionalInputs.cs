@@ -11,7 +11,7 @@ namespace DiffusionKernels.Cli.Commands;
 internal static class ConditionalInputs
 {
     /// <summary>The options both commands take, checked (naming the flag).</summary>
-    public sealed record Common(string? Model, int N, int ValidationN, int Samples, int Steps, string Sampler, ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite);
+    public sealed record Common(string? Model, int N, int ValidationN, int Samples, int Steps, string Sampler, ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite, string Precision = "fp32");
 
     /// <summary>The options both commands declare (the descriptions name each task's inputs and outputs).</summary>
     public sealed class Declared
@@ -30,18 +30,19 @@ internal static class ConditionalInputs
         public Option<bool> Force { get; } = new("--force") { Description = "Replace an existing output folder" };
         public Option<bool> AllowNonFinite { get; } = CommonOptions.AllowNonFinite();
         public Option<string> Device { get; } = CommonOptions.Device();
+        public Option<string> Precision { get; } = CommonOptions.Precision();
 
         /// <summary>Adds the options to <paramref name="command"/>, <paramref name="extra"/> after --validation-n.</summary>
         public Command AddTo(Command command, params Option[] extra)
         {
-            Option[] all = [Model, Input, Truth, N, ValidationN, .. extra, Samples, Steps, Sampler, Seed, Batch, Output, Force, AllowNonFinite, Device];
+            Option[] all = [Model, Input, Truth, N, ValidationN, .. extra, Samples, Steps, Sampler, Seed, Batch, Output, Force, AllowNonFinite, Device, Precision];
             foreach (var option in all) command.Add(option);
             return command;
         }
 
         /// <summary>The shared values of a parse.</summary>
         public Common Read(ParseResult r) => new(r.GetValue(Model), r.GetValue(N), r.GetValue(ValidationN), r.GetValue(Samples), r.GetValue(Steps), r.GetValue(Sampler)!,
-            r.GetValue(Seed), r.GetValue(Batch), r.GetValue(Output)!, r.GetValue(Force), r.GetValue(Device)!, r.GetValue(AllowNonFinite));
+            r.GetValue(Seed), r.GetValue(Batch), r.GetValue(Output)!, r.GetValue(Force), r.GetValue(Device)!, r.GetValue(AllowNonFinite), r.GetValue(Precision)!);
     }
 
     /// <summary>An option with a default value.</summary>

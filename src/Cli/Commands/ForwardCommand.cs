@@ -17,14 +17,15 @@ internal static class ForwardCommand
         var output = new Option<string>("--output") { Description = "Where to write the output [B, out_channels, H, W] .npy (not one of the inputs)", Required = true };
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
-        var command = new Command("forward", "Run one U-Net forward pass") { model, input, timesteps, labels, embeddings, output, allowNonFinite, device };
+        var precision = CommonOptions.Precision();
+        var command = new Command("forward", "Run one U-Net forward pass") { model, input, timesteps, labels, embeddings, output, allowNonFinite, device, precision };
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(timesteps)!, r.GetValue(labels), r.GetValue(embeddings), r.GetValue(output)!, r.GetValue(device)!,
-            r.GetValue(allowNonFinite)));
+            r.GetValue(allowNonFinite), r.GetValue(precision)!));
         return command;
     }
 
     public static int Run(string modelDir, string inputPath, string timestepsPath, string? labelsPath, string? embeddingsPath, string outputPath, string deviceName,
-        bool allowNonFinite = false)
+        bool allowNonFinite = false, string precision = "fp32")
     {
         // Every file the model folder holds is an input too: --output must not replace config.json or the weights.
         var modelFiles = Directory.Exists(modelDir) ? Directory.GetFiles(modelDir) : [];
@@ -36,7 +37,7 @@ internal static class ForwardCommand
         if (x.Floats is not null) CommonOptions.RequireFinite($"--input {inputPath}", x.Floats, allowNonFinite);
         CommonOptions.RequireFinite($"--timesteps {timestepsPath}", t.AsFloat32(), allowNonFinite);
         if (embeddings is not null) CommonOptions.RequireFinite($"--class-embeddings {embeddingsPath}", embeddings.AsFloat32(), allowNonFinite);
-        using var backend = Devices.Create(deviceName);
+        using var backend = CommonOptions.CreateBackend(deviceName, precision);
         using var unet = CommonOptions.LoadModel(modelDir, backend);
         var c = unet.Config;
         if (x.Shape.Length != 4 || x.Floats is null)

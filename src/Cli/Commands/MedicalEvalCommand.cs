@@ -50,19 +50,20 @@ internal static class MedicalEvalCommand
         var conditionalSteps = new Option<int>("--conditional-steps") { Description = "Solver steps of the segment and translate tables", DefaultValueFactory = _ => 20 };
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var command = new Command("medical-eval", "The held-out medical evaluation: exact-acceleration MRI against tuned converged baselines, lesions, out-of-distribution images, uncertainty, NFE study, other tasks, anomaly detection")
-            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, allowNonFinite, device,
+            { model, n, validation, maskSeeds, maskType, accelerations, noWavelet, steps, methods, main, jumpLength, jumpCount, posterior, studySteps, studyN, maxIterations, tolerance, anomalySteps, tasks, batch, seed, output, force, allowNonFinite, device, precision,
               segModel, translateModel, conditionalSamples, conditionalSteps };
         command.SetAction(r => Run(new Request(r.GetValue(model), r.GetValue(n), r.GetValue(validation), r.GetValue(maskSeeds), r.GetValue(maskType)!, r.GetValue(accelerations)!, r.GetValue(noWavelet), r.GetValue(steps),
             r.GetValue(methods)!, r.GetValue(main)!, r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(posterior), r.GetValue(studySteps)!, r.GetValue(studyN),
             r.GetValue(maxIterations), r.GetValue(tolerance), r.GetValue(anomalySteps), r.GetValue(tasks)!, r.GetValue(batch), r.GetValue(seed), r.GetValue(output),
-            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), r.GetValue(segModel), r.GetValue(translateModel), r.GetValue(conditionalSamples), r.GetValue(conditionalSteps))));
+            r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), r.GetValue(segModel), r.GetValue(translateModel), r.GetValue(conditionalSamples), r.GetValue(conditionalSteps), r.GetValue(precision)!)));
         return command;
     }
 
     public sealed record Request(string? Model, int N, int ValidationN, int MaskSeeds, string MaskType, string Accelerations, bool NoWavelet, int Steps, string Methods, string MainMethod, int JumpLength,
         int JumpCount, int PosteriorSamples, string StudySteps, int StudyN, int MaxIterations, double Tolerance, int AnomalySteps, string Tasks, int Batch, ulong Seed,
-        string? Output, bool Force, string Device, bool AllowNonFinite = false, string? SegModel = null, string? TranslateModel = null, int ConditionalSamples = 8, int ConditionalSteps = 20);
+        string? Output, bool Force, string Device, bool AllowNonFinite = false, string? SegModel = null, string? TranslateModel = null, int ConditionalSamples = 8, int ConditionalSteps = 20, string Precision = "fp32");
 
     private static ReconstructionMethod Method(string option, string name) => name switch
     {
@@ -133,7 +134,7 @@ internal static class MedicalEvalCommand
         var options = ToOptions(q);
         var modelPath = q.Model ?? SampleCommand.FindBundledModel();
         var output = q.Output is null ? null : OutputFolder.Check(q.Output, q.Force, CommonOptions.ModelPaths(modelPath));
-        using var backend = Devices.Create(q.Device);
+        using var backend = CommonOptions.CreateBackend(q.Device, q.Precision);
         using var cancel = ConsoleCancellation.Install();
         using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, q.N));
         // A lower bound of what the tables hold at once: the largest phantom set, K posterior samples of it in model and

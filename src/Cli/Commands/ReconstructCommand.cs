@@ -49,19 +49,20 @@ internal static class ReconstructCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder" };
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var json = JsonSummary.Option();
         var command = new Command("reconstruct", "Reconstruct images from simulated measurements with the diffusion model as prior (MRI, inpainting, super-resolution, denoising)")
-            { task, model, input, mask, acceleration, maskType, centerFraction, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, snr, correctorSteps, posterior, seed, batch, output, force, allowNonFinite, device, json };
+            { task, model, input, mask, acceleration, maskType, centerFraction, box, factor, noise, method, sampler, steps, jumpLength, jumpCount, snr, correctorSteps, posterior, seed, batch, output, force, allowNonFinite, device, precision, json };
         command.SetAction(r => JsonSummary.Run("reconstruct", r.GetValue(json), () => Run(new Request(r.GetValue(task)!, r.GetValue(model), r.GetValue(input)!, r.GetValue(mask), r.GetValue(acceleration),
             r.GetValue(maskType)!, r.GetValue(centerFraction), r.GetValue(box), r.GetValue(factor), r.GetValue(noise), r.GetValue(method)!, r.GetValue(sampler)!,
             r.GetValue(steps), r.GetValue(jumpLength), r.GetValue(jumpCount), r.GetValue(snr), r.GetValue(correctorSteps), r.GetValue(posterior), r.GetValue(seed),
-            r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite)))));
+            r.GetValue(batch), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), r.GetValue(precision)!))));
         return command;
     }
 
     public sealed record Request(string Task, string? Model, string Input, string? Mask, int Acceleration, string MaskType, double? CenterFraction, double Box, int Factor,
         double? NoiseSigma, string Method, string Sampler, int Steps, int JumpLength, int JumpCount, double Snr, int CorrectorSteps, int PosteriorSamples,
-        ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite = false);
+        ulong Seed, int Batch, string Output, bool Force, string Device, bool AllowNonFinite = false, string Precision = "fp32");
 
     /// <summary>Checks every option (naming it) and turns them into a library request; nothing runs before this passes.</summary>
     public static ReconstructionRequest ToRequest(Request q)
@@ -134,7 +135,7 @@ internal static class ReconstructCommand
         var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), q.Input, q.Mask]);
         int count = MedicalInputs.Count(q.Input);
 
-        using var backend = Devices.Create(q.Device);
+        using var backend = CommonOptions.CreateBackend(q.Device, q.Precision);
         using var cancel = ConsoleCancellation.Install();
         using var model = DiffusionModel.Open(modelPath, backend, Math.Min(q.Batch, count));
         MedicalInputs.RequireSsimSize("reconstruct", model.SampleShape);

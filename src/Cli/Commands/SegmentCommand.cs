@@ -40,7 +40,7 @@ internal static class SegmentCommand
         if (truthPath is not null && input is null) throw new ArgumentException("--truth goes with --input (the held-out phantoms bring their own masks)");
         var modelPath = ConditionalInputs.ModelPath(q.Model, DiffusionKernels.BundledModel.SegmentationPath);
         var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), input, truthPath]);
-        using var backend = Devices.Create(q.Device);
+        using var backend = CommonOptions.CreateBackend(q.Device, q.Precision);
         using var cancel = ConsoleCancellation.Install();
         using var model = ConditionalInputs.Open(modelPath, backend, q.Batch);
         int s = model.SampleShape[1];

@@ -38,20 +38,21 @@ internal static class StudyCommand
         var output = new Option<string>("--output") { Description = "Folder for study.md, study.csv and quality_vs_nfe.png", DefaultValueFactory = _ => "study" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder that dk wrote" };
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var solverSettings = new SolverSettingOptions();
         var json = JsonSummary.Option();
         var command = new Command("study", "Sample quality against NFE for several solvers (table and plot)")
-            { model, samplers, steps, count, batch, seed, grid, references, odeTolerance, output, force, device, json };
+            { model, samplers, steps, count, batch, seed, grid, references, odeTolerance, output, force, device, precision, json };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
         command.SetAction(r => JsonSummary.Run("study", r.GetValue(json), () => Run(r.GetValue(model), r.GetValue(samplers)!, r.GetValue(steps)!, r.GetValue(count), r.GetValue(batch), r.GetValue(seed),
-            r.GetValue(grid)!, r.GetValue(references), r.GetValue(odeTolerance), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, solverSettings.Given(r))));
+            r.GetValue(grid)!, r.GetValue(references), r.GetValue(odeTolerance), r.GetValue(output)!, r.GetValue(force), r.GetValue(device)!, solverSettings.Given(r), r.GetValue(precision)!)));
         return command;
     }
 
     private sealed record Row(string Sampler, int Steps, int Nfe, QualityScores Scores, double? OdeError, double Seconds);
 
     private static int Run(string? modelPath, string samplerList, string stepList, int count, int batch, ulong seed, string grid, int referenceCount,
-        double odeTolerance, string outputPath, bool force, string deviceName, IReadOnlyList<SolverSettingValue> solverSettings)
+        double odeTolerance, string outputPath, bool force, string deviceName, IReadOnlyList<SolverSettingValue> solverSettings, string precision = "fp32")
     {
         var solvers = samplerList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SamplerRegistry.Get).ToList();
         if (solvers.Count == 0) throw new ArgumentException("--samplers: give at least one sampler");
@@ -67,7 +68,7 @@ internal static class StudyCommand
         var modelSource = modelPath ?? SampleCommand.FindBundledModel();
         var output = OutputFolder.Check(outputPath, force, CommonOptions.ModelPaths(modelSource));
 
-        using var backend = Devices.Create(deviceName);
+        using var backend = CommonOptions.CreateBackend(deviceName, precision);
         using var cancel = ConsoleCancellation.Install();
         using var model = DiffusionModel.Open(modelSource, backend, Math.Min(CommonOptions.AtLeast("--batch-size", batch, 1), count));
         var shape = model.SampleShape;

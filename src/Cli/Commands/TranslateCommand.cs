@@ -38,7 +38,7 @@ internal static class TranslateCommand
         if (truthPath is not null && input is null) throw new ArgumentException("--truth goes with --input (the held-out phantom pairs bring their own B)");
         var modelPath = ConditionalInputs.ModelPath(q.Model, DiffusionKernels.BundledModel.TranslationPath);
         var output = OutputFolder.Check(q.Output, q.Force, [.. CommonOptions.ModelPaths(modelPath), input, truthPath]);
-        using var backend = Devices.Create(q.Device);
+        using var backend = CommonOptions.CreateBackend(q.Device, q.Precision);
         using var cancel = ConsoleCancellation.Install();
         using var model = ConditionalInputs.Open(modelPath, backend, q.Batch);
         int s = model.SampleShape[1];

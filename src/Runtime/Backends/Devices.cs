@@ -32,6 +32,31 @@ public static class Devices
         throw new DeviceNotAvailableException($"unknown device '{name}'; expected one of {Names}");
     }
 
+    /// <summary>
+    /// Creates the backend for <paramref name="name"/> in <paramref name="precision"/>. <see cref="Precision.Tf32"/>
+    /// needs an ILGPU device (CUDA with compute capability 8.0+, or the ilgpu-cpu emulator): the CPU backend computes
+    /// in fp32 only, and asking it for TF32 is an error rather than a silently exact run.
+    /// </summary>
+    public static Backend Create(string name, Precision precision)
+    {
+        var backend = Create(name);
+        if (precision == Precision.Fp32) return backend;
+        try
+        {
+            if (backend is IlgpuBackend ilgpu)
+            {
+                ilgpu.Precision = precision;
+                return ilgpu;
+            }
+            throw new ArgumentException($"precision {precision.Name()} needs a CUDA device (or the ilgpu-cpu emulator); device '{name}' is the CPU backend, which computes in fp32 only");
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The name <c>auto</c> resolves to on this machine.</summary>
     public static string ResolveAuto() => CudaDevices().Count > 0 ? "cuda:0" : "cpu";
 

@@ -27,6 +27,12 @@ public sealed partial class IlgpuBackend
         };
         var yView = F(y);
         // Absent bias/residual: the kernels never read the view, any valid one will do.
+        if (_precision == Precision.Tf32)
+        {
+            (_tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator)).Run(Stream, F(x), F(w), bias is null ? yView : F(bias),
+                residual is null ? yView : F(residual), yView, geometry);
+            return;
+        }
         (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, F(x), F(w), bias is null ? yView : F(bias),
             residual is null ? yView : F(residual), yView, geometry);
     }

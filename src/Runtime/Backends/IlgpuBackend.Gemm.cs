@@ -8,12 +8,23 @@ public sealed partial class IlgpuBackend
 {
     private GemmKernels? _gemm;
 
+    private TensorCoreGemmKernels? _tensorCoreGemm;
+
     private GemmKernels Gemm => _gemm ??= new GemmKernels(Accelerator);
+
+    /// <summary>The GEMM of the precision tier: the fp32 CUDA-core kernel, or the TF32 tensor-core one.</summary>
+    private void RunGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p, int batch)
+    {
+        if (_precision == Precision.Tf32)
+            (_tensorCoreGemm ??= new TensorCoreGemmKernels(Accelerator)).Run(Stream, a, b, c, bias, p, batch);
+        else
+            Gemm.Run(Stream, a, b, c, bias, p, batch);
+    }
 
     private protected override void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation)
     {
         var p = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = k, Ldc = n, TransB = 1, Alpha = 1f, Activation = activation };
-        Gemm.Run(Stream, F(x), F(w), F(y), bias is null ? ArrayView<float>.Empty : F(bias), p, 1);
+        RunGemm(F(x), F(w), F(y), bias is null ? ArrayView<float>.Empty : F(bias), p, 1);
     }
 
     private protected override void BatchedMatMulCore(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, bool transposeB, float alpha)
@@ -32,6 +43,6 @@ public sealed partial class IlgpuBackend
             TransB = transposeB ? 1 : 0,
             Alpha = alpha,
         };
-        Gemm.Run(Stream, F(a), F(b), F(c), ArrayView<float>.Empty, p, batch);
+        RunGemm(F(a), F(b), F(c), ArrayView<float>.Empty, p, batch);
     }
 }

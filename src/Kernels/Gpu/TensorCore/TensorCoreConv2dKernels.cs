@@ -1,0 +1,144 @@
+using ILGPU;
+using ILGPU.Runtime;
+using static DiffusionKernels.Kernels.Gpu.TensorCoreTile;
+
+namespace DiffusionKernels.Kernels.Gpu;
+
+/// <summary>
+/// y = (conv2d(x, w) + bias + residual) · scale on TF32 tensor cores: the implicit GEMM of
+/// <see cref="Conv2dKernels"/> (C[Cout, N·Ho·Wo] = W[Cout, Cin·kh·kw] · im2col, the im2col matrix gathered straight
+/// from x with zeros for padding taps) on <see cref="TensorCoreTile"/>'s 64×64×32 tiles and <see cref="MmaTf32"/>.
+/// Inputs are rounded to TF32 as they are staged; accumulation is fp32. Same geometry and epilogue as the fp32
+/// kernels, which stay the default.
+/// </summary>
+internal sealed class TensorCoreConv2dKernels
+{
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _kernel;
+
+    /// <summary>Loads the kernel when <paramref name="accelerator"/> fits the tiles (<see cref="TensorCoreTile.Fits"/>).</summary>
+    public TensorCoreConv2dKernels(Accelerator accelerator)
+    {
+        if (TensorCoreTile.Fits(accelerator))
+            _kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tf32ImplicitGemm);
+    }
+
+    /// <summary>True when the kernel could be loaded on this accelerator.</summary>
+    public bool IsAvailable => _kernel is not null;
+
+    /// <summary>
+    /// Queues y = (conv2d(x, w) + bias + residual) · geometry.Scale, as <see cref="Conv2dKernels.Run"/> does
+    /// (bias and residual are read only when flagged; residual may be y itself).
+    /// </summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
+    {
+        if (_kernel is null) throw new NotSupportedException("the TF32 tensor-core convolution needs 32-lane warps, 128-thread groups and 18 KB of shared memory per group");
+        long pixels = (long)geometry.Batch * geometry.OutHeight * geometry.OutWidth;
+        long outputs = pixels * geometry.OutChannels;
+        if (outputs == 0) return;
+        if (outputs > int.MaxValue || x.Length > int.MaxValue || w.Length > int.MaxValue)
+            throw new ArgumentException("conv2d: tensors over 2^31 elements are not supported by the GPU kernels");
+        geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
+        long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
+        if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
+        _kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), x, w, bias, residual, y, geometry);
+    }
+
+    /// <summary>
+    /// Group Y·PixelTiles + X owns output channels [64·Y, 64·Y + 64) (the M side) and output pixels
+    /// [64·X, 64·X + 64) of the flattened N·Ho·Wo axis (the N side).
+    /// </summary>
+    private static void Tf32ImplicitGemm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
+    {
+        var shared = SharedMemory.Allocate<float>(SharedFloats);
+        int tid = Group.IdxX, lane = tid & (WarpSize - 1), warp = tid / WarpSize;
+        int channelTile = Grid.IdxX / g.PixelTiles;
+        int m0 = channelTile * TileM, p0 = (Grid.IdxX - channelTile * g.PixelTiles) * TileN;
+        int taps = g.KernelHeight * g.KernelWidth;
+        int k = g.InChannels * taps;
+        int hw = g.OutHeight * g.OutWidth;
+        int pixels = g.Batch * hw;
+
+        // The im2col column this thread gathers (one output pixel), decoded once.
+        int gatherPixel = tid & (TileN - 1), gatherK = tid / TileN; // 2 k rows of 64 pixels per pass
+        int pixel = p0 + gatherPixel;
+        bool pixelValid = pixel < pixels;
+        int image = pixel / hw, inImage = pixel - image * hw;
+        int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
+        int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
+        int xImage = image * g.InChannels * g.Height * g.Width;
+        // The weight rows this thread loads: k column tid % 32, rows tid / 32 + 4·pass.
+        int weightK = tid & (TileK - 1), weightRow = tid / TileK;
+
+        int warpRow = (warp >> 1) * 32, warpCol = (warp & 1) * 32;
+        var acc = default(WarpTile);
+        for (int k0 = 0; k0 < k; k0 += TileK)
+        {
+            bool kValid = k0 + weightK < k;
+            for (int pass = 0; pass < TileM / (Threads / TileK); pass++)
+            {
+                int r = weightRow + pass * (Threads / TileK), channel = m0 + r;
+                shared[r * Pitch + weightK] = kValid && channel < g.OutChannels ? Tf32.Round(w[channel * k + k0 + weightK]) : 0f;
+            }
+            for (int pass = 0; pass < TileK / (Threads / TileN); pass++)
+            {
+                int kk = gatherK + pass * (Threads / TileN), kIndex = k0 + kk;
+                float v = 0f;
+                if (pixelValid && kIndex < k)
+                {
+                    int ci = kIndex / taps;
+                    int tap = kIndex - ci * taps;
+                    int ky = tap / g.KernelWidth;
+                    int iy = iyBase + ky, ix = ixBase + tap - ky * g.KernelWidth;
+                    if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
+                        v = Tf32.Round(x[xImage + (ci * g.Height + iy) * g.Width + ix]);
+                }
+                shared[BOffset + gatherPixel * Pitch + kk] = v;
+            }
+            Group.Barrier();
+            MultiplyStage(shared, warpRow, warpCol, lane, ref acc);
+            Group.Barrier(); // the next slice overwrites the tile
+        }
+
+        // Lane (g, t) holds channels c, c + 8 and pixels q, q + 1 of each accumulator.
+        int c = m0 + warpRow + (lane >> 2), q = p0 + warpCol + 2 * (lane & 3);
+        StoreColumns(y, bias, residual, g, c, q, hw, pixels, acc.D00, acc.D10);
+        StoreColumns(y, bias, residual, g, c, q + 8, hw, pixels, acc.D01, acc.D11);
+        StoreColumns(y, bias, residual, g, c, q + 16, hw, pixels, acc.D02, acc.D12);
+        StoreColumns(y, bias, residual, g, c, q + 24, hw, pixels, acc.D03, acc.D13);
+    }
+
+    /// <summary>The two pixels q, q + 1 of the accumulators of rows c (top) and c + 16 (bottom).</summary>
+    private static void StoreColumns(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> residual, Conv2dGeometry g,
+        int c, int q, int hw, int pixels, MmaAccumulator top, MmaAccumulator bottom)
+    {
+        int out0 = OutputBase(q, hw, pixels, g.OutChannels), out1 = OutputBase(q + 1, hw, pixels, g.OutChannels);
+        Store(y, bias, residual, g, c, hw, out0, top.C0);
+        Store(y, bias, residual, g, c, hw, out1, top.C1);
+        Store(y, bias, residual, g, c + 8, hw, out0, top.C2);
+        Store(y, bias, residual, g, c + 8, hw, out1, top.C3);
+        Store(y, bias, residual, g, c + 16, hw, out0, bottom.C0);
+        Store(y, bias, residual, g, c + 16, hw, out1, bottom.C1);
+        Store(y, bias, residual, g, c + 24, hw, out0, bottom.C2);
+        Store(y, bias, residual, g, c + 24, hw, out1, bottom.C3);
+    }
+
+    /// <summary>Index of (pixel, channel 0) in y, or −1 past the last pixel.</summary>
+    private static int OutputBase(int pixel, int hw, int pixels, int channels)
+    {
+        if (pixel >= pixels) return -1;
+        int image = pixel / hw;
+        return image * channels * hw + pixel - image * hw;
+    }
+
+    private static void Store(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> residual, Conv2dGeometry g, int channel, int hw, int outBase, float acc)
+    {
+        if (outBase < 0 || channel >= g.OutChannels) return;
+        int i = outBase + channel * hw;
+        float v = acc;
+        if (g.HasBias != 0) v += bias[channel];
+        if (g.HasResidual != 0) v += residual[i];
+        y[i] = v * g.Scale;
+    }
+}
