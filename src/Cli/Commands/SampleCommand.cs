@@ -50,18 +50,19 @@ internal static class SampleCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder that dk wrote" };
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
+        var cudaGraph = CommonOptions.CudaGraph();
         var solverSettings = new SolverSettingOptions();
         var dataset = new DatasetOptions();
         var json = JsonSummary.Option();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, condition, output, force, allowNonFinite, device, json };
+            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, condition, output, force, allowNonFinite, device, cudaGraph, json };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
         foreach (var option in dataset.Options) command.Options.Add(option);
         command.SetAction(r => JsonSummary.Run("sample", r.GetValue(json), () => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler), r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
             r.GetValue(grid), r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
             r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r), r.GetValue(condition),
-            CountGiven: r.GetResult(count) is { Implicit: false }))));
+            CountGiven: r.GetResult(count) is { Implicit: false }, CudaGraph: r.GetValue(cudaGraph)!))));
         return command;
     }
 
@@ -73,7 +74,7 @@ internal static class SampleCommand
 
     public sealed record SampleRequest(string? Model, string? Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string? Sigmas,
         string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false,
-        DatasetRequest? Dataset = null, string? Condition = null, bool CountGiven = true);
+        DatasetRequest? Dataset = null, string? Condition = null, bool CountGiven = true, string CudaGraph = "off");
 
     public static int Run(SampleRequest q)
     {
@@ -96,6 +97,7 @@ internal static class SampleCommand
         if (initNoise is not null) CommonOptions.RequireFinite($"--init {q.Init}", initNoise.AsFloat32(), q.AllowNonFinite);
 
         using var backend = Devices.Create(q.Device);
+        CommonOptions.ApplyCudaGraph(backend, q.CudaGraph);
         using var cancel = ConsoleCancellation.Install();
         if (q.ClassLabel is null && q.Condition is null && q.Guidance is not null) throw new ArgumentException("--guidance-scale needs --class-label or --condition");
         if (q.ClassLabel is null && q.NullClass is not null) throw new ArgumentException("--null-class needs --class-label");
