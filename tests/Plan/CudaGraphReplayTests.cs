@@ -59,6 +59,16 @@ public class CudaGraphReplayTests
     }
 
     [Test]
+    public void TheDriverApiFailsWithAnErrorNamingTheCallOrTheMissingLibrary()
+    {
+        // Without CUDA the driver is never loaded until asked for, and then the error says so; with it, capturing the
+        // legacy NULL stream is refused by the driver, and the error names the call and the CUresult.
+        var e = Assert.Throws<CudaGraphException>(() => CudaGraphApi.BeginCapture(0));
+        if (CudaGraphApi.Unavailable is { } reason) Assert.That(e!.Message, Is.EqualTo(reason).And.Contain("libcuda"));
+        else Assert.That(e!.Message, Does.StartWith("cuStreamBeginCapture_v2 failed with CUDA_ERROR_"));
+    }
+
+    [Test]
     public void AutoReplaysSmallBatchesWhereACaptureExists()
     {
         using var cpu = new CpuBackend { SimulatedGraphCapture = new RunningCapture() };
