@@ -59,6 +59,38 @@ internal static class CommonOptions
     public static int InRange(string option, int value, int min, int max) =>
         value >= min && value <= max ? value : throw new ArgumentException($"{option} must be in [{min}, {max}], found {value}");
 
+    /// <summary>--cuda-graph on|off|auto: whether U-Net forwards are replayed as CUDA graphs (<see cref="Backend.CudaGraphs"/>).</summary>
+    public static Option<string> CudaGraph()
+    {
+        var option = new Option<string>("--cuda-graph")
+        {
+            Description = $"Replay each U-Net forward as a CUDA graph: on (CUDA devices only), off, or auto (on for CUDA devices at batch ≤ {Backend.CudaGraphAutoMaxBatch})",
+            DefaultValueFactory = _ => "off",
+        };
+        option.AcceptOnlyFromAmong("on", "off", "auto");
+        return option;
+    }
+
+    /// <summary>Sets <paramref name="backend"/>'s CUDA-graph mode from a --cuda-graph value; an error names the option.</summary>
+    public static void ApplyCudaGraph(Backend backend, string value)
+    {
+        var mode = value switch
+        {
+            "on" => CudaGraphMode.On,
+            "auto" => CudaGraphMode.Auto,
+            "off" => CudaGraphMode.Off,
+            _ => throw new ArgumentException($"--cuda-graph must be on, off or auto, found '{value}'"),
+        };
+        try
+        {
+            backend.CudaGraphs = mode;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"--cuda-graph {value}: {e.Message}; use --cuda-graph off or auto", e);
+        }
+    }
+
     /// <summary>--allow-nonfinite: let NaN and Inf through inputs and results instead of stopping with an error.</summary>
     public static Option<bool> AllowNonFinite() => new("--allow-nonfinite")
     {

@@ -13,7 +13,8 @@
 #   gpu-tests   every test of category Gpu on CUDA, DK_REQUIRE_CUDA=1 and skips counted as failures
 #   torch       tools/bench/torch_unet.py on CUDA (TF32 on/off, CUDA graph), when PyTorch has CUDA; it also exports
 #               its weights and one forward pass, so the dk stages below run the very same model
-#   bench-*     dk bench unet: ddpm-cifar10-32 at batch 1, 8, 32, 128; the bundled model at 1 and 16; --profile at 1
+#   bench-*     dk bench unet: ddpm-cifar10-32 at batch 1, 8, 32, 128; the bundled model at 1 and 16; --profile at 1;
+#               both at batch 1 with --cuda-graph off and on (eager vs replayed graph, host µs per forward)
 #   parity      dk forward on the exported weights against PyTorch's fp32 output
 # Every stage writes RESULTS_DIR/<stage>.log; RESULTS_DIR/summary.txt says which passed. Exit status 0 only if all did.
 set -uo pipefail
@@ -151,7 +152,13 @@ done
 run_stage bench-phantom64-b1 40 dk bench unet --model models/phantom64 --batch 1 --iters 30 --device cuda
 run_stage bench-phantom64-b16 40 dk bench unet --model models/phantom64 --batch 16 --iters 20 --device cuda
 run_stage bench-cifar-b1-profile 45 dk bench unet --model "$model" --batch 1 --iters 20 --device cuda --profile
+# Batch-1 latency, eager against a replayed CUDA graph (the cuda graph: line says whether it replayed or why not).
+for g in off on; do
+  run_stage "bench-cifar-b1-graph-$g" 40 dk bench unet --model "$model" --batch 1 --iters 50 --device cuda --cuda-graph "$g"
+  run_stage "bench-phantom64-b1-graph-$g" 40 dk bench unet --model models/phantom64 --batch 1 --iters 50 --device cuda --cuda-graph "$g"
+done
 grep -h '^unet forward' "$results"/bench-*.log 2>/dev/null | sed 's/^/bench: /' >> "$summary"
+grep -H '^host: ' "$results"/bench-*-graph-*.log 2>/dev/null | sed "s|^$results/||; s/^/graph: /" >> "$summary"
 
 # ---------------------------------------------------------------- parity with PyTorch
 

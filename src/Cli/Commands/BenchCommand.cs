@@ -17,17 +17,20 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var precision = CommonOptions.Precision();
         var profile = new Option<bool>("--profile") { Description = "Also print where the time goes, by op kind (one synchronized run)" };
+        var cudaGraph = CommonOptions.CudaGraph();
         var json = JsonSummary.Option();
-        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device, precision, profile, json };
-        unet.SetAction(r => JsonSummary.Run("bench unet", r.GetValue(json), () => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!, r.GetValue(profile), r.GetValue(precision)!)));
+        var unet = new Command("unet", "Time the U-Net forward pass") { model, batch, iters, size, device, precision, profile, cudaGraph, json };
+        unet.SetAction(r => JsonSummary.Run("bench unet", r.GetValue(json), () => RunUnet(r.GetValue(model)!, r.GetValue(batch), r.GetValue(iters), r.GetValue(size), r.GetValue(device)!, r.GetValue(profile),
+            r.GetValue(precision)!, r.GetValue(cudaGraph)!)));
         return new Command("bench", "Benchmarks") { unet };
     }
 
-    public static int RunUnet(string modelDir, int batch, int iters, int? size, string deviceName, bool profile = false, string precision = "fp32")
+    public static int RunUnet(string modelDir, int batch, int iters, int? size, string deviceName, bool profile = false, string precision = "fp32", string cudaGraph = "off")
     {
         CommonOptions.AtLeast("--batch", batch, 1);
         CommonOptions.AtLeast("--iters", iters, 1);
         using var backend = CommonOptions.CreateBackend(deviceName, precision);
+        CommonOptions.ApplyCudaGraph(backend, cudaGraph);
         using var unet = CommonOptions.LoadModel(modelDir, backend);
         int s = size ?? unet.Config.SampleSize ?? 32;
         using var plan = unet.Compile(batch, s, s);
@@ -40,6 +43,8 @@ internal static class BenchCommand
         backend.Synchronize();
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < iters; i++) plan.Run();
+        // Host time to queue the forwards (a deep queue may block a launch, so this is an upper bound at large batch).
+        double hostUs = sw.Elapsed.TotalMicroseconds / iters;
         backend.Synchronize();
         double ms = sw.Elapsed.TotalMilliseconds / iters;
         Console.WriteLine($"device {backend.Name} ({backend.Device.Description}), batch {batch}, {s}×{s}, {plan.LaunchCount} steps, "
@@ -52,6 +57,11 @@ internal static class BenchCommand
             PrintProfile(plan.RunProfiled());
         }
         Console.WriteLine($"unet forward: {ms:F3} ms/forward, {batch * 1000 / ms:F2} images/s");
+        string graph = CudaGraphState(backend, plan);
+        Console.WriteLine($"host: {hostUs:F1} µs to queue a forward, {hostUs / Math.Max(1, plan.LaunchCount):F2} µs per step; cuda graph: {graph}");
+        JsonSummary.Setting("cuda_graph", cudaGraph);
+        JsonSummary.Set("cuda_graph_state", graph);
+        JsonSummary.Metric("host_us_per_forward", hostUs);
         JsonSummary.Set("device", $"{backend.Name} ({backend.Device.Description})");
         JsonSummary.Set("precision", precision);
         foreach (var (key, value) in new (string, object?)[] { ("model", modelDir), ("batch", batch), ("size", s), ("iters", iters), ("warmup", 2) })
@@ -64,6 +74,14 @@ internal static class BenchCommand
         JsonSummary.Metric("launches", plan.LaunchCount);
         JsonSummary.Metric("activation_mib", plan.ActivationBytes / (1024.0 * 1024));
         return 0;
+    }
+
+    /// <summary>What the timed forwards ran as: replayed graphs, eager with the reason, or eager as asked.</summary>
+    private static string CudaGraphState(Backend backend, Runtime.Models.UNetPlan plan)
+    {
+        if (plan.CudaGraphFallback is { } reason) return $"eager ({reason})";
+        if (plan.Graph is { Replays: > 0 } g) return $"replayed ({g.Replays} launches of {g.Captures} capture(s))";
+        return backend.CudaGraphs == CudaGraphMode.Off ? "off" : "off (not used at this batch or device)";
     }
 
     /// <summary>Kernel launches of one forward, in total and per op kind (exact on ILGPU; one per op call on the CPU).</summary>

@@ -51,18 +51,19 @@ internal static class SampleCommand
         var allowNonFinite = CommonOptions.AllowNonFinite();
         var device = CommonOptions.Device();
         var precision = CommonOptions.Precision();
+        var cudaGraph = CommonOptions.CudaGraph();
         var solverSettings = new SolverSettingOptions();
         var dataset = new DatasetOptions();
         var json = JsonSummary.Option();
         var command = new Command("sample", "Draw samples with a diffusion model")
-            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, condition, output, force, allowNonFinite, device, precision, json };
+            { model, sampler, steps, seed, count, batch, grid, betaSchedule, prediction, clip, init, initImage, strength, classLabel, guidance, nullClass, condition, output, force, allowNonFinite, device, precision, cudaGraph, json };
         foreach (var option in solverSettings.Options) command.Options.Add(option);
         foreach (var option in dataset.Options) command.Options.Add(option);
         command.SetAction(r => JsonSummary.Run("sample", r.GetValue(json), () => Run(new SampleRequest(
             r.GetValue(model), r.GetValue(sampler), r.GetValue(steps), r.GetValue(seed), r.GetValue(count), r.GetValue(batch), solverSettings.Given(r),
             r.GetValue(grid), r.GetValue(betaSchedule), r.GetValue(prediction), r.GetValue(clip), r.GetValue(init), r.GetValue(initImage), r.GetValue(strength), r.GetValue(classLabel), r.GetValue(guidance), r.GetValue(nullClass), r.GetValue(output)!,
             r.GetValue(force), r.GetValue(device)!, r.GetValue(allowNonFinite), dataset.Given(r), r.GetValue(condition),
-            CountGiven: r.GetResult(count) is { Implicit: false }, Precision: r.GetValue(precision)!))));
+            CountGiven: r.GetResult(count) is { Implicit: false }, Precision: r.GetValue(precision)!, CudaGraph: r.GetValue(cudaGraph)!))));
         return command;
     }
 
@@ -74,7 +75,7 @@ internal static class SampleCommand
 
     public sealed record SampleRequest(string? Model, string? Sampler, int Steps, ulong Seed, int Count, int Batch, IReadOnlyList<SolverSettingValue> SolverSettings, string? Sigmas,
         string? BetaSchedule, string? Prediction, bool? ClipSample, string? Init, string? InitImage, double Strength, long? ClassLabel, double? Guidance, long? NullClass, string Output, bool Force, string Device, bool AllowNonFinite = false,
-        DatasetRequest? Dataset = null, string? Condition = null, bool CountGiven = true, string Precision = "fp32");
+        DatasetRequest? Dataset = null, string? Condition = null, bool CountGiven = true, string Precision = "fp32", string CudaGraph = "off");
 
     public static int Run(SampleRequest q)
     {
@@ -97,6 +98,7 @@ internal static class SampleCommand
         if (initNoise is not null) CommonOptions.RequireFinite($"--init {q.Init}", initNoise.AsFloat32(), q.AllowNonFinite);
 
         using var backend = CommonOptions.CreateBackend(q.Device, q.Precision);
+        CommonOptions.ApplyCudaGraph(backend, q.CudaGraph);
         using var cancel = ConsoleCancellation.Install();
         if (q.ClassLabel is null && q.Condition is null && q.Guidance is not null) throw new ArgumentException("--guidance-scale needs --class-label or --condition");
         if (q.ClassLabel is null && q.NullClass is not null) throw new ArgumentException("--null-class needs --class-label");

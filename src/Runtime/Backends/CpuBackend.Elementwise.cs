@@ -24,4 +24,7 @@ public sealed partial class CpuBackend
         foreach (var x in xs) terms.Add(F(x));
         Elementwise.LinearCombination(F(y), terms, coefficients, y.Shape[0], perSample);
     }
+
+    private protected override void LinearCombinationOnDeviceCore(Tensor y, ReadOnlySpan<Tensor> xs, Tensor coefficients) =>
+        LinearCombinationCore(y, xs, F(coefficients), perSample: true);
 }

@@ -41,6 +41,13 @@ public sealed partial class IlgpuBackend
         Elementwise.LinearCombinationPerSample(Stream, F(y), terms, device, y.Shape[0]);
     }
 
+    private protected override void LinearCombinationOnDeviceCore(Tensor y, ReadOnlySpan<Tensor> xs, Tensor coefficients)
+    {
+        var terms = new TermViews();
+        foreach (var x in xs) terms.Add(F(x));
+        Elementwise.LinearCombinationPerSample(Stream, F(y), terms, F(coefficients), y.Shape[0]);
+    }
+
     private MemoryBuffer1D<float, Stride1D.Dense>? _coefficients;
 
     /// <summary>
@@ -57,6 +64,7 @@ public sealed partial class IlgpuBackend
                 _coefficients.Dispose();
             }
             _coefficients = Accelerator.Allocate1D<float>(Math.Max(length, 64));
+            _scratchGeneration++;
         }
         return _coefficients.View.SubView(0, length);
     }

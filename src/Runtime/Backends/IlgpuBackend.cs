@@ -1,4 +1,6 @@
 using DiffusionKernels.Kernels.Gpu;
+using DiffusionKernels.Runtime.Backends.Cuda;
+using DiffusionKernels.Runtime.Plan;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -177,6 +179,20 @@ public sealed partial class IlgpuBackend : Backend
 
     // The staging ring waits for the stream itself when it wraps; those waits count too.
     internal override long HostSynchronizations => _waits + _staging.Wraps;
+
+    internal override long StagedUploads => _staging.Uploads;
+
+    private long _scratchGeneration;
+
+    internal override long ScratchGeneration => _scratchGeneration;
+
+    private CudaStreamCapture? _cudaCapture;
+
+    // Stream capture needs a CUDA device, the driver's graph API, and the non-blocking stream every op is queued on.
+    private protected override IGraphCapture? NativeGraphCapture =>
+        IsCuda && CudaGraphApi.Unavailable is null ? _cudaCapture ??= new CudaStreamCapture(this) : null;
+
+    internal override string GraphCaptureUnavailable => IsCuda ? CudaGraphApi.Unavailable ?? "" : base.GraphCaptureUnavailable;
 
     /// <inheritdoc />
     public override void Dispose()

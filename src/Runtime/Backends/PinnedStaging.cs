@@ -24,6 +24,9 @@ internal sealed class PinnedStaging : IDisposable
     /// <summary>Copies waiting for the stream because the ring wrapped (for tests and diagnostics).</summary>
     public int Wraps { get; private set; }
 
+    /// <summary>Copies queued from the ring so far (a captured graph region must queue none: its replay would re-read the slot).</summary>
+    public long Uploads { get; private set; }
+
     /// <summary>Largest copy the ring takes, in bytes (a quarter of it, so a wrap is rare).</summary>
     public long MaxBytes => _ring.Length / 4;
 
@@ -46,6 +49,7 @@ internal sealed class PinnedStaging : IDisposable
         bytes.CopyTo(_ring.Span.Slice((int)_head, bytes.Length));
         _ring.ArrayView.SubView(_head, bytes.Length).Cast<T>().CopyTo(stream, target);
         _head += slot;
+        Uploads++;
         return true;
     }
 

@@ -181,8 +181,8 @@ public sealed class UNet2DModel : IDisposable
                 // diffusers adds skip_sample to conv_out's result, then divides by the timesteps (σ).
                 var raw = _convOut.Emit(pb, "conv_out", h, skipSample);
                 var output = pb.External("output", io.Output);
-                var invT = io.InverseTimesteps;
-                pb.Step("divide_by_sigma", [raw, output], t => b.LinearCombination(t[1], [t[0]], invT));
+                var inverseSigma = pb.External("inverse_sigma", io.InverseTimestepsOnDevice!);
+                pb.Step("divide_by_sigma", [raw, inverseSigma, output], t => b.LinearCombinationOnDevice(t[2], [t[0]], t[1]));
             }
             else
             {

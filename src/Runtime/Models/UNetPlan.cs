@@ -59,6 +59,7 @@ public sealed class UNetPlan : IDisposable
         for (int i = 0; i < Batch; i++) _timesteps[i] = timesteps.Length == 1 ? timesteps[0] : timesteps[i];
         for (int i = 0; i < Batch; i++) _io.InverseTimesteps[i] = 1f / _timesteps[i];
         _model.Backend.CopyFromHost(_timesteps, _io.Timesteps);
+        if (_io.InverseTimestepsOnDevice is { } inverse) _model.Backend.CopyFromHost(_io.InverseTimesteps, inverse);
         if (_hostFeatures is not null)
         {
             _model.FillHostTimeFeatures(_timesteps, _hostFeatures);
@@ -126,8 +127,19 @@ public sealed class UNetPlan : IDisposable
             throw new InvalidOperationException("unet: the model is class-conditional; set class labels (SetClassLabels) before running");
         if (NeedsClassEmbeddings && !_embeddingsSet)
             throw new InvalidOperationException("unet: the model has class_embed_type 'identity'; set float class embeddings [B, time_embed_dim] before running (SetClassEmbeddings)");
-        _plan.Run();
+        if (_model.Backend.UsesCudaGraph(Batch)) _plan.RunReplayed();
+        else _plan.Run();
     }
+
+    /// <summary>
+    /// Why the forward runs eagerly although <see cref="Backend.CudaGraphs"/> asks for a graph (the capture failed, or the
+    /// forward waited for the device or uploaded host data while being captured), or null when it replays a graph or
+    /// none was asked for.
+    /// </summary>
+    public string? CudaGraphFallback => _plan.Graph?.FallbackReason;
+
+    /// <summary>The plan's graph replay, once a run has made one (for tests and benchmarks).</summary>
+    internal PlanGraph? Graph => _plan.Graph;
 
     /// <summary>One synchronized run with per-step wall times (see <see cref="ExecutionPlan.RunProfiled"/>).</summary>
     public IReadOnlyList<(string Step, double Ms, double Flops)> RunProfiled()

@@ -19,6 +19,7 @@ internal sealed class UNetPlanInputs : IDisposable
         else if (c.ClassEmbedType == "identity") ClassEmbeddings = b.Allocate(batch, c.TimeEmbedDim);
         else if (c.NumClassEmbeds is not null) ClassLabels = b.Allocate(new Shape(batch), DType.Int64);
         InverseTimesteps = new float[batch];
+        if (c.TimeEmbeddingType == "fourier") InverseTimestepsOnDevice = b.Allocate(batch);
     }
 
     public int Batch { get; }
@@ -33,9 +34,14 @@ internal sealed class UNetPlanInputs : IDisposable
     public Tensor? ClassEmbeddings { get; }
     /// <summary>1/t per sample (fourier models divide the output by σ); updated in place each run.</summary>
     public float[] InverseTimesteps { get; }
+    /// <summary>
+    /// <see cref="InverseTimesteps"/> on the device (fourier models only), uploaded with the timesteps: the forward
+    /// reads it there, so it copies nothing from the host itself (a replayed graph of it would re-read a stale copy).
+    /// </summary>
+    public Tensor? InverseTimestepsOnDevice { get; }
 
     public void Dispose()
     {
-        foreach (var t in new[] { Sample, Output, Timesteps, Ones, HostTimeFeatures, ClassLabels, ClassLabelsFloat, ClassEmbeddings }) t?.Dispose();
+        foreach (var t in new[] { Sample, Output, Timesteps, Ones, HostTimeFeatures, ClassLabels, ClassLabelsFloat, ClassEmbeddings, InverseTimestepsOnDevice }) t?.Dispose();
     }
 }

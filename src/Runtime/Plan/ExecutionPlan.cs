@@ -35,6 +35,29 @@ internal sealed class ExecutionPlan : IDisposable
         for (int i = 0; i < _steps.Length; i++) _steps[i].Action(_bound[i]);
     }
 
+    private PlanGraph? _graph;
+
+    /// <summary>The graph replay of this plan, once <see cref="RunReplayed"/> has made one.</summary>
+    public PlanGraph? Graph => _graph;
+
+    /// <summary>
+    /// <see cref="Run"/> as a replayed graph (<see cref="PlanGraph"/>: eager first, captured second, replayed after)
+    /// where the backend can capture one; plainly elsewhere.
+    /// </summary>
+    public void RunReplayed()
+    {
+        if (_graph is null)
+        {
+            if (Backend.GraphCapture is not { } capture)
+            {
+                Run();
+                return;
+            }
+            _graph = new PlanGraph(Backend, capture, Run);
+        }
+        _graph.Run();
+    }
+
     /// <summary>
     /// Runs once, synchronizing after every step, and returns each step's name, wall time in milliseconds and
     /// floating-point operations (for finding the slow layers; synchronizing makes the total larger than <see cref="Run"/>'s).
@@ -84,7 +107,11 @@ internal sealed class ExecutionPlan : IDisposable
 
     private (string Step, int Launches)[]? _launches;
 
-    public void Dispose() => _arena.Dispose();
+    public void Dispose()
+    {
+        _graph?.Dispose();
+        _arena.Dispose();
+    }
 }
 
 /// <summary>One launch: its name, its values (inputs then outputs) and what it does with their tensors.</summary>
