@@ -16,6 +16,8 @@ internal struct GemmParams
     public float Alpha;
     /// <summary>1 when the bias view holds N values added to every row.</summary>
     public int HasBias;
+    /// <summary>Batch z adds bias[z·StrideBias + col] (0: one bias for every batch; N: one per batch, stacked Linears).</summary>
+    public long StrideBias;
     public Activation Activation;
     /// <summary>Set by the launcher: 64-wide tiles along N and M (the tiled kernel decodes its tile from the 1-D grid index).</summary>
     public int TilesN, TilesM;
@@ -82,7 +84,7 @@ internal sealed class GemmKernels
         float sum = 0;
         for (int k = 0; k < p.K; k++)
             sum += a[aRow + k] * b[p.TransB != 0 ? bBase + (long)col * p.Ldb + k : bBase + (long)k * p.Ldb + col];
-        c[z * p.StrideC + (long)row * p.Ldc + col] = Epilogue(sum, col, bias, p);
+        c[z * p.StrideC + (long)row * p.Ldc + col] = Epilogue(sum, z * p.StrideBias + col, bias, p);
     }
 
     /// <summary>Version 2: shared-memory tiles, 4×4 register block per thread (rows ty + 16·i, columns tx + 16·j).</summary>
@@ -94,7 +96,7 @@ internal sealed class GemmKernels
         int tileOfBatch = Grid.IdxX / p.TilesN;
         int z = tileOfBatch / p.TilesM;
         int row0 = (tileOfBatch - z * p.TilesM) * Tile, col0 = (Grid.IdxX - tileOfBatch * p.TilesN) * Tile;
-        long aBase = z * p.StrideA, bBase = z * p.StrideB, cBase = z * p.StrideC;
+        long aBase = z * p.StrideA, bBase = z * p.StrideB, cBase = z * p.StrideC, biasBase = z * p.StrideBias;
 
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
@@ -144,25 +146,26 @@ internal sealed class GemmKernels
         }
 
         int r0 = row0 + ty, q0 = col0 + tx;
-        Store(c, cBase, bias, p, r0, q0, c00); Store(c, cBase, bias, p, r0, q0 + Side, c01); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c02); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c03);
+        Store(c, cBase, bias, biasBase, p, r0, q0, c00); Store(c, cBase, bias, biasBase, p, r0, q0 + Side, c01); Store(c, cBase, bias, biasBase, p, r0, q0 + 2 * Side, c02); Store(c, cBase, bias, biasBase, p, r0, q0 + 3 * Side, c03);
         r0 += Side;
-        Store(c, cBase, bias, p, r0, q0, c10); Store(c, cBase, bias, p, r0, q0 + Side, c11); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c12); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c13);
+        Store(c, cBase, bias, biasBase, p, r0, q0, c10); Store(c, cBase, bias, biasBase, p, r0, q0 + Side, c11); Store(c, cBase, bias, biasBase, p, r0, q0 + 2 * Side, c12); Store(c, cBase, bias, biasBase, p, r0, q0 + 3 * Side, c13);
         r0 += Side;
-        Store(c, cBase, bias, p, r0, q0, c20); Store(c, cBase, bias, p, r0, q0 + Side, c21); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c22); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c23);
+        Store(c, cBase, bias, biasBase, p, r0, q0, c20); Store(c, cBase, bias, biasBase, p, r0, q0 + Side, c21); Store(c, cBase, bias, biasBase, p, r0, q0 + 2 * Side, c22); Store(c, cBase, bias, biasBase, p, r0, q0 + 3 * Side, c23);
         r0 += Side;
-        Store(c, cBase, bias, p, r0, q0, c30); Store(c, cBase, bias, p, r0, q0 + Side, c31); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c32); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c33);
+        Store(c, cBase, bias, biasBase, p, r0, q0, c30); Store(c, cBase, bias, biasBase, p, r0, q0 + Side, c31); Store(c, cBase, bias, biasBase, p, r0, q0 + 2 * Side, c32); Store(c, cBase, bias, biasBase, p, r0, q0 + 3 * Side, c33);
     }
 
-    private static void Store(ArrayView<float> c, long cBase, ArrayView<float> bias, GemmParams p, int row, int col, float acc)
+    private static void Store(ArrayView<float> c, long cBase, ArrayView<float> bias, long biasBase, GemmParams p, int row, int col, float acc)
     {
         if (row < p.M && col < p.N)
-            c[cBase + (long)row * p.Ldc + col] = Epilogue(acc, col, bias, p);
+            c[cBase + (long)row * p.Ldc + col] = Epilogue(acc, biasBase + col, bias, p);
     }
 
-    private static float Epilogue(float acc, int col, ArrayView<float> bias, GemmParams p)
+    /// <summary>act(alpha·acc + bias[biasAt]).</summary>
+    private static float Epilogue(float acc, long biasAt, ArrayView<float> bias, GemmParams p)
     {
         float v = p.Alpha * acc;
-        if (p.HasBias != 0) v += bias[col];
+        if (p.HasBias != 0) v += bias[biasAt];
         return ActivationMath.Apply(v, p.Activation);
     }
 }
