@@ -83,4 +83,33 @@ public sealed partial class IlgpuBackend
         };
         Gemm.Run(Stream, F(x), F(w), F(y), F(bias), p, z);
     }
+
+    /// <summary>
+    /// The out-projection as a GEMM per sample with channels as rows: y[n] [C, H·W] = w [C, K] · tokens[n]ᵀ, the bias
+    /// per row, the residual and scale in the epilogue, so it writes the feature map directly (no token-layout output,
+    /// no transpose launch). Each output is the same K-long dot product, in the same order, as in the Linear.
+    /// </summary>
+    private protected override void LinearToNchwCore(Tensor tokens, Tensor w, Tensor? bias, Tensor y, Tensor residual, float outputScale)
+    {
+        int samples = y.Shape[0], c = y.Shape[1], pixels = y.Shape[2] * y.Shape[3], k = w.Shape[1];
+        var p = new GemmParams
+        {
+            M = c,
+            N = pixels,
+            K = k,
+            Lda = k,
+            Ldb = k,
+            Ldc = pixels,
+            StrideA = 0,
+            StrideB = (long)pixels * k,
+            StrideC = (long)c * pixels,
+            TransB = 1,
+            Alpha = 1f,
+            BiasPerRow = 1,
+            HasResidual = 1,
+            ResidualScale = outputScale,
+            Activation = Activation.Identity,
+        };
+        Gemm.Run(Stream, F(w), F(tokens), F(y), bias is null ? ILGPU.ArrayView<float>.Empty : F(bias), F(residual), p, samples);
+    }
 }

@@ -37,7 +37,10 @@ internal sealed class AttentionBlock
         _outputScale = 1f / rescaleOutputFactor;
     }
 
-    /// <summary>Emits the block; with <see cref="UNetFusions.StackedQkv"/> q, k and v are one step.</summary>
+    /// <summary>
+    /// Emits the block; with <see cref="UNetFusions.StackedQkv"/> q, k and v are one step, with
+    /// <see cref="UNetFusions.OutProjectionToNchw"/> the out-projection, transpose and residual are one.
+    /// </summary>
     public PlanValue Emit(PlanBuilder pb, PlanValue x, UNetFusions fusions)
     {
         var b = pb.Backend;
@@ -69,9 +72,17 @@ internal sealed class AttentionBlock
             var v = _v.Emit(pb, _prefix + ".to_v", seq);
             pb.Step(_prefix + ".sdpa", [q, k, v, a], t => b.Attention(t[0], t[1], t[2], t[3], _heads, _scale), sdpaFlops);
         }
-        var o = _out.Emit(pb, _prefix + ".to_out.0", a);
         var y = pb.Value(_prefix + ".out", x.Shape.ToArray());
-        pb.Step(_prefix + ".out", [o, x, y], t => b.TokensToNchw(t[0], t[2], t[1], _outputScale));
+        if (fusions.OutProjectionToNchw)
+        {
+            // to_out.0 writes the feature map, adds the residual and scales in its epilogue: no token-layout output.
+            pb.Step(_prefix + ".to_out.0", [a, x, y], t => b.LinearToNchw(t[0], _out.Weight, _out.Bias, t[2], t[1], _outputScale), 2.0 * n * tokens * inner * c);
+        }
+        else
+        {
+            var o = _out.Emit(pb, _prefix + ".to_out.0", a);
+            pb.Step(_prefix + ".out", [o, x, y], t => b.TokensToNchw(t[0], t[2], t[1], _outputScale));
+        }
         return y;
     }
 }
