@@ -27,6 +27,7 @@ public class ConvAndAttentionFusionTests
             yield return new TestCaseData(json, "upsample in conv").SetName($"{{m}}({name}, upsample in conv)");
             yield return new TestCaseData(json, "stacked qkv").SetName($"{{m}}({name}, stacked qkv)");
             yield return new TestCaseData(json, "out projection to nchw").SetName($"{{m}}({name}, out projection to nchw)");
+            yield return new TestCaseData(json, "norm to tokens").SetName($"{{m}}({name}, norm to tokens)");
         }
     }
 
@@ -37,6 +38,7 @@ public class ConvAndAttentionFusionTests
         {
             "stacked qkv" => UNetFusions.None with { StackedQkv = true },
             "out projection to nchw" => UNetFusions.None with { OutProjectionToNchw = true },
+            "norm to tokens" => UNetFusions.None with { NormToTokens = true },
             _ => UNetFusions.None with { UpsampleInConv = true },
         };
         // On the CPU the upsample goes to scratch before the same conv, and the stacked GEMM is the same Linears on

@@ -38,14 +38,15 @@ internal static class TinyTopologies
     /// <see cref="UNetFusions.TimeBiasInConv"/> conv1 adds the projection (no temb add), with
     /// <see cref="UNetFusions.UpsampleInConv"/> an upsampler is its conv alone, with <see cref="UNetFusions.StackedQkv"/>
     /// an attention block's q, k and v are one launch, with <see cref="UNetFusions.OutProjectionToNchw"/> its to_out,
-    /// transpose and residual are one. The final copy into the output
+    /// transpose and residual are one, with <see cref="UNetFusions.NormToTokens"/> its norm writes the tokens. The final
+    /// copy into the output
     /// is a device copy, not a kernel.
     /// </summary>
     public static int ExpectedLaunches(UNetConfig c, UNetFusions fusions)
     {
         // group_norm, to tokens, q, k, v (one stacked GEMM with StackedQkv), sdpa, to_out, back to NCHW + residual
-        // (one with OutProjectionToNchw)
-        int attention = 8 - (fusions.StackedQkv ? 2 : 0) - (fusions.OutProjectionToNchw ? 1 : 0);
+        // (one with OutProjectionToNchw); the norm writes the tokens with NormToTokens
+        int attention = 8 - (fusions.StackedQkv ? 2 : 0) - (fusions.OutProjectionToNchw ? 1 : 0) - (fusions.NormToTokens ? 1 : 0);
         int resnetsSeen = 0;
         int Resnet(int cin, int cout)
         {

@@ -26,4 +26,22 @@ public sealed partial class CpuBackend
             ArrayPool<float>.Shared.Return(scratch);
         }
     }
+
+    /// <summary>The GroupNorm into pooled scratch, then the transpose to tokens: the bits of the two ops it stands for.</summary>
+    private protected override void GroupNormToTokensCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps)
+    {
+        int samples = x.Shape[0], c = x.Shape[1], pixels = x.Shape[2] * x.Shape[3];
+        int length = checked((int)x.Length);
+        float[] scratch = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            var normed = scratch.AsSpan(0, length);
+            Kernels.Cpu.GroupNorm.Forward(F(x), F(gamma), F(beta), normed, samples, c, pixels, groups, eps, Activation.Identity);
+            TokenLayout.NchwToTokens(normed, F(y), samples, c, pixels);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
 }

@@ -112,4 +112,9 @@ public sealed partial class IlgpuBackend
         };
         Gemm.Run(Stream, F(w), F(tokens), F(y), bias is null ? ILGPU.ArrayView<float>.Empty : F(bias), F(residual), p, samples);
     }
+
+    /// <summary>The GroupNorm kernel storing each element at its token position: one launch, no NCHW copy of the normed map.</summary>
+    private protected override void GroupNormToTokensCore(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps) =>
+        (_groupNorm ??= new GroupNormKernels(Accelerator)).Run(Stream, F(x), F(gamma), F(beta), F(y), x.Shape[1], SpatialOf(x), groups, eps,
+            Activation.Identity, tokensOut: true);
 }

@@ -45,9 +45,18 @@ internal sealed class AttentionBlock
     {
         var b = pb.Backend;
         int n = x.Shape[0], c = x.Shape[1], tokens = x.Shape[2] * x.Shape[3];
-        var normed = _norm?.Emit(pb, _prefix + ".group_norm", x) ?? x;
-        var seq = pb.Value(_prefix + ".tokens", n, tokens, c);
-        pb.Step(_prefix + ".tokens", [normed, seq], t => b.NchwToTokens(t[0], t[1]));
+        PlanValue seq;
+        if (_norm is not null && fusions.NormToTokens)
+        {
+            // The norm writes the token sequence itself: no NCHW copy of the normed map, no transpose step.
+            seq = _norm.EmitToTokens(pb, _prefix + ".group_norm", x);
+        }
+        else
+        {
+            var normed = _norm?.Emit(pb, _prefix + ".group_norm", x) ?? x;
+            seq = pb.Value(_prefix + ".tokens", n, tokens, c);
+            pb.Step(_prefix + ".tokens", [normed, seq], t => b.NchwToTokens(t[0], t[1]));
+        }
         int inner = _qkvBias.Shape[1];
         var a = pb.Value(_prefix + ".sdpa", n, tokens, inner);
         double sdpaFlops = 4.0 * n * tokens * tokens * inner;
