@@ -115,7 +115,7 @@ public static class KernelCheck
             var g = new Conv2dGeometry { Batch = n, InChannels = cin, Height = h, Width = w, OutChannels = cout, KernelHeight = k, KernelWidth = k, OutHeight = ho, OutWidth = wo, Stride = stride, Padding = pad, Scale = 1f };
             t.Row($"{n}×{cin}×{h}×{w}→{cout} k{k} s{stride} p{pad}", expected, dy, 2.0 * n * cout * ho * wo * cin * k * k,
                 Enum.GetValues<Conv2dAlgorithm>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, g, v))))
-                    .Concat(tensorCore.IsAvailable ? [(Tf32Version, () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, g))] : []));
+                    .Concat(tensorCore.IsAvailable ? [(Tf32Version, () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g))] : []));
         }
     }
 

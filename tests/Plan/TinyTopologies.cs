@@ -25,21 +25,34 @@ internal static class TinyTopologies
     /// <summary>Resnet blocks of a forward (down, mid, up) of a config built from DownBlock2D/UpBlock2D and their Attn twins.</summary>
     public static int Resnets(UNetConfig c) => 2 * c.BlockOutChannels.Length * c.LayersPerBlock + c.BlockOutChannels.Length + 2;
 
+    /// <summary>Attention blocks of a forward (down, mid, up) of the same configs: one per layer of an Attn block, one in the mid block.</summary>
+    public static int Attentions(UNetConfig c) =>
+        c.DownBlockTypes.Count(t => t.StartsWith("Attn", StringComparison.Ordinal)) * c.LayersPerBlock + 1
+        + c.UpBlockTypes.Count(t => t.StartsWith("Attn", StringComparison.Ordinal)) * (c.LayersPerBlock + 1);
+
     /// <summary>
     /// Kernel launches of one forward on a backend that launches one kernel per op (ILGPU) for a positional-embedding
     /// config of DownBlock2D/AttnDownBlock2D/UpBlock2D/AttnUpBlock2D with a mid block with attention. A resnet is
     /// norm1, conv1, its time projection, the temb add, norm2 and conv2 (residual fused), plus conv_shortcut when its
-    /// widths differ; with <paramref name="fused"/> the projections are one launch in all. The final copy into the
-    /// output is a device copy, not a kernel.
+    /// widths differ; with <see cref="UNetFusions.TimeProjections"/> the projections are one launch in all, with
+    /// <see cref="UNetFusions.TimeBiasInConv"/> conv1 adds the projection (no temb add), with
+    /// <see cref="UNetFusions.UpsampleInConv"/> an upsampler is its conv alone, with <see cref="UNetFusions.StackedQkv"/>
+    /// an attention block's q, k and v are one launch, with <see cref="UNetFusions.OutProjectionToNchw"/> its to_out,
+    /// transpose and residual are one, with <see cref="UNetFusions.NormToTokens"/> its norm writes the tokens. The final
+    /// copy into the output
+    /// is a device copy, not a kernel.
     /// </summary>
-    public static int ExpectedLaunches(UNetConfig c, bool fused)
+    public static int ExpectedLaunches(UNetConfig c, UNetFusions fusions)
     {
-        const int attention = 8; // group_norm, to tokens, q, k, v, sdpa, to_out, back to NCHW + residual
+        // group_norm, to tokens, q, k, v (one stacked GEMM with StackedQkv), sdpa, to_out, back to NCHW + residual
+        // (one with OutProjectionToNchw); the norm writes the tokens with NormToTokens
+        int attention = 8 - (fusions.StackedQkv ? 2 : 0) - (fusions.OutProjectionToNchw ? 1 : 0) - (fusions.NormToTokens ? 1 : 0);
         int resnetsSeen = 0;
         int Resnet(int cin, int cout)
         {
             resnetsSeen++;
-            return 5 + (fused ? 0 : 1) + (cin != cout ? 1 : 0);
+            int projection = fusions.TimeProjections ? 0 : 1, add = fusions.TimeBiasInConv ? 0 : 1;
+            return 4 + projection + add + (cin != cout ? 1 : 0); // + norm1, conv1, norm2, conv2
         }
         int levels = c.BlockOutChannels.Length;
         int launches = 4; // sinusoidal time_proj, linear_1 (+SiLU), linear_2, act(temb)
@@ -71,10 +84,10 @@ internal static class TinyTopologies
                 ch = cout;
                 if (c.UpBlockTypes[i].StartsWith("Attn", StringComparison.Ordinal)) launches += attention;
             }
-            if (i < levels - 1) launches += 2; // nearest ×2, conv
+            if (i < levels - 1) launches += fusions.UpsampleInConv ? 1 : 2; // nearest ×2 (unless read by the conv), conv
         }
         launches += 2; // conv_norm_out (+SiLU), conv_out
         if (resnetsSeen != Resnets(c)) throw new InvalidOperationException($"counted {resnetsSeen} resnets, expected {Resnets(c)}");
-        return launches + (fused ? 1 : 0);
+        return launches + (fusions.TimeProjections ? 1 : 0);
     }
 }

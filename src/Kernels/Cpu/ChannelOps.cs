@@ -29,11 +29,12 @@ internal static class ChannelOps
     }
 
     /// <summary>
-    /// y[n, c, :] = x[n, c, :] + bias[n·biasStride + biasOffset + c]; x and y [batch, channels, spatial]; the bias rows
-    /// are a column slice of a [batch, biasStride] matrix (biasStride = channels, offset 0: a plain [batch, channels]); y may be x.
+    /// y[n, c, :] = x[n, c, :] + biasScale · bias[n·biasStride + biasOffset + c]; x and y [batch, channels, spatial]; the
+    /// bias rows are a column slice of a [batch, biasStride] matrix (biasStride = channels, offset 0: a plain [batch,
+    /// channels]); y may be x. With biasScale 1 the product is exact, so the sum is x + bias.
     /// </summary>
     public static void AddChannelBias(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y, int batch, int channels, int spatial,
-        int biasOffset, int biasStride)
+        int biasOffset, int biasStride, float biasScale = 1f)
     {
         CheckLengths("add channel bias", x, y, batch, channels, spatial);
         unsafe
@@ -44,7 +45,7 @@ internal static class ChannelOps
                 ForRows(batch * channels, spatial, row =>
                 {
                     int n = row / channels, c = row - n * channels;
-                    Row((float*)xp, (float*)yp, row, spatial, 1f, ((float*)bp)[(long)n * biasStride + biasOffset + c], Activation.Identity);
+                    Row((float*)xp, (float*)yp, row, spatial, 1f, biasScale * ((float*)bp)[(long)n * biasStride + biasOffset + c], Activation.Identity);
                 });
             }
         }

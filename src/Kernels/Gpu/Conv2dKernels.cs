@@ -16,14 +16,22 @@ internal enum Conv2dAlgorithm
 internal struct Conv2dGeometry
 {
     public int Batch, InChannels, Height, Width, OutChannels, KernelHeight, KernelWidth, OutHeight, OutWidth, Stride, Padding;
+    /// <summary>
+    /// 1 when x holds the input at half its size, read through a nearest ×2 upsample (Height and Width are the upsampled
+    /// sizes; tap (iy, ix) reads stored pixel (iy &gt;&gt; 1, ix &gt;&gt; 1)); 0 for a plain input.
+    /// </summary>
+    public int InputShift;
     public int HasBias, HasResidual;
+    /// <summary>1 when a per-sample channel bias is added (sampleBias[n·SampleBiasStride + c], the view starting at its column slice).</summary>
+    public int HasSampleBias, SampleBiasStride;
     public float Scale;
     /// <summary>Set by the launcher: 64-pixel tiles of the flattened N·Ho·Wo axis (the tiled kernel's 1-D grid holds pixel tiles × channel tiles).</summary>
     public int PixelTiles;
 }
 
 /// <summary>
-/// y = (conv2d(x, w) + bias + residual) · scale on the GPU (PyTorch cross-correlation, NCHW). The tiled kernel is
+/// y = (conv2d(x, w) + bias + sampleBias + residual) · scale on the GPU (PyTorch cross-correlation, NCHW), sampleBias
+/// a per-(sample, channel) bias (a resnet's time embedding). The tiled kernel is
 /// an implicit GEMM: C[Cout, N·Ho·Wo] = W[Cout, Cin·kh·kw] · col, where the im2col matrix is never stored: each
 /// group gathers its K-slice of it straight from x into shared memory, reading zero for padding taps.
 /// </summary>
@@ -35,17 +43,17 @@ internal sealed class Conv2dKernels
     private const int TileM = 64, TileN = 64, TileK = 16, GroupSize = 256, Lanes = 16;
     private const int WeightRow = TileM + 4;
 
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiled;
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry> _direct;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiled;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry> _direct;
 
     /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
     public Conv2dKernels(Accelerator accelerator)
     {
-        _direct = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Direct);
+        _direct = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Direct);
         int sharedBytes = (TileK * WeightRow + TileK * TileN) * sizeof(float);
         // The tile shape is built for 256-thread groups; devices that cannot run them fall back to the direct kernel.
         if (accelerator.MaxNumThreadsPerGroup >= GroupSize && accelerator.MaxSharedMemoryPerGroup >= sharedBytes)
-            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled);
+            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled);
     }
 
     /// <summary>True when the tiled kernel is available on this device.</summary>
@@ -59,6 +67,18 @@ internal sealed class Conv2dKernels
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, Conv2dAlgorithm algorithm = Conv2dAlgorithm.Tiled)
     {
+        geometry.HasSampleBias = 0;
+        Run(stream, x, w, bias, y, residual, y, geometry, algorithm);
+    }
+
+    /// <summary>
+    /// <see cref="Run(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, Conv2dGeometry, Conv2dAlgorithm)"/>
+    /// with <paramref name="sampleBias"/> read when <see cref="Conv2dGeometry.HasSampleBias"/> is set: element
+    /// [n·SampleBiasStride + c] is added to output channel c of sample n, after the bias and before the residual.
+    /// </summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, Conv2dAlgorithm algorithm = Conv2dAlgorithm.Tiled)
+    {
         long pixels = (long)geometry.Batch * geometry.OutHeight * geometry.OutWidth;
         long outputs = pixels * geometry.OutChannels;
         if (outputs == 0) return;
@@ -66,19 +86,19 @@ internal sealed class Conv2dKernels
             throw new ArgumentException("conv2d: tensors over 2^31 elements are not supported by the GPU kernels");
         if (algorithm == Conv2dAlgorithm.Direct || _tiled is null)
         {
-            _direct(LaunchCounter.Count(stream), (int)outputs, x, w, bias, residual, y, geometry);
+            _direct(LaunchCounter.Count(stream), (int)outputs, x, w, bias, sampleBias, residual, y, geometry);
             return;
         }
         // One grid dimension: CUDA caps y at 65,535 groups.
         geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
-        _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, w, bias, residual, y, geometry);
+        _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, w, bias, sampleBias, residual, y, geometry);
     }
 
     /// <summary>One thread per output element; the correctness baseline.</summary>
     private static void Direct(Index1D index, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
-        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
+        ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
     {
         int i = index;
         int ox = i % g.OutWidth;
@@ -88,20 +108,22 @@ internal sealed class Conv2dKernels
         int co = rest % g.OutChannels;
         int image = rest / g.OutChannels;
         float acc = 0f;
+        int srcHeight = g.Height >> g.InputShift, srcWidth = g.Width >> g.InputShift;
         for (int ci = 0; ci < g.InChannels; ci++)
             for (int ky = 0; ky < g.KernelHeight; ky++)
             {
                 int iy = oy * g.Stride - g.Padding + ky;
                 if (iy < 0 || iy >= g.Height) continue;
-                int xRow = ((image * g.InChannels + ci) * g.Height + iy) * g.Width;
+                int xRow = ((image * g.InChannels + ci) * srcHeight + (iy >> g.InputShift)) * srcWidth;
                 int wRow = ((co * g.InChannels + ci) * g.KernelHeight + ky) * g.KernelWidth;
                 for (int kx = 0; kx < g.KernelWidth; kx++)
                 {
                     int ix = ox * g.Stride - g.Padding + kx;
-                    if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * x[xRow + ix];
+                    if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * x[xRow + (ix >> g.InputShift)];
                 }
             }
         if (g.HasBias != 0) acc += bias[co];
+        if (g.HasSampleBias != 0) acc += sampleBias[image * g.SampleBiasStride + co];
         if (g.HasResidual != 0) acc += residual[i];
         y[i] = acc * g.Scale;
     }
@@ -113,7 +135,7 @@ internal sealed class Conv2dKernels
     /// write neighbouring outputs.
     /// </summary>
     private static void Tiled(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
-        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
+        ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
     {
         var weightTile = SharedMemory.Allocate<float>(TileK * WeightRow); // [k][channel]
         var inputTile = SharedMemory.Allocate<float>(TileK * TileN);      // [k][pixel]
@@ -132,7 +154,8 @@ internal sealed class Conv2dKernels
         int image = pixel / hw, inImage = pixel - image * hw;
         int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
         int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
-        int xImage = image * g.InChannels * g.Height * g.Width;
+        int srcHeight = g.Height >> g.InputShift, srcWidth = g.Width >> g.InputShift;
+        int xImage = image * g.InChannels * srcHeight * srcWidth;
         // This thread's weight loads: channel rows t/16 + 16j, K column t % 16 (16 threads read 16 consecutive floats).
         int weightK = t % TileK, weightRowBase = t / TileK;
 
@@ -162,7 +185,7 @@ internal sealed class Conv2dKernels
                     int iy = iyBase + ky;
                     int ix = ixBase + tap - ky * g.KernelWidth;
                     if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
-                        v = x[xImage + (ci * g.Height + iy) * g.Width + ix];
+                        v = x[xImage + (ci * srcHeight + (iy >> g.InputShift)) * srcWidth + (ix >> g.InputShift)];
                 }
                 inputTile[row * TileN + loadPixel] = v;
             }
@@ -185,10 +208,13 @@ internal sealed class Conv2dKernels
         int out1 = OutputBase(p0 + tx + 16, hw, pixels, g.OutChannels);
         int out2 = OutputBase(p0 + tx + 32, hw, pixels, g.OutChannels);
         int out3 = OutputBase(p0 + tx + 48, hw, pixels, g.OutChannels);
-        StoreRow(y, bias, residual, g, m0 + ty, hw, out0, out1, out2, out3, c00, c01, c02, c03);
-        StoreRow(y, bias, residual, g, m0 + ty + 16, hw, out0, out1, out2, out3, c10, c11, c12, c13);
-        StoreRow(y, bias, residual, g, m0 + ty + 32, hw, out0, out1, out2, out3, c20, c21, c22, c23);
-        StoreRow(y, bias, residual, g, m0 + ty + 48, hw, out0, out1, out2, out3, c30, c31, c32, c33);
+        // The four pixels may lie in different images: each reads its own sample's bias row.
+        int bias0 = SampleBiasRow(p0 + tx, hw, g), bias1 = SampleBiasRow(p0 + tx + 16, hw, g);
+        int bias2 = SampleBiasRow(p0 + tx + 32, hw, g), bias3 = SampleBiasRow(p0 + tx + 48, hw, g);
+        StoreRow(y, bias, sampleBias, residual, g, m0 + ty, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c00, c01, c02, c03);
+        StoreRow(y, bias, sampleBias, residual, g, m0 + ty + 16, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c10, c11, c12, c13);
+        StoreRow(y, bias, sampleBias, residual, g, m0 + ty + 32, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c20, c21, c22, c23);
+        StoreRow(y, bias, sampleBias, residual, g, m0 + ty + 48, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c30, c31, c32, c33);
     }
 
     /// <summary>Index of (pixel, channel 0) in y, or −1 past the last pixel.</summary>
@@ -199,23 +225,31 @@ internal sealed class Conv2dKernels
         return image * channels * hw + pixel - image * hw;
     }
 
-    /// <summary>Epilogue for one output channel's four pixels: add bias and residual, scale, store.</summary>
-    private static void StoreRow(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> residual, Conv2dGeometry g,
-        int channel, int hw, int out0, int out1, int out2, int out3, float v0, float v1, float v2, float v3)
+    /// <summary>Start of the pixel's sample row in the per-sample bias (0 without one; past the last pixel it is never read).</summary>
+    private static int SampleBiasRow(int pixel, int hw, Conv2dGeometry g) => g.HasSampleBias != 0 ? pixel / hw * g.SampleBiasStride : 0;
+
+    /// <summary>
+    /// Epilogue for one output channel's four pixels: add the bias, each pixel's sample bias, the residual, scale, store
+    /// (in the order the unfused conv and channel-bias add round them).
+    /// </summary>
+    private static void StoreRow(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
+        int channel, int hw, int out0, int out1, int out2, int out3, int bias0, int bias1, int bias2, int bias3,
+        float v0, float v1, float v2, float v3)
     {
         if (channel >= g.OutChannels) return;
         float b = g.HasBias != 0 ? bias[channel] : 0f;
         int offset = channel * hw;
-        Store(y, residual, g, out0, offset, v0 + b);
-        Store(y, residual, g, out1, offset, v1 + b);
-        Store(y, residual, g, out2, offset, v2 + b);
-        Store(y, residual, g, out3, offset, v3 + b);
+        Store(y, sampleBias, residual, g, out0, offset, bias0 + channel, v0 + b);
+        Store(y, sampleBias, residual, g, out1, offset, bias1 + channel, v1 + b);
+        Store(y, sampleBias, residual, g, out2, offset, bias2 + channel, v2 + b);
+        Store(y, sampleBias, residual, g, out3, offset, bias3 + channel, v3 + b);
     }
 
-    private static void Store(ArrayView<float> y, ArrayView<float> residual, Conv2dGeometry g, int outBase, int offset, float v)
+    private static void Store(ArrayView<float> y, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g, int outBase, int offset, int sampleBiasAt, float v)
     {
         if (outBase < 0) return;
         int i = outBase + offset;
+        if (g.HasSampleBias != 0) v += sampleBias[sampleBiasAt];
         if (g.HasResidual != 0) v += residual[i];
         y[i] = v * g.Scale;
     }

@@ -5,7 +5,8 @@ namespace DiffusionKernels.Kernels.Gpu;
 
 /// <summary>
 /// Shapes, strides and epilogue of one (batched) GEMM launch: C[z] = act(alpha·A[z]·op(B[z]) + bias) with A [M, K]
-/// row-major, B [K, N] (or [N, K] when <see cref="TransB"/> ≠ 0) and C [M, N]; batch z starts at z·Stride*.
+/// row-major, B [K, N] (or [N, K] when <see cref="TransB"/> ≠ 0) and C [M, N]; batch z starts at z·Stride*; optionally
+/// a residual laid out like C added last and scaled.
 /// </summary>
 internal struct GemmParams
 {
@@ -16,6 +17,14 @@ internal struct GemmParams
     public float Alpha;
     /// <summary>1 when the bias view holds N values added to every row.</summary>
     public int HasBias;
+    /// <summary>Batch z adds bias[z·StrideBias + col] (0: one bias for every batch; N: one per batch, stacked Linears).</summary>
+    public long StrideBias;
+    /// <summary>1 when the bias is per row (bias[z·StrideBias + row]: an output channel when C is channels × pixels).</summary>
+    public int BiasPerRow;
+    /// <summary>1 when the residual view, laid out like C, is added after the activation and the sum scaled by <see cref="ResidualScale"/>.</summary>
+    public int HasResidual;
+    /// <summary>C = (act(alpha·A·op(B) + bias) + residual) · ResidualScale when <see cref="HasResidual"/> is set.</summary>
+    public float ResidualScale;
     public Activation Activation;
     /// <summary>Set by the launcher: 64-wide tiles along N and M (the tiled kernel decodes its tile from the 1-D grid index).</summary>
     public int TilesN, TilesM;
@@ -36,16 +45,16 @@ internal sealed class GemmKernels
     private const int Side = 16;          // threads per group side; Side × Side = 256 threads, 4×4 outputs each
     private const int Pitch = Tile + 1;   // padded row of a shared tile: transposing stores hit distinct banks
 
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> _naive;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>? _tiled;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> _naive;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>? _tiled;
 
     /// <summary>Loads the kernels for <paramref name="accelerator"/> (once; launches do not allocate).</summary>
     public GemmKernels(Accelerator accelerator)
     {
-        _naive = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Naive);
+        _naive = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Naive);
         // The tiled kernel needs 256-thread groups (CUDA and the test emulator have them); otherwise only the naive one runs.
         if (accelerator.MaxNumThreadsPerGroup >= Side * Side)
-            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Tiled);
+            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Tiled);
     }
 
     /// <summary>
@@ -55,6 +64,17 @@ internal sealed class GemmKernels
     public void Run(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias,
         GemmParams p, int batch, GemmVersion version = GemmVersion.Tiled)
     {
+        p.HasResidual = 0;
+        Run(stream, a, b, c, bias, c, p, batch, version);
+    }
+
+    /// <summary>
+    /// <see cref="Run(AcceleratorStream, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, GemmParams, int, GemmVersion)"/>
+    /// with <paramref name="residual"/> (laid out like C) read when <see cref="GemmParams.HasResidual"/> is set.
+    /// </summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias,
+        ArrayView<float> residual, GemmParams p, int batch, GemmVersion version = GemmVersion.Tiled)
+    {
         if (p.M == 0 || p.N == 0 || batch == 0) return;
         p.HasBias = bias.Length > 0 ? 1 : 0;
         if (version == GemmVersion.Tiled && _tiled is not null)
@@ -63,16 +83,16 @@ internal sealed class GemmKernels
             p.TilesM = (p.M + Tile - 1) / Tile;
             long groups = (long)p.TilesN * p.TilesM * batch;
             if (groups > int.MaxValue) throw new ArgumentException($"gemm: {batch}×{p.M}×{p.N} needs {groups} tiles, more than one launch holds");
-            _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index3D((int)groups, 1, 1), new Index3D(Side, Side, 1)), a, b, c, bias, p);
+            _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index3D((int)groups, 1, 1), new Index3D(Side, Side, 1)), a, b, c, bias, residual, p);
         }
         else
         {
-            _naive(LaunchCounter.Count(stream), ElementwiseKernels.Threads((long)p.N * p.M * batch, "gemm"), a, b, c, bias, p);
+            _naive(LaunchCounter.Count(stream), ElementwiseKernels.Threads((long)p.N * p.M * batch, "gemm"), a, b, c, bias, residual, p);
         }
     }
 
     /// <summary>Version 1: one thread per output element (index = (z·M + row)·N + col).</summary>
-    private static void Naive(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p)
+    private static void Naive(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p)
     {
         int rowOfBatch = i / p.N;
         int col = i - rowOfBatch * p.N;
@@ -82,11 +102,12 @@ internal sealed class GemmKernels
         float sum = 0;
         for (int k = 0; k < p.K; k++)
             sum += a[aRow + k] * b[p.TransB != 0 ? bBase + (long)col * p.Ldb + k : bBase + (long)k * p.Ldb + col];
-        c[z * p.StrideC + (long)row * p.Ldc + col] = Epilogue(sum, col, bias, p);
+        long at = z * p.StrideC + (long)row * p.Ldc + col;
+        c[at] = Epilogue(sum, z * p.StrideBias + (p.BiasPerRow != 0 ? row : col), bias, residual, at, p);
     }
 
     /// <summary>Version 2: shared-memory tiles, 4×4 register block per thread (rows ty + 16·i, columns tx + 16·j).</summary>
-    private static void Tiled(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p)
+    private static void Tiled(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p)
     {
         var sa = SharedMemory.Allocate<float>(TileK * Pitch); // sa[k·Pitch + r]: A tile transposed
         var sb = SharedMemory.Allocate<float>(TileK * Pitch); // sb[k·Pitch + c]
@@ -94,7 +115,7 @@ internal sealed class GemmKernels
         int tileOfBatch = Grid.IdxX / p.TilesN;
         int z = tileOfBatch / p.TilesM;
         int row0 = (tileOfBatch - z * p.TilesM) * Tile, col0 = (Grid.IdxX - tileOfBatch * p.TilesN) * Tile;
-        long aBase = z * p.StrideA, bBase = z * p.StrideB, cBase = z * p.StrideC;
+        long aBase = z * p.StrideA, bBase = z * p.StrideB, cBase = z * p.StrideC, biasBase = z * p.StrideBias;
 
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
@@ -144,26 +165,30 @@ internal sealed class GemmKernels
         }
 
         int r0 = row0 + ty, q0 = col0 + tx;
-        Store(c, cBase, bias, p, r0, q0, c00); Store(c, cBase, bias, p, r0, q0 + Side, c01); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c02); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c03);
+        Store(c, cBase, bias, biasBase, residual, p, r0, q0, c00); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + Side, c01); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 2 * Side, c02); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 3 * Side, c03);
         r0 += Side;
-        Store(c, cBase, bias, p, r0, q0, c10); Store(c, cBase, bias, p, r0, q0 + Side, c11); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c12); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c13);
+        Store(c, cBase, bias, biasBase, residual, p, r0, q0, c10); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + Side, c11); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 2 * Side, c12); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 3 * Side, c13);
         r0 += Side;
-        Store(c, cBase, bias, p, r0, q0, c20); Store(c, cBase, bias, p, r0, q0 + Side, c21); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c22); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c23);
+        Store(c, cBase, bias, biasBase, residual, p, r0, q0, c20); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + Side, c21); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 2 * Side, c22); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 3 * Side, c23);
         r0 += Side;
-        Store(c, cBase, bias, p, r0, q0, c30); Store(c, cBase, bias, p, r0, q0 + Side, c31); Store(c, cBase, bias, p, r0, q0 + 2 * Side, c32); Store(c, cBase, bias, p, r0, q0 + 3 * Side, c33);
+        Store(c, cBase, bias, biasBase, residual, p, r0, q0, c30); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + Side, c31); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 2 * Side, c32); Store(c, cBase, bias, biasBase, residual, p, r0, q0 + 3 * Side, c33);
     }
 
-    private static void Store(ArrayView<float> c, long cBase, ArrayView<float> bias, GemmParams p, int row, int col, float acc)
+    private static void Store(ArrayView<float> c, long cBase, ArrayView<float> bias, long biasBase, ArrayView<float> residual, GemmParams p, int row, int col, float acc)
     {
-        if (row < p.M && col < p.N)
-            c[cBase + (long)row * p.Ldc + col] = Epilogue(acc, col, bias, p);
+        if (row >= p.M || col >= p.N) return;
+        long at = cBase + (long)row * p.Ldc + col;
+        c[at] = Epilogue(acc, biasBase + (p.BiasPerRow != 0 ? row : col), bias, residual, at, p);
     }
 
-    private static float Epilogue(float acc, int col, ArrayView<float> bias, GemmParams p)
+    /// <summary>act(alpha·acc + bias[biasAt]), then (· + residual[at]) · ResidualScale with a residual.</summary>
+    private static float Epilogue(float acc, long biasAt, ArrayView<float> bias, ArrayView<float> residual, long at, GemmParams p)
     {
         float v = p.Alpha * acc;
-        if (p.HasBias != 0) v += bias[col];
-        return ActivationMath.Apply(v, p.Activation);
+        if (p.HasBias != 0) v += bias[biasAt];
+        v = ActivationMath.Apply(v, p.Activation);
+        if (p.HasResidual != 0) v = (v + residual[at]) * p.ResidualScale;
+        return v;
     }
 }
 

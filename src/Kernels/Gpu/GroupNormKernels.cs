@@ -17,21 +17,23 @@ internal sealed class GroupNormKernels
     public const int ShiftSampleLength = Cpu.GroupNorm.ShiftSampleLength;
 
     private readonly Accelerator _accelerator;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation> _groupNorm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation, int> _groupNorm;
 
     public GroupNormKernels(Accelerator accelerator)
     {
         _accelerator = accelerator;
-        _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation>(GroupNorm);
+        _groupNorm = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, Activation, int>(GroupNorm);
     }
 
     /// <summary>
     /// Queues y = act(GroupNorm(x)·γ + β); γ, β [channels]; y may be x. Shapes are checked by the caller
     /// (<c>Backend.GroupNorm</c>). <paramref name="threads"/> overrides the threads per group (whole warps, at most the
-    /// device's limit and 1024), for the kernel checks across launch shapes; by default up to 512.
+    /// device's limit and 1024), for the kernel checks across launch shapes; by default up to 512. With
+    /// <paramref name="tokensOut"/> y is written as tokens [N, spatial, channels] (an attention block's input; y may
+    /// not be x then) instead of in x's layout.
     /// </summary>
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
-        int channels, int spatial, int groups, float eps, Activation activation, int? threads = null)
+        int channels, int spatial, int groups, float eps, Activation activation, int? threads = null, bool tokensOut = false)
     {
         long blockLength = (long)channels / groups * spatial;
         if (blockLength == 0 || x.Length == 0) return;
@@ -40,11 +42,11 @@ internal sealed class GroupNormKernels
         if (groupSize % _accelerator.WarpSize != 0 || groupSize > Math.Min(_accelerator.MaxNumThreadsPerGroup, NormBlockReduce.MaxWarps * _accelerator.WarpSize))
             throw new ArgumentOutOfRangeException(nameof(threads), $"group norm: {groupSize} threads per group is not whole warps within the device's limit");
         var config = new KernelConfig(blocks, groupSize);
-        _groupNorm(LaunchCounter.Count(stream), config, x, gamma, beta, y, channels / groups, spatial, groups, eps, activation);
+        _groupNorm(LaunchCounter.Count(stream), config, x, gamma, beta, y, channels / groups, spatial, groups, eps, activation, tokensOut ? 1 : 0);
     }
 
     private static void GroupNorm(ArrayView<float> x, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y,
-        int channelsPerGroup, int spatial, int groups, float eps, Activation activation)
+        int channelsPerGroup, int spatial, int groups, float eps, Activation activation, int tokensOut)
     {
         var shared = SharedMemory.Allocate<float>(NormBlockReduce.SharedLength);
         int block = Grid.IdxX;
@@ -67,11 +69,16 @@ internal sealed class GroupNormKernels
         float rstd = XMath.Rsqrt(variance + eps);
         float mean = k + meanShift;
         int firstChannel = block % groups * channelsPerGroup;
+        // Tokens: element (n, c, p) goes to (n·spatial + p)·channels + c; the sample's tokens start at n·spatial·channels.
+        long tokenBase = (long)(block / groups) * spatial * groups * channelsPerGroup;
         for (int i = Group.IdxX; i < length; i += Group.DimX)
         {
-            int c = firstChannel + i / spatial;
+            int inGroup = i / spatial;
+            int c = firstChannel + inGroup;
             float scale = gamma[c] * rstd;
-            y[start + i] = ActivationMath.Apply((x[start + i] - mean) * scale + beta[c], activation);
+            float v = ActivationMath.Apply((x[start + i] - mean) * scale + beta[c], activation);
+            if (tokensOut != 0) y[tokenBase + (long)(i - inGroup * spatial) * groups * channelsPerGroup + c] = v;
+            else y[start + i] = v;
         }
     }
 }

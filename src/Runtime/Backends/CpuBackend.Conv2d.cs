@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using DiffusionKernels.Kernels.Cpu;
 
@@ -39,9 +40,13 @@ public sealed partial class CpuBackend
     private bool UsesWinograd(Shape w, int stride) =>
         Winograd && stride == 1 && w[2] == 3 && w[3] == 3 && w[0] >= WinogradMinChannels && w[1] >= WinogradMinChannels;
 
-    private protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
+    private protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale) =>
+        Convolve(F(x), x.Shape, w, bias, y, stride, padding, residual, outputScale);
+
+    /// <summary>The conv of an input held in <paramref name="x"/> with shape <paramref name="xShape"/> (a tensor's elements or scratch).</summary>
+    private void Convolve(ReadOnlySpan<float> x, Shape xShape, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
     {
-        int n = x.Shape[0], cin = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
+        int n = xShape[0], cin = xShape[1], h = xShape[2], wd = xShape[3];
         int cout = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3], ho = y.Shape[2], wo = y.Shape[3];
         var b = bias is null ? default : F(bias);
         var r = residual is null ? default : F(residual);
@@ -51,11 +56,45 @@ public sealed partial class CpuBackend
         WinogradWeights? winograd = null;
         bool winogradWeights = winogradShape && _winogradConv.TryGetValue(w, out winograd);
         if (winogradShape && WinogradConv2d.FillsPanels(n, ho, wo))
-            WinogradConv2d.Forward(F(x), winograd ?? new WinogradWeights(F(w), cout, cin), b, r, F(y), n, cin, h, wd, cout, ho, wo, padding, outputScale);
+            WinogradConv2d.Forward(x, winograd ?? new WinogradWeights(F(w), cout, cin), b, r, F(y), n, cin, h, wd, cout, ho, wo, padding, outputScale);
         else if (_packedConv.TryGetValue(w, out var packed) || (winogradWeights && (packed = PackOnFirstUse(w)) is not null))
-            ImplicitGemmConv2d.Forward(F(x), packed, b, r, F(y), n, cin, h, wd, cout, kh, kw, ho, wo, stride, padding, outputScale);
+            ImplicitGemmConv2d.Forward(x, packed, b, r, F(y), n, cin, h, wd, cout, kh, kw, ho, wo, stride, padding, outputScale);
         else
-            ImplicitGemmConv2d.Forward(F(x), F(w), b, r, F(y), n, cin, h, wd, cout, kh, kw, ho, wo, stride, padding, outputScale);
+            ImplicitGemmConv2d.Forward(x, F(w), b, r, F(y), n, cin, h, wd, cout, kh, kw, ho, wo, stride, padding, outputScale);
+    }
+
+    /// <summary>
+    /// The conv, then the per-sample bias added in place in the same op: y = (conv + bias + residual)·s + s·sampleBias.
+    /// With s = 1 (a resnet's conv1) this is the bits of a conv followed by <see cref="Backend.AddChannelBias(Tensor, Tensor, Tensor)"/>,
+    /// the unfused path; otherwise it differs from one sum by fp32 rounding only.
+    /// </summary>
+    private protected override void Conv2dSampleBiasCore(Tensor x, Tensor w, Tensor? bias, Tensor sampleBias, int sampleBiasOffset, Tensor y,
+        int stride, int padding, Tensor? residual, float outputScale)
+    {
+        Conv2dCore(x, w, bias, y, stride, padding, residual, outputScale);
+        ChannelOps.AddChannelBias(F(y), F(sampleBias), F(y), y.Shape[0], y.Shape[1], y.Shape[2] * y.Shape[3], sampleBiasOffset, sampleBias.Shape[1], outputScale);
+    }
+
+    /// <summary>
+    /// The upsample into pooled scratch, then the conv: the bits of the two ops it stands for (the CPU pays no launch
+    /// per op, so only the GPU kernels read through the upsample). The scratch is rented, so a replayed plan allocates
+    /// nothing for it.
+    /// </summary>
+    private protected override void Conv2dOfUpsampledCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding)
+    {
+        var upShape = new Shape(x.Shape[0], x.Shape[1], 2 * x.Shape[2], 2 * x.Shape[3]);
+        int length = checked((int)upShape.Length);
+        float[] scratch = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            var up = scratch.AsSpan(0, length);
+            Resampling.UpsampleNearest2x(F(x), up, x.Shape[0] * x.Shape[1], x.Shape[2], x.Shape[3]);
+            Convolve(up, upShape, w, bias, y, stride, padding, null, 1f);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
     }
 
     /// <summary>

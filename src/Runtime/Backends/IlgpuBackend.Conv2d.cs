@@ -1,4 +1,5 @@
 using DiffusionKernels.Kernels.Gpu;
+using ILGPU;
 
 namespace DiffusionKernels.Runtime;
 
@@ -27,13 +28,20 @@ public sealed partial class IlgpuBackend
         };
         var yView = F(y);
         // Absent bias/residual: the kernels never read the view, any valid one will do.
+        LaunchConv2d(F(x), F(w), bias is null ? yView : F(bias), yView, residual is null ? yView : F(residual), yView, geometry);
+    }
+
+    /// <summary>
+    /// Queues a convolution with the kernel of the precision tier: the CUDA-core implicit GEMM in fp32, the tensor-core
+    /// one in tf32. Both read the same geometry (upsampled input, per-sample bias, residual, scale), so the fused convs
+    /// of a compiled U-Net follow the tier as the plain ones do.
+    /// </summary>
+    private void LaunchConv2d(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
+    {
         if (_precision == Precision.Tf32)
-        {
-            (_tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator)).Run(Stream, F(x), F(w), bias is null ? yView : F(bias),
-                residual is null ? yView : F(residual), yView, geometry);
-            return;
-        }
-        (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, F(x), F(w), bias is null ? yView : F(bias),
-            residual is null ? yView : F(residual), yView, geometry);
+            (_tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator)).Run(Stream, x, w, bias, sampleBias, residual, y, geometry);
+        else
+            (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, x, w, bias, sampleBias, residual, y, geometry);
     }
 }

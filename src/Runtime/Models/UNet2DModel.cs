@@ -133,13 +133,17 @@ public sealed class UNet2DModel : IDisposable
     /// <summary>Compiles the forward pass for inputs of [batch, in_channels, height, width].</summary>
     /// <exception cref="ShapeMismatchException">The size is not a positive multiple of <see cref="UNetConfig.SpatialMultiple"/>.</exception>
     /// <exception cref="InsufficientMemoryException">The pass cannot fit in the backend's memory (checked before allocating).</exception>
-    public UNetPlan Compile(int batch, int height, int width) => Compile(batch, height, width, fuseTimeProjections: true);
+    public UNetPlan Compile(int batch, int height, int width) => Compile(batch, height, width, UNetFusions.All);
 
     /// <summary>
     /// <see cref="Compile(int, int, int)"/>, choosing whether the resnets' time projections run as one stacked GEMM
-    /// (the default) or one Linear per block (kept to compare against: both give the same result).
+    /// (the default) or one Linear per block (kept to compare against: both give the same result); the other fusions stay on.
     /// </summary>
-    internal UNetPlan Compile(int batch, int height, int width, bool fuseTimeProjections)
+    internal UNetPlan Compile(int batch, int height, int width, bool fuseTimeProjections) =>
+        Compile(batch, height, width, UNetFusions.All with { TimeProjections = fuseTimeProjections });
+
+    /// <summary><see cref="Compile(int, int, int)"/> with the chosen <paramref name="fusions"/> (kept to compare each against its unfused steps).</summary>
+    internal UNetPlan Compile(int batch, int height, int width, UNetFusions fusions)
     {
         if (_disposed) throw new ObjectDisposedException(nameof(UNet2DModel), "unet: the model has been disposed");
         var c = Config;
@@ -164,12 +168,12 @@ public sealed class UNet2DModel : IDisposable
             var tembAct = pb.Value("temb_act", batch, c.TimeEmbedDim);
             pb.Step("temb_act", [emb, tembAct], t => b.Activate(t[0], t[1], c.Activation));
 
-            var temb = new TimeProjections(tembAct, fuseTimeProjections ? _fusedTimeProjection : null);
-            var pass = new BlockPass(pb, x, temb);
+            var temb = new TimeProjections(tembAct, fusions.TimeProjections ? _fusedTimeProjection : null, fusions.TimeBiasInConv);
+            var pass = new BlockPass(pb, x, temb, fusions);
             var h = _convIn.Emit(pb, "conv_in", x);
             pass.Residuals.Add(h);
             for (int i = 0; i < _down.Count; i++) h = _down[i].Emit(pass, $"down_blocks.{i}", h);
-            if (_mid is not null) h = _mid.Emit(pb, h, temb);
+            if (_mid is not null) h = _mid.Emit(pb, h, temb, fusions);
             for (int i = 0; i < _up.Count; i++) h = _up[i].Emit(pass, $"up_blocks.{i}", h);
             h = _normOut.Emit(pb, "conv_norm_out", h, Activation.SiLU);
             // diffusers: "if skip_sample is not None: sample += skip_sample" (the skip up blocks' output skip).

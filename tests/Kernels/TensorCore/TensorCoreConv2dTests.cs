@@ -65,6 +65,59 @@ public class TensorCoreConv2dTests
         }
     }
 
+    // The fused convs of a compiled U-Net follow the tier too: conv1 with the time-embedding bias in its epilogue (65
+    // channels across the 64 tile, 2 samples so each reads its own row, a column offset into a wider bias) and the
+    // upsampler's conv reading x through a nearest ×2 upsample (odd source sizes).
+    [Test]
+    public void ConvWithSampleBiasMatchesCpuOnTf32RoundedInputs()
+    {
+        const int n = 2, cin = 3, h = 5, w = 6, cout = 65, stride = 9, offset = 4;
+        var xs = TestData.Normal(n * cin * h * w, 61);
+        var ws = TestData.Normal(cout * cin * 9, 62, 0.2f);
+        var bs = TestData.Normal(cout, 63);
+        var sbs = TestData.Normal(n * (cout + stride), 64);
+        float[] Run(Backend be, bool round)
+        {
+            using var tx = be.Upload(round ? [.. xs.Select(TensorCoreGemmTests.RoundTf32)] : xs, new Shape(n, cin, h, w));
+            using var tw = be.Upload(round ? [.. ws.Select(TensorCoreGemmTests.RoundTf32)] : ws, new Shape(cout, cin, 3, 3));
+            using var tb = be.Upload(bs, new Shape(cout));
+            using var tsb = be.Upload(sbs, new Shape(n, cout + stride));
+            using var ty = be.Allocate(new Shape(n, cout, h, w));
+            be.Conv2dWithSampleBias(tx, tw, tb, tsb, offset, ty, 1, 1);
+            return ty.ToArray();
+        }
+        AssertTensorCoreResult(Run(TestBackends.Cpu, true), Run(TestBackends.Cpu, false), Run(_tf32!, false), "conv + sample bias");
+    }
+
+    [Test]
+    public void ConvOfUpsampledMatchesCpuOnTf32RoundedInputs()
+    {
+        const int n = 2, cin = 4, h = 3, w = 5, cout = 7;
+        var xs = TestData.Normal(n * cin * h * w, 71);
+        var ws = TestData.Normal(cout * cin * 9, 72, 0.2f);
+        var bs = TestData.Normal(cout, 73);
+        float[] Run(Backend be, bool round)
+        {
+            using var tx = be.Upload(round ? [.. xs.Select(TensorCoreGemmTests.RoundTf32)] : xs, new Shape(n, cin, h, w));
+            using var tw = be.Upload(round ? [.. ws.Select(TensorCoreGemmTests.RoundTf32)] : ws, new Shape(cout, cin, 3, 3));
+            using var tb = be.Upload(bs, new Shape(cout));
+            using var ty = be.Allocate(new Shape(n, cout, 2 * h, 2 * w));
+            be.Conv2dOfUpsampled(tx, tw, tb, ty, 1, 1);
+            return ty.ToArray();
+        }
+        AssertTensorCoreResult(Run(TestBackends.Cpu, true), Run(TestBackends.Cpu, false), Run(_tf32!, false), "conv of a nearest ×2 upsampled input");
+    }
+
+    /// <summary>
+    /// The tf32 result equals the CPU's on TF32-rounded inputs up to the summation order (≤ 36 products: fp32 bound
+    /// 1e-5 of the largest output), and differs from the exact fp32 result, so the tensor-core kernel really ran.
+    /// </summary>
+    private static void AssertTensorCoreResult(float[] cpuOnRounded, float[] cpuExact, float[] tf32, string what)
+    {
+        Support.Close.Assert(cpuOnRounded, tf32, 1e-5, $"tf32 {what} vs CPU on TF32-rounded inputs");
+        Assert.That(cpuExact.Zip(tf32).Max(p => Math.Abs(p.First - p.Second)), Is.GreaterThan(1e-5), $"tf32 {what} ran the exact kernel");
+    }
+
     /// <summary>Σ |w|·|x| over each output's taps (NCHW, zero padding), the scale of TF32's error.</summary>
     private static double[] AbsSums(Case c, float[] x, float[] w, int ho, int wo)
     {

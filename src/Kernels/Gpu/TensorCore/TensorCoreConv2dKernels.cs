@@ -13,23 +13,24 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// </summary>
 internal sealed class TensorCoreConv2dKernels
 {
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _kernel;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _kernel;
 
     /// <summary>Loads the kernel when <paramref name="accelerator"/> fits the tiles (<see cref="TensorCoreTile.Fits"/>).</summary>
     public TensorCoreConv2dKernels(Accelerator accelerator)
     {
         if (TensorCoreTile.Fits(accelerator))
-            _kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tf32ImplicitGemm);
+            _kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tf32ImplicitGemm);
     }
 
     /// <summary>True when the kernel could be loaded on this accelerator.</summary>
     public bool IsAvailable => _kernel is not null;
 
     /// <summary>
-    /// Queues y = (conv2d(x, w) + bias + residual) · geometry.Scale, as <see cref="Conv2dKernels.Run"/> does
-    /// (bias and residual are read only when flagged; residual may be y itself).
+    /// Queues y = (conv2d(x, w) + bias + sampleBias + residual) · geometry.Scale, as the fp32 <see cref="Conv2dKernels"/>
+    /// do, with their input upsampling (<see cref="Conv2dGeometry.InputShift"/>) and per-sample bias (bias, sampleBias and
+    /// residual are read only when flagged; residual may be y itself).
     /// </summary>
-    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
     {
         if (_kernel is null) throw new NotSupportedException("the TF32 tensor-core convolution needs 32-lane warps, 128-thread groups and 18 KB of shared memory per group");
@@ -41,14 +42,14 @@ internal sealed class TensorCoreConv2dKernels
         geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
-        _kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), x, w, bias, residual, y, geometry);
+        _kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), x, w, bias, sampleBias, residual, y, geometry);
     }
 
     /// <summary>
     /// Group Y·PixelTiles + X owns output channels [64·Y, 64·Y + 64) (the M side) and output pixels
     /// [64·X, 64·X + 64) of the flattened N·Ho·Wo axis (the N side).
     /// </summary>
-    private static void Tf32ImplicitGemm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+    private static void Tf32ImplicitGemm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
     {
         var shared = SharedMemory.Allocate<float>(SharedFloats);
@@ -67,7 +68,9 @@ internal sealed class TensorCoreConv2dKernels
         int image = pixel / hw, inImage = pixel - image * hw;
         int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
         int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
-        int xImage = image * g.InChannels * g.Height * g.Width;
+        // Height and Width are the sizes the taps see; an upsampled input is stored at half of them.
+        int srcHeight = g.Height >> g.InputShift, srcWidth = g.Width >> g.InputShift;
+        int xImage = image * g.InChannels * srcHeight * srcWidth;
         // The weight rows this thread loads: k column tid % 32, rows tid / 32 + 4·pass.
         int weightK = tid & (TileK - 1), weightRow = tid / TileK;
 
@@ -92,7 +95,7 @@ internal sealed class TensorCoreConv2dKernels
                     int ky = tap / g.KernelWidth;
                     int iy = iyBase + ky, ix = ixBase + tap - ky * g.KernelWidth;
                     if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
-                        v = Tf32.Round(x[xImage + (ci * g.Height + iy) * g.Width + ix]);
+                        v = Tf32.Round(x[xImage + (ci * srcHeight + (iy >> g.InputShift)) * srcWidth + (ix >> g.InputShift)]);
                 }
                 shared[BOffset + gatherPixel * Pitch + kk] = v;
             }
@@ -103,25 +106,26 @@ internal sealed class TensorCoreConv2dKernels
 
         // Lane (g, t) holds channels c, c + 8 and pixels q, q + 1 of each accumulator.
         int c = m0 + warpRow + (lane >> 2), q = p0 + warpCol + 2 * (lane & 3);
-        StoreColumns(y, bias, residual, g, c, q, hw, pixels, acc.D00, acc.D10);
-        StoreColumns(y, bias, residual, g, c, q + 8, hw, pixels, acc.D01, acc.D11);
-        StoreColumns(y, bias, residual, g, c, q + 16, hw, pixels, acc.D02, acc.D12);
-        StoreColumns(y, bias, residual, g, c, q + 24, hw, pixels, acc.D03, acc.D13);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q, hw, pixels, acc.D00, acc.D10);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q + 8, hw, pixels, acc.D01, acc.D11);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q + 16, hw, pixels, acc.D02, acc.D12);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q + 24, hw, pixels, acc.D03, acc.D13);
     }
 
     /// <summary>The two pixels q, q + 1 of the accumulators of rows c (top) and c + 16 (bottom).</summary>
-    private static void StoreColumns(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> residual, Conv2dGeometry g,
+    private static void StoreColumns(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
         int c, int q, int hw, int pixels, MmaAccumulator top, MmaAccumulator bottom)
     {
         int out0 = OutputBase(q, hw, pixels, g.OutChannels), out1 = OutputBase(q + 1, hw, pixels, g.OutChannels);
-        Store(y, bias, residual, g, c, hw, out0, top.C0);
-        Store(y, bias, residual, g, c, hw, out1, top.C1);
-        Store(y, bias, residual, g, c + 8, hw, out0, top.C2);
-        Store(y, bias, residual, g, c + 8, hw, out1, top.C3);
-        Store(y, bias, residual, g, c + 16, hw, out0, bottom.C0);
-        Store(y, bias, residual, g, c + 16, hw, out1, bottom.C1);
-        Store(y, bias, residual, g, c + 24, hw, out0, bottom.C2);
-        Store(y, bias, residual, g, c + 24, hw, out1, bottom.C3);
+        int row0 = SampleBiasRow(q, hw, g), row1 = SampleBiasRow(q + 1, hw, g);
+        Store(y, bias, sampleBias, residual, g, c, hw, out0, row0, top.C0);
+        Store(y, bias, sampleBias, residual, g, c, hw, out1, row1, top.C1);
+        Store(y, bias, sampleBias, residual, g, c + 8, hw, out0, row0, top.C2);
+        Store(y, bias, sampleBias, residual, g, c + 8, hw, out1, row1, top.C3);
+        Store(y, bias, sampleBias, residual, g, c + 16, hw, out0, row0, bottom.C0);
+        Store(y, bias, sampleBias, residual, g, c + 16, hw, out1, row1, bottom.C1);
+        Store(y, bias, sampleBias, residual, g, c + 24, hw, out0, row0, bottom.C2);
+        Store(y, bias, sampleBias, residual, g, c + 24, hw, out1, row1, bottom.C3);
     }
 
     /// <summary>Index of (pixel, channel 0) in y, or −1 past the last pixel.</summary>
@@ -132,12 +136,17 @@ internal sealed class TensorCoreConv2dKernels
         return image * channels * hw + pixel - image * hw;
     }
 
-    private static void Store(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> residual, Conv2dGeometry g, int channel, int hw, int outBase, float acc)
+    /// <summary>Where a pixel's sample starts in sampleBias (0 when there is none).</summary>
+    private static int SampleBiasRow(int pixel, int hw, Conv2dGeometry g) => g.HasSampleBias != 0 ? pixel / hw * g.SampleBiasStride : 0;
+
+    private static void Store(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
+        int channel, int hw, int outBase, int sampleBiasRow, float acc)
     {
         if (outBase < 0 || channel >= g.OutChannels) return;
         int i = outBase + channel * hw;
         float v = acc;
         if (g.HasBias != 0) v += bias[channel];
+        if (g.HasSampleBias != 0) v += sampleBias[sampleBiasRow + channel];
         if (g.HasResidual != 0) v += residual[i];
         y[i] = v * g.Scale;
     }

@@ -9,7 +9,7 @@ namespace DiffusionKernels.Runtime.Models.Layers;
 /// <see cref="State{T}"/>, so the common block interfaces know nothing of it.
 /// </summary>
 /// <remarks>Created per compile: passes on different threads share nothing.</remarks>
-internal sealed class BlockPass(PlanBuilder builder, PlanValue input, TimeProjections timeEmbedding)
+internal sealed class BlockPass(PlanBuilder builder, PlanValue input, TimeProjections timeEmbedding, UNetFusions fusions)
 {
     private readonly Dictionary<Type, object> _familyState = [];
 
@@ -21,6 +21,9 @@ internal sealed class BlockPass(PlanBuilder builder, PlanValue input, TimeProjec
 
     /// <summary>act(time embedding) and every resnet's projection of it.</summary>
     public TimeProjections TimeEmbedding { get; } = timeEmbedding;
+
+    /// <summary>The fusions this forward is recorded with.</summary>
+    public UNetFusions Fusions { get; } = fusions;
 
     /// <summary>diffusers' <c>down_block_res_samples</c>: pushed by down blocks, popped newest first by up blocks.</summary>
     public List<PlanValue> Residuals { get; } = [];

@@ -36,4 +36,39 @@ internal sealed class Conv2dLayer
             pb.Step(name, [x, residual, y], t => b.Conv2d(t[0], _weight, _bias, t[2], _stride, _padding, t[1], outputScale, _extra), flops);
         return y;
     }
+
+    /// <summary>
+    /// y = conv(x) + bias + sampleBias[n, offset + c]: a per-sample channel bias (a resnet's time-embedding projection,
+    /// columns [offset, offset + Cout) of [N, S]) added in the conv's epilogue, one step instead of a conv and an add.
+    /// </summary>
+    public PlanValue Emit(PlanBuilder pb, string name, PlanValue x, PlanValue sampleBias, int sampleBiasOffset)
+    {
+        int n = x.Shape[0], cin = x.Shape[1];
+        int ho = (x.Shape[2] + 2 * _padding + _extra - Kernel) / _stride + 1;
+        int wo = (x.Shape[3] + 2 * _padding + _extra - Kernel) / _stride + 1;
+        var y = pb.Value(name, n, OutChannels, ho, wo);
+        var b = pb.Backend;
+        b.PrepareConv2dWeights(_weight, _stride);
+        double flops = 2.0 * n * OutChannels * ho * wo * cin * Kernel * Kernel;
+        pb.Step(name, [x, sampleBias, y], t => b.Conv2dWithSampleBias(t[0], _weight, _bias, t[1], sampleBiasOffset, t[2], _stride, _padding, null, 1f, _extra), flops);
+        return y;
+    }
+
+    /// <summary>
+    /// y = conv(nearest2x(x)) + bias with the upsample read inside the conv (diffusers' Upsample2D with use_conv): one
+    /// step, and no upsampled tensor in the arena.
+    /// </summary>
+    public PlanValue EmitOfUpsampled(PlanBuilder pb, string name, PlanValue x)
+    {
+        if (_extra != 0) throw new InvalidOperationException($"{name}: a conv with bottom-right padding does not read through an upsample");
+        int n = x.Shape[0], cin = x.Shape[1];
+        int ho = (2 * x.Shape[2] + 2 * _padding - Kernel) / _stride + 1;
+        int wo = (2 * x.Shape[3] + 2 * _padding - Kernel) / _stride + 1;
+        var y = pb.Value(name, n, OutChannels, ho, wo);
+        var b = pb.Backend;
+        b.PrepareConv2dWeights(_weight, _stride);
+        double flops = 2.0 * n * OutChannels * ho * wo * cin * Kernel * Kernel;
+        pb.Step(name, [x, y], t => b.Conv2dOfUpsampled(t[0], _weight, _bias, t[1], _stride, _padding), flops);
+        return y;
+    }
 }

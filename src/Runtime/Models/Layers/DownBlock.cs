@@ -48,7 +48,7 @@ internal sealed class DownBlock : IDownBlock
         foreach (var (r, a) in _layers)
         {
             h = r.Emit(pb, h, pass.TimeEmbedding);
-            if (a is not null) h = a.Emit(pb, h);
+            if (a is not null) h = a.Emit(pb, h, pass.Fusions);
             pass.Residuals.Add(h);
         }
         if (_downConv is not null) { h = _downConv.Emit(pb, prefix + ".downsamplers.0.conv", h); pass.Residuals.Add(h); }

@@ -26,4 +26,13 @@ internal sealed class GroupNormLayer
         pb.Step(name, [x, y], t => b.GroupNorm(t[0], _gamma, _beta, t[1], _groups, _eps, activation));
         return y;
     }
+
+    /// <summary>The norm of x [N, C, H, W] written as tokens [N, H·W, C] in one step (an attention block's input).</summary>
+    public PlanValue EmitToTokens(PlanBuilder pb, string name, PlanValue x)
+    {
+        var y = pb.Value(name, x.Shape[0], x.Shape[2] * x.Shape[3], x.Shape[1]);
+        var b = pb.Backend;
+        pb.Step(name, [x, y], t => b.GroupNormToTokens(t[0], _gamma, _beta, t[1], _groups, _eps));
+        return y;
+    }
 }

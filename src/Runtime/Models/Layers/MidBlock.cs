@@ -22,10 +22,10 @@ internal sealed class MidBlock
     /// <summary>The block's resnets, in order.</summary>
     public IEnumerable<ResnetBlock> Resnets => [_first, _second];
 
-    public PlanValue Emit(PlanBuilder pb, PlanValue h, TimeProjections tembAct)
+    public PlanValue Emit(PlanBuilder pb, PlanValue h, TimeProjections tembAct, UNetFusions fusions)
     {
         h = _first.Emit(pb, h, tembAct);
-        if (_attention is not null) h = _attention.Emit(pb, h);
+        if (_attention is not null) h = _attention.Emit(pb, h, fusions);
         return _second.Emit(pb, h, tembAct);
     }
 }

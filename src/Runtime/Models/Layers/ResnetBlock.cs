@@ -65,10 +65,17 @@ internal sealed class ResnetBlock
         if (_resample == ResnetResample.Down) { x = Resample.Down(pb, _prefix + ".down_x", x); h = Resample.Down(pb, _prefix + ".down_h", h); }
         if (_resample == ResnetResample.FirUp) { x = _fir!.Up(pb, _prefix + ".fir_up_x", x); h = _fir.Up(pb, _prefix + ".fir_up_h", h); }
         if (_resample == ResnetResample.FirDown) { x = _fir!.Down(pb, _prefix + ".fir_down_x", x); h = _fir.Down(pb, _prefix + ".fir_down_h", h); }
-        h = _conv1.Emit(pb, _prefix + ".conv1", h);
         PlanValue normed;
-        if (_scaleShift)
+        if (!_scaleShift && temb.BiasInConv)
         {
+            // h = conv1(h) + temb[n, c] in one step: the projection is a per-sample bias of conv1's epilogue.
+            var (t, offset) = temb.For(pb, _prefix + ".time_emb_proj", _timeProj);
+            h = _conv1.Emit(pb, _prefix + ".conv1", h, t, offset);
+            normed = _norm2.Emit(pb, _prefix + ".norm2", h, _act);
+        }
+        else if (_scaleShift)
+        {
+            h = _conv1.Emit(pb, _prefix + ".conv1", h);
             var t = _timeProj.Emit(pb, _prefix + ".time_emb_proj", temb.Activated);
             var n2 = _norm2.Emit(pb, _prefix + ".norm2", h);
             normed = pb.Value(_prefix + ".film", n2.Shape.ToArray());
@@ -76,6 +83,7 @@ internal sealed class ResnetBlock
         }
         else
         {
+            h = _conv1.Emit(pb, _prefix + ".conv1", h);
             var (t, offset) = temb.For(pb, _prefix + ".time_emb_proj", _timeProj);
             var ht = pb.Value(_prefix + ".add_temb", h.Shape.ToArray());
             pb.Step(_prefix + ".add_temb", [h, t, ht], v => b.AddChannelBias(v[0], v[1], offset, v[2]));

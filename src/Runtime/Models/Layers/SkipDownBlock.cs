@@ -53,7 +53,7 @@ internal sealed class SkipDownBlock : IDownBlock
         foreach (var (r, a) in _layers)
         {
             h = r.Emit(pb, h, tembAct);
-            if (a is not null) h = a.Emit(pb, h);
+            if (a is not null) h = a.Emit(pb, h, pass.Fusions);
             skips.Add(h);
         }
         if (_resnetDown is null) return h;

@@ -60,7 +60,7 @@ internal sealed class SkipUpBlock : IUpBlock
             skips.RemoveAt(skips.Count - 1);
             h = r.Emit(pb, Resample.Concat(pb, $"{prefix}.cat{j++}", h, skip), tembAct);
         }
-        if (_attention is not null) h = _attention.Emit(pb, h);
+        if (_attention is not null) h = _attention.Emit(pb, h, pass.Fusions);
         if (skipSample is not null) path.Output = skipSample = _fir.Up(pb, prefix + ".upsampler", skipSample);
         if (_resnetUp is null) return h;
         if (skipSample is not null && (skipSample.Shape[2] != h.Shape[2] || skipSample.Shape[3] != h.Shape[3]))

@@ -57,9 +57,14 @@ internal sealed class UpBlock : IUpBlock
             skips.RemoveAt(skips.Count - 1);
             h = Resample.Concat(pb, $"{prefix}.cat{j++}", h, skip);
             h = r.Emit(pb, h, pass.TimeEmbedding);
-            if (a is not null) h = a.Emit(pb, h);
+            if (a is not null) h = a.Emit(pb, h, pass.Fusions);
         }
-        if (_upConv is not null) h = _upConv.Emit(pb, prefix + ".upsamplers.0.conv", Resample.Up(pb, prefix + ".upsamplers.0.nearest", h));
+        if (_upConv is not null)
+        {
+            h = pass.Fusions.UpsampleInConv
+                ? _upConv.EmitOfUpsampled(pb, prefix + ".upsamplers.0.conv", h)
+                : _upConv.Emit(pb, prefix + ".upsamplers.0.conv", Resample.Up(pb, prefix + ".upsamplers.0.nearest", h));
+        }
         if (_upResnet is not null) h = _upResnet.Emit(pb, h, pass.TimeEmbedding);
         return h;
     }
