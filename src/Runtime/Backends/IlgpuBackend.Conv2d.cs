@@ -9,27 +9,30 @@ public sealed partial class IlgpuBackend
 
     private protected override void Conv2dCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, float outputScale)
     {
-        var geometry = new Conv2dGeometry
-        {
-            Batch = x.Shape[0],
-            InChannels = x.Shape[1],
-            Height = x.Shape[2],
-            Width = x.Shape[3],
-            OutChannels = w.Shape[0],
-            KernelHeight = w.Shape[2],
-            KernelWidth = w.Shape[3],
-            OutHeight = y.Shape[2],
-            OutWidth = y.Shape[3],
-            Stride = stride,
-            Padding = padding,
-            HasBias = bias is null ? 0 : 1,
-            HasResidual = residual is null ? 0 : 1,
-            Scale = outputScale,
-        };
+        var geometry = ConvGeometry(x, w, y, stride, padding, bias, residual, outputScale);
         var yView = F(y);
         // Absent bias/residual: the kernels never read the view, any valid one will do.
         LaunchConv2d(F(x), F(w), bias is null ? yView : F(bias), yView, residual is null ? yView : F(residual), yView, geometry);
     }
+
+    /// <summary>The sizes of a convolution of x [N, Cin, H, W] by w into y, with its epilogue flags.</summary>
+    private static Conv2dGeometry ConvGeometry(Tensor x, Tensor w, Tensor y, int stride, int padding, Tensor? bias, Tensor? residual, float outputScale) => new()
+    {
+        Batch = x.Shape[0],
+        InChannels = x.Shape[1],
+        Height = x.Shape[2],
+        Width = x.Shape[3],
+        OutChannels = w.Shape[0],
+        KernelHeight = w.Shape[2],
+        KernelWidth = w.Shape[3],
+        OutHeight = y.Shape[2],
+        OutWidth = y.Shape[3],
+        Stride = stride,
+        Padding = padding,
+        HasBias = bias is null ? 0 : 1,
+        HasResidual = residual is null ? 0 : 1,
+        Scale = outputScale,
+    };
 
     /// <summary>
     /// Queues a convolution with the kernel of the precision tier: the CUDA-core implicit GEMM in fp32, the tensor-core

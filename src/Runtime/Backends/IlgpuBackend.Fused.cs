@@ -10,25 +10,9 @@ public sealed partial class IlgpuBackend
     private protected override void Conv2dSampleBiasCore(Tensor x, Tensor w, Tensor? bias, Tensor sampleBias, int sampleBiasOffset, Tensor y,
         int stride, int padding, Tensor? residual, float outputScale)
     {
-        var geometry = new Conv2dGeometry
-        {
-            Batch = x.Shape[0],
-            InChannels = x.Shape[1],
-            Height = x.Shape[2],
-            Width = x.Shape[3],
-            OutChannels = w.Shape[0],
-            KernelHeight = w.Shape[2],
-            KernelWidth = w.Shape[3],
-            OutHeight = y.Shape[2],
-            OutWidth = y.Shape[3],
-            Stride = stride,
-            Padding = padding,
-            HasBias = bias is null ? 0 : 1,
-            HasResidual = residual is null ? 0 : 1,
-            HasSampleBias = 1,
-            SampleBiasStride = sampleBias.Shape[1],
-            Scale = outputScale,
-        };
+        var geometry = ConvGeometry(x, w, y, stride, padding, bias, residual, outputScale);
+        geometry.HasSampleBias = 1;
+        geometry.SampleBiasStride = sampleBias.Shape[1];
         var yView = F(y);
         // Absent bias/residual: the kernels never read the view, any valid one will do.
         LaunchConv2d(F(x), F(w), bias is null ? yView : F(bias), F(sampleBias).SubView(sampleBiasOffset),
@@ -38,23 +22,11 @@ public sealed partial class IlgpuBackend
     /// <summary>The conv reading its input through a nearest ×2 upsample (source pixel = tap / 2): no upsampled tensor, one launch.</summary>
     private protected override void Conv2dOfUpsampledCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding)
     {
-        var geometry = new Conv2dGeometry
-        {
-            Batch = x.Shape[0],
-            InChannels = x.Shape[1],
-            Height = 2 * x.Shape[2],
-            Width = 2 * x.Shape[3],
-            InputShift = 1,
-            OutChannels = w.Shape[0],
-            KernelHeight = w.Shape[2],
-            KernelWidth = w.Shape[3],
-            OutHeight = y.Shape[2],
-            OutWidth = y.Shape[3],
-            Stride = stride,
-            Padding = padding,
-            HasBias = bias is null ? 0 : 1,
-            Scale = 1f,
-        };
+        // The taps see the upsampled map (twice x's size); the gather reads stored pixel (iy >> 1, ix >> 1).
+        var geometry = ConvGeometry(x, w, y, stride, padding, bias, null, 1f);
+        geometry.Height *= 2;
+        geometry.Width *= 2;
+        geometry.InputShift = 1;
         var yView = F(y);
         LaunchConv2d(F(x), F(w), bias is null ? yView : F(bias), yView, yView, yView, geometry);
     }
