@@ -76,7 +76,7 @@ public static class KernelCheck
                 var p0 = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = transB ? k : n, Ldc = n, StrideA = (long)m * k, StrideB = (long)k * n, StrideC = (long)m * n, TransB = transB ? 1 : 0, Alpha = 1f };
                 t.Row($"{batch}×[{m}×{k}]·[{k}×{n}]{(transB ? "ᵀ" : "")}", expected, dc, 2.0 * batch * m * n * k,
                     Enum.GetValues<GemmVersion>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, p0, batch, v))))
-                        .Concat(tensorCore.IsAvailable ? [(Tf32Version, () => tensorCore.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, p0, batch))] : []));
+                        .Concat(tensorCore.IsAvailable ? [(Tf32Version, () => tensorCore.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : []));
             }
     }
 

@@ -181,8 +181,11 @@ internal sealed class GemmKernels
         c[at] = Epilogue(acc, biasBase + (p.BiasPerRow != 0 ? row : col), bias, residual, at, p);
     }
 
-    /// <summary>act(alpha·acc + bias[biasAt]), then (· + residual[at]) · ResidualScale with a residual.</summary>
-    private static float Epilogue(float acc, long biasAt, ArrayView<float> bias, ArrayView<float> residual, long at, GemmParams p)
+    /// <summary>
+    /// act(alpha·acc + bias[biasAt]), then (· + residual[at]) · ResidualScale with a residual (shared with the tensor-core
+    /// GEMM, so both round the epilogue alike).
+    /// </summary>
+    internal static float Epilogue(float acc, long biasAt, ArrayView<float> bias, ArrayView<float> residual, long at, GemmParams p)
     {
         float v = p.Alpha * acc;
         if (p.HasBias != 0) v += bias[biasAt];

@@ -53,7 +53,7 @@ public sealed partial class IlgpuBackend
             Alpha = 1f,
             Activation = Activation.Identity,
         };
-        Gemm.Run(Stream, F(x), F(w), F(y), F(bias), p, z);
+        RunGemm(F(x), F(w), F(y), F(bias), p, z);
     }
 
     /// <summary>
@@ -82,7 +82,7 @@ public sealed partial class IlgpuBackend
             ResidualScale = outputScale,
             Activation = Activation.Identity,
         };
-        Gemm.Run(Stream, F(w), F(tokens), F(y), bias is null ? ILGPU.ArrayView<float>.Empty : F(bias), F(residual), p, samples);
+        RunGemm(F(w), F(tokens), F(y), bias is null ? ILGPU.ArrayView<float>.Empty : F(bias), F(residual), p, samples);
     }
 
     /// <summary>The GroupNorm kernel storing each element at its token position: one launch, no NCHW copy of the normed map.</summary>

@@ -13,12 +13,16 @@ public sealed partial class IlgpuBackend
     private GemmKernels Gemm => _gemm ??= new GemmKernels(Accelerator);
 
     /// <summary>The GEMM of the precision tier: the fp32 CUDA-core kernel, or the TF32 tensor-core one.</summary>
-    private void RunGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p, int batch)
+    private void RunGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p, int batch) =>
+        RunGemm(a, b, c, bias, c, p, batch);
+
+    /// <summary>As above, with a residual (laid out like C) read when <see cref="GemmParams.HasResidual"/> is set.</summary>
+    private void RunGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p, int batch)
     {
         if (_precision == Precision.Tf32)
-            (_tensorCoreGemm ??= new TensorCoreGemmKernels(Accelerator)).Run(Stream, a, b, c, bias, p, batch);
+            (_tensorCoreGemm ??= new TensorCoreGemmKernels(Accelerator)).Run(Stream, a, b, c, bias, residual, p, batch);
         else
-            Gemm.Run(Stream, a, b, c, bias, p, batch);
+            Gemm.Run(Stream, a, b, c, bias, residual, p, batch);
     }
 
     private protected override void LinearCore(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k, Activation activation)

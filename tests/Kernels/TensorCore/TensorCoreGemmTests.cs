@@ -85,7 +85,7 @@ public class TensorCoreGemmTests
             Alpha = alpha,
             Activation = silu ? DiffusionKernels.Kernels.Activation.SiLU : DiffusionKernels.Kernels.Activation.Identity,
         };
-        kernels.Run(backend.Stream, da.View, db.View, dc.View, bias.Length == 0 ? ArrayView<float>.Empty : dbias.View, p, batch);
+        kernels.Run(backend.Stream, da.View, db.View, dc.View, bias.Length == 0 ? ArrayView<float>.Empty : dbias.View, dc.View, p, batch);
         backend.Stream.Synchronize();
         return dc.GetAsArray1D();
     }
