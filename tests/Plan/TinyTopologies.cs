@@ -79,7 +79,8 @@ internal static class TinyTopologies
             for (int j = 0; j <= c.LayersPerBlock; j++)
             {
                 int skip = skips.Pop();
-                launches += 1; // concat
+                // The concat, unless norm1 and conv_shortcut read it in place (a resnet without a shortcut reads x again).
+                launches += fusions.ConcatInReaders && ch + skip != cout ? 0 : 1;
                 launches += Resnet(ch + skip, cout);
                 ch = cout;
                 if (c.UpBlockTypes[i].StartsWith("Attn", StringComparison.Ordinal)) launches += attention;

@@ -23,25 +23,67 @@ internal static class GroupNorm
             fixed (float* px = x, pg = gamma, pb = beta, py = y)
             {
                 nint xp = (nint)px, gp = (nint)pg, bp = (nint)pb, yp = (nint)py;
-                void Item(int item) =>
-                    NormalizeGroup((float*)xp, (float*)gp, (float*)bp, (float*)yp, item, groups, channelsPerGroup, spatial, eps, activation);
+                long length = (long)channelsPerGroup * spatial;
+                // (n, g) blocks are contiguous and in order.
+                void Item(int item) => NormalizeGroup((float*)xp + item * length, (float*)gp, (float*)bp, (float*)yp + item * length,
+                    item % groups * channelsPerGroup, channelsPerGroup, spatial, eps, activation);
                 if (items > 1 && x.Length >= Activations.ParallelThreshold) Parallel.For(0, items, Item);
                 else for (int i = 0; i < items; i++) Item(i);
             }
         }
     }
 
-    private static unsafe void NormalizeGroup(float* x, float* gamma, float* beta, float* y, int item, int groups,
+    /// <summary>
+    /// <see cref="Forward"/> of cat(a, b) along channels without the concatenated tensor: a [batch, aChannels, spatial]
+    /// and b [batch, bChannels, spatial] in, y [batch, aChannels + bChannels, spatial] out (not aliasing a or b). A group
+    /// wholly in one input is read in place; the one that straddles the seam (at most one per sample) is first copied
+    /// into scratch, so every group's moments and affine see the same contiguous values as after a concat: the same bits.
+    /// </summary>
+    public static void ForwardOfConcat(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        Span<float> y, int batch, int aChannels, int bChannels, int spatial, int groups, float eps, Activation activation)
+    {
+        int channels = aChannels + bChannels, channelsPerGroup = channels / groups, items = batch * groups;
+        if (y.Length == 0) return;
+        long length = (long)channelsPerGroup * spatial, aSample = (long)aChannels * spatial, bSample = (long)bChannels * spatial;
+        unsafe
+        {
+            fixed (float* pa = a, pbIn = b, pg = gamma, pb = beta, py = y)
+            {
+                nint ap = (nint)pa, bp = (nint)pbIn, gp = (nint)pg, betap = (nint)pb, yp = (nint)py;
+                void Item(int item)
+                {
+                    int n = item / groups, firstChannel = item % groups * channelsPerGroup;
+                    long start = (long)firstChannel * spatial, end = start + length; // within the sample's concat
+                    float* yGroup = (float*)yp + n * (aSample + bSample) + start;
+                    if (end <= aSample)
+                        NormalizeGroup((float*)ap + n * aSample + start, (float*)gp, (float*)betap, yGroup, firstChannel, channelsPerGroup, spatial, eps, activation);
+                    else if (start >= aSample)
+                        NormalizeGroup((float*)bp + n * bSample + start - aSample, (float*)gp, (float*)betap, yGroup, firstChannel, channelsPerGroup, spatial, eps, activation);
+                    else
+                    {
+                        // The seam group: normalise its concatenated values where y will hold them (y aliases neither input).
+                        long head = aSample - start;
+                        new ReadOnlySpan<float>((float*)ap + n * aSample + start, checked((int)head)).CopyTo(new Span<float>(yGroup, checked((int)head)));
+                        new ReadOnlySpan<float>((float*)bp + n * bSample, checked((int)(length - head))).CopyTo(new Span<float>(yGroup + head, checked((int)(length - head))));
+                        NormalizeGroup(yGroup, (float*)gp, (float*)betap, yGroup, firstChannel, channelsPerGroup, spatial, eps, activation);
+                    }
+                }
+                if (items > 1 && y.Length >= Activations.ParallelThreshold) Parallel.For(0, items, Item);
+                else for (int i = 0; i < items; i++) Item(i);
+            }
+        }
+    }
+
+    /// <summary>One (sample, group) block: x and y point at its first element, channels from <paramref name="firstChannel"/>.</summary>
+    private static unsafe void NormalizeGroup(float* x, float* gamma, float* beta, float* y, int firstChannel,
         int channelsPerGroup, int spatial, float eps, Activation activation)
     {
         long length = (long)channelsPerGroup * spatial;
-        long offset = item * length; // (n, g) blocks are contiguous and in order
-        var (mean, rstd) = Moments(x + offset, length, eps);
-        int firstChannel = item % groups * channelsPerGroup;
+        var (mean, rstd) = Moments(x, length, eps);
         for (int c = 0; c < channelsPerGroup; c++)
         {
             int ch = firstChannel + c;
-            long rowOffset = offset + (long)c * spatial;
+            long rowOffset = (long)c * spatial;
             Activations.AffineForward(new ReadOnlySpan<float>(x + rowOffset, spatial), new Span<float>(y + rowOffset, spatial),
                 (float)(gamma[ch] * rstd), beta[ch], activation, center: (float)mean);
         }

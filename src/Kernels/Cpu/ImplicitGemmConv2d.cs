@@ -57,15 +57,43 @@ internal static unsafe class ImplicitGemmConv2d
         Run(x, w.Data, bias, residual, y, batch, cin, h, width, cout, kh, kw, ho, wo, stride, padding, outputScale);
     }
 
+    /// <summary>
+    /// <see cref="Forward(ReadOnlySpan{float}, PackedConvWeights, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int, int, int, int, int, int, int, float)"/>
+    /// of cat(x, skip) along channels, gathered from both inputs: x [batch, cin − skipChannels, h, width] holds input
+    /// channels [0, cin − skipChannels), skip [batch, skipChannels, h, width] the rest. The panels hold the values a
+    /// concatenated input would give them, so the result has the same bits.
+    /// </summary>
+    public static void ForwardOfConcat(ReadOnlySpan<float> x, ReadOnlySpan<float> skip, int skipChannels, PackedConvWeights w,
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, Span<float> y,
+        int batch, int cin, int h, int width, int cout, int kh, int kw, int ho, int wo, int stride, int padding, float outputScale)
+    {
+        if (w.OutChannels != cout || w.Depth != cin * kh * kw)
+            throw new ArgumentException($"conv2d: packed weights are [{w.OutChannels}, {w.Depth}], the call needs [{cout}, {cin * kh * kw}]", nameof(w));
+        if (batch <= 0 || cout <= 0 || ho <= 0 || wo <= 0) return;
+        Run(x, w.Data, bias, residual, y, batch, cin, h, width, cout, kh, kw, ho, wo, stride, padding, outputScale, skip, skipChannels);
+    }
+
+    /// <summary>The concat overload with <paramref name="w"/> [cout, cin, kh, kw] packed for this call only.</summary>
+    public static void ForwardOfConcat(ReadOnlySpan<float> x, ReadOnlySpan<float> skip, int skipChannels, ReadOnlySpan<float> w,
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, Span<float> y,
+        int batch, int cin, int h, int width, int cout, int kh, int kw, int ho, int wo, int stride, int padding, float outputScale)
+    {
+        if (batch <= 0 || cout <= 0 || ho <= 0 || wo <= 0) return;
+        int depth = cin * kh * kw;
+        var packed = WeightScratch.Get(PackedConvWeights.Length(cout, depth));
+        PackedConvWeights.Pack(w, cout, depth, packed);
+        Run(x, packed, bias, residual, y, batch, cin, h, width, cout, kh, kw, ho, wo, stride, padding, outputScale, skip, skipChannels);
+    }
+
     private static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> packedW, ReadOnlySpan<float> bias,
         ReadOnlySpan<float> residual, Span<float> y,
         int batch, int cin, int h, int width, int cout, int kh, int kw, int ho, int wo,
-        int stride, int padding, float outputScale)
+        int stride, int padding, float outputScale, ReadOnlySpan<float> skip = default, int skipChannels = 0)
     {
-        fixed (float* px = x, pw = packedW, pb = bias, pr = residual, py = y)
+        fixed (float* px = x, pw = packedW, pb = bias, pr = residual, py = y, ps = skip)
         {
             var job = new Job(px, pw, bias.IsEmpty ? null : pb, residual.IsEmpty ? null : pr, py,
-                batch, cin, h, width, cout, kh, kw, ho, wo, stride, padding, outputScale);
+                batch, cin, h, width, cout, kh, kw, ho, wo, stride, padding, outputScale, ps, skipChannels);
             double flops = 2.0 * batch * cout * ho * wo * cin * kh * kw;
             int workers = flops < ParallelMinFlops ? 1 : Math.Min(Environment.ProcessorCount, job.Items);
             if (workers <= 1)
@@ -136,7 +164,9 @@ internal static unsafe class ImplicitGemmConv2d
     /// <summary>One convolution call: pointers and sizes, split into (image, pixel block, channel range) items.</summary>
     private struct Job
     {
-        private readonly float* _x, _w, _bias, _residual, _y;
+        private readonly float* _x, _w, _bias, _residual, _y, _skip;
+        // Input channels [0, _xChannels) are read from _x, the rest from _skip (a concat read in place).
+        private readonly int _xChannels;
         private readonly int _cin, _h, _width, _cout, _kh, _kw, _wo, _stride, _padding;
         private readonly int _hw, _depth, _paddedRows, _blockPixels, _blocksPerImage, _rowChunks, _rowsPerChunk;
         private readonly float _scale;
@@ -144,9 +174,10 @@ internal static unsafe class ImplicitGemmConv2d
         private readonly int _depthBlocks;
 
         public Job(float* x, float* w, float* bias, float* residual, float* y, int batch, int cin, int h, int width,
-            int cout, int kh, int kw, int ho, int wo, int stride, int padding, float scale)
+            int cout, int kh, int kw, int ho, int wo, int stride, int padding, float scale, float* skip, int skipChannels)
         {
-            _x = x; _w = w; _bias = bias; _residual = residual; _y = y;
+            _x = x; _w = w; _bias = bias; _residual = residual; _y = y; _skip = skip;
+            _xChannels = cin - skipChannels;
             (_cin, _h, _width, _cout, _kh, _kw, _wo, _stride, _padding, _scale) = (cin, h, width, cout, kh, kw, wo, stride, padding, scale);
             _hw = ho * wo;
             _depth = cin * kh * kw;
@@ -265,7 +296,6 @@ internal static unsafe class ImplicitGemmConv2d
         {
             int nr = Sgemm.NR, taps = _kh * _kw;
             long plane = (long)_h * _width;
-            float* xImage = _x + (long)image * _cin * plane;
             for (int j = 0; j < pixels; j += nr)
             {
                 int cols = Math.Min(nr, pixels - j);
@@ -276,7 +306,7 @@ internal static unsafe class ImplicitGemmConv2d
                     // 1×1 stride 1: depth row k is input channel k, whose pixels are the output's: a plain GEMM's packing.
                     for (int k = 0; k < kc; k++)
                     {
-                        float* src = xImage + (pc + k) * plane + q0;
+                        float* src = Channel(image, pc + k, plane) + q0;
                         float* d = panel + (long)k * nr;
                         if (cols == nr) Unsafe.CopyBlockUnaligned(d, src, (uint)(nr * sizeof(float)));
                         else
@@ -292,7 +322,7 @@ internal static unsafe class ImplicitGemmConv2d
                 {
                     int row = pc + k;
                     int ci = row / taps, ky = row % taps / _kw, kx = row % _kw;
-                    float* src = xImage + ci * plane;
+                    float* src = Channel(image, ci, plane);
                     float* d = panel + (long)k * nr;
                     int oy = oyStart, ox = oxStart;
                     for (int done = 0; done < cols; oy++, ox = 0)
@@ -307,6 +337,11 @@ internal static unsafe class ImplicitGemmConv2d
                 }
             }
         }
+
+        /// <summary>The first pixel of input channel <paramref name="ci"/> of <paramref name="image"/>, in x or in the concatenated skip.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly float* Channel(int image, int ci, long plane) =>
+            ci < _xChannels ? _x + ((long)image * _xChannels + ci) * plane : _skip + ((long)image * (_cin - _xChannels) + ci - _xChannels) * plane;
 
         /// <summary>dst[t] = row[ix0 + t·stride] for t &lt; run, zero outside [0, width).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -21,6 +21,11 @@ internal struct Conv2dGeometry
     /// sizes; tap (iy, ix) reads stored pixel (iy &gt;&gt; 1, ix &gt;&gt; 1)); 0 for a plain input.
     /// </summary>
     public int InputShift;
+    /// <summary>
+    /// Input channels [InChannels − SkipChannels, InChannels) read from a second tensor (the skip of a channel concat,
+    /// [Batch, SkipChannels, ...]); x holds the first InChannels − SkipChannels. 0: x holds them all.
+    /// </summary>
+    public int SkipChannels;
     public int HasBias, HasResidual;
     /// <summary>1 when a per-sample channel bias is added (sampleBias[n·SampleBiasStride + c], the view starting at its column slice).</summary>
     public int HasSampleBias, SampleBiasStride;
@@ -43,17 +48,17 @@ internal sealed class Conv2dKernels
     private const int TileM = 64, TileN = 64, TileK = 16, GroupSize = 256, Lanes = 16;
     private const int WeightRow = TileM + 4;
 
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiled;
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry> _direct;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiled;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry> _direct;
 
     /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
     public Conv2dKernels(Accelerator accelerator)
     {
-        _direct = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Direct);
+        _direct = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Direct);
         int sharedBytes = (TileK * WeightRow + TileK * TileN) * sizeof(float);
         // The tile shape is built for 256-thread groups; devices that cannot run them fall back to the direct kernel.
         if (accelerator.MaxNumThreadsPerGroup >= GroupSize && accelerator.MaxSharedMemoryPerGroup >= sharedBytes)
-            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled);
+            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled);
     }
 
     /// <summary>True when the tiled kernel is available on this device.</summary>
@@ -79,6 +84,19 @@ internal sealed class Conv2dKernels
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, Conv2dAlgorithm algorithm = Conv2dAlgorithm.Tiled)
     {
+        if (geometry.SkipChannels != 0) throw new ArgumentException("conv2d: a concatenated input needs its skip tensor", nameof(geometry));
+        Run(stream, x, x, w, bias, sampleBias, residual, y, geometry, algorithm);
+    }
+
+    /// <summary>
+    /// The overload above reading input channels [InChannels − SkipChannels, InChannels) from <paramref name="skip"/>
+    /// (<see cref="Conv2dGeometry.SkipChannels"/>): the conv of the channel concat cat(x, skip), never materialised.
+    /// </summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, Conv2dAlgorithm algorithm = Conv2dAlgorithm.Tiled)
+    {
+        if (geometry.SkipChannels < 0 || geometry.SkipChannels > geometry.InChannels)
+            throw new ArgumentOutOfRangeException(nameof(geometry), $"conv2d: {geometry.SkipChannels} skip channels of {geometry.InChannels}");
         long pixels = (long)geometry.Batch * geometry.OutHeight * geometry.OutWidth;
         long outputs = pixels * geometry.OutChannels;
         if (outputs == 0) return;
@@ -86,18 +104,18 @@ internal sealed class Conv2dKernels
             throw new ArgumentException("conv2d: tensors over 2^31 elements are not supported by the GPU kernels");
         if (algorithm == Conv2dAlgorithm.Direct || _tiled is null)
         {
-            _direct(LaunchCounter.Count(stream), (int)outputs, x, w, bias, sampleBias, residual, y, geometry);
+            _direct(LaunchCounter.Count(stream), (int)outputs, x, skip, w, bias, sampleBias, residual, y, geometry);
             return;
         }
         // One grid dimension: CUDA caps y at 65,535 groups.
         geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
-        _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, w, bias, sampleBias, residual, y, geometry);
+        _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, skip, w, bias, sampleBias, residual, y, geometry);
     }
 
     /// <summary>One thread per output element; the correctness baseline.</summary>
-    private static void Direct(Index1D index, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+    private static void Direct(Index1D index, ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
         ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
     {
         int i = index;
@@ -108,18 +126,16 @@ internal sealed class Conv2dKernels
         int co = rest % g.OutChannels;
         int image = rest / g.OutChannels;
         float acc = 0f;
-        int srcHeight = g.Height >> g.InputShift, srcWidth = g.Width >> g.InputShift;
         for (int ci = 0; ci < g.InChannels; ci++)
             for (int ky = 0; ky < g.KernelHeight; ky++)
             {
                 int iy = oy * g.Stride - g.Padding + ky;
                 if (iy < 0 || iy >= g.Height) continue;
-                int xRow = ((image * g.InChannels + ci) * srcHeight + (iy >> g.InputShift)) * srcWidth;
                 int wRow = ((co * g.InChannels + ci) * g.KernelHeight + ky) * g.KernelWidth;
                 for (int kx = 0; kx < g.KernelWidth; kx++)
                 {
                     int ix = ox * g.Stride - g.Padding + kx;
-                    if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * x[xRow + (ix >> g.InputShift)];
+                    if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * ConvGather.Load(x, skip, g, image, ci, iy, ix);
                 }
             }
         if (g.HasBias != 0) acc += bias[co];
@@ -134,7 +150,7 @@ internal sealed class Conv2dKernels
     /// ty + 16i and pixels tx + 16j (i, j &lt; 4), so neighbouring threads read neighbouring shared words and
     /// write neighbouring outputs.
     /// </summary>
-    private static void Tiled(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias,
+    private static void Tiled(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
         ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
     {
         var weightTile = SharedMemory.Allocate<float>(TileK * WeightRow); // [k][channel]
@@ -154,8 +170,6 @@ internal sealed class Conv2dKernels
         int image = pixel / hw, inImage = pixel - image * hw;
         int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
         int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
-        int srcHeight = g.Height >> g.InputShift, srcWidth = g.Width >> g.InputShift;
-        int xImage = image * g.InChannels * srcHeight * srcWidth;
         // This thread's weight loads: channel rows t/16 + 16j, K column t % 16 (16 threads read 16 consecutive floats).
         int weightK = t % TileK, weightRowBase = t / TileK;
 
@@ -185,7 +199,7 @@ internal sealed class Conv2dKernels
                     int iy = iyBase + ky;
                     int ix = ixBase + tap - ky * g.KernelWidth;
                     if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
-                        v = x[xImage + (ci * srcHeight + (iy >> g.InputShift)) * srcWidth + (ix >> g.InputShift)];
+                        v = ConvGather.Load(x, skip, g, image, ci, iy, ix);
                 }
                 inputTile[row * TileN + loadPixel] = v;
             }

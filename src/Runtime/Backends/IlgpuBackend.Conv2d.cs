@@ -37,14 +37,15 @@ public sealed partial class IlgpuBackend
     /// <summary>
     /// Queues a convolution with the kernel of the precision tier: the CUDA-core implicit GEMM in fp32, the tensor-core
     /// one in tf32. Both read the same geometry (upsampled input, per-sample bias, residual, scale), so the fused convs
-    /// of a compiled U-Net follow the tier as the plain ones do.
+    /// of a compiled U-Net follow the tier as the plain ones do. <paramref name="skip"/> holds the input channels past
+    /// InChannels − SkipChannels when the conv reads a concat (x stands in for it otherwise).
     /// </summary>
     private void LaunchConv2d(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
-        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, ArrayView<float>? skip = null)
     {
         if (_precision == Precision.Tf32)
-            (_tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator)).Run(Stream, x, w, bias, sampleBias, residual, y, geometry);
+            (_tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator)).Run(Stream, x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
         else
-            (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, x, w, bias, sampleBias, residual, y, geometry);
+            (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
     }
 }

@@ -60,9 +60,10 @@ public abstract partial class Backend
         Conv2dOfUpsampledCore(x, w, bias, y, stride, padding);
     }
 
-    private void CheckConv2d(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, int extraPadBottomRight, bool upsampled = false)
+    private void CheckConv2d(Tensor x, Tensor w, Tensor? bias, Tensor y, int stride, int padding, Tensor? residual, int extraPadBottomRight,
+        bool upsampled = false, Tensor? second = null)
     {
-        string op = upsampled ? "conv2d of nearest ×2" : "conv2d";
+        string op = upsampled ? "conv2d of nearest ×2" : second is null ? "conv2d" : "conv2d of concat";
         Check.Owned(this, op, x, w, bias, y, residual);
         Check.Float(op, (x, "input"), (w, "weight"), (bias, "bias"), (y, "output"), (residual, "residual"));
         Check.Rank(op, x, 4, "input");
@@ -70,8 +71,9 @@ public abstract partial class Backend
         Check.Rank(op, y, 4, "output");
         if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), $"{op}: stride must be ≥ 1, found {stride}");
         if (padding < 0 || extraPadBottomRight < 0) throw new ArgumentOutOfRangeException(nameof(padding), $"{op}: padding must be ≥ 0");
-        // The conv sees the upsampled map [N, C, 2H, 2W] when it reads through the upsample.
-        var seen = upsampled ? new Shape(x.Shape[0], x.Shape[1], 2 * x.Shape[2], 2 * x.Shape[3]) : x.Shape;
+        // The conv sees the upsampled map [N, C, 2H, 2W] when it reads through the upsample, cat(x, second) when it reads a concat.
+        var seen = upsampled ? new Shape(x.Shape[0], x.Shape[1], 2 * x.Shape[2], 2 * x.Shape[3])
+            : second is null ? x.Shape : ConcatShape(op, x, second);
         int n = seen[0], cin = seen[1], h = seen[2], wd = seen[3];
         int cout = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
         if (w.Shape[1] != cin) throw ShapeMismatchException.For(op, $"weight input channels (input is {seen})", cin, w.Shape);

@@ -13,13 +13,13 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// </summary>
 internal sealed class TensorCoreConv2dKernels
 {
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _kernel;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _kernel;
 
     /// <summary>Loads the kernel when <paramref name="accelerator"/> fits the tiles (<see cref="TensorCoreTile.Fits"/>).</summary>
     public TensorCoreConv2dKernels(Accelerator accelerator)
     {
         if (TensorCoreTile.Fits(accelerator))
-            _kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tf32ImplicitGemm);
+            _kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tf32ImplicitGemm);
     }
 
     /// <summary>True when the kernel could be loaded on this accelerator.</summary>
@@ -33,6 +33,16 @@ internal sealed class TensorCoreConv2dKernels
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
     {
+        if (geometry.SkipChannels != 0) throw new ArgumentException("conv2d: a concatenated input needs its skip tensor", nameof(geometry));
+        Run(stream, x, x, w, bias, sampleBias, residual, y, geometry);
+    }
+
+    /// <summary>The overload above reading input channels past InChannels − SkipChannels from <paramref name="skip"/> (cat(x, skip)).</summary>
+    public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
+    {
+        if (geometry.SkipChannels < 0 || geometry.SkipChannels > geometry.InChannels)
+            throw new ArgumentOutOfRangeException(nameof(geometry), $"conv2d: {geometry.SkipChannels} skip channels of {geometry.InChannels}");
         if (_kernel is null) throw new NotSupportedException("the TF32 tensor-core convolution needs 32-lane warps, 128-thread groups and 18 KB of shared memory per group");
         long pixels = (long)geometry.Batch * geometry.OutHeight * geometry.OutWidth;
         long outputs = pixels * geometry.OutChannels;
@@ -42,14 +52,14 @@ internal sealed class TensorCoreConv2dKernels
         geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
-        _kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), x, w, bias, sampleBias, residual, y, geometry);
+        _kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), x, skip, w, bias, sampleBias, residual, y, geometry);
     }
 
     /// <summary>
     /// Group Y·PixelTiles + X owns output channels [64·Y, 64·Y + 64) (the M side) and output pixels
     /// [64·X, 64·X + 64) of the flattened N·Ho·Wo axis (the N side).
     /// </summary>
-    private static void Tf32ImplicitGemm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+    private static void Tf32ImplicitGemm(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
     {
         var shared = SharedMemory.Allocate<float>(SharedFloats);
@@ -68,9 +78,6 @@ internal sealed class TensorCoreConv2dKernels
         int image = pixel / hw, inImage = pixel - image * hw;
         int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
         int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
-        // Height and Width are the sizes the taps see; an upsampled input is stored at half of them.
-        int srcHeight = g.Height >> g.InputShift, srcWidth = g.Width >> g.InputShift;
-        int xImage = image * g.InChannels * srcHeight * srcWidth;
         // The weight rows this thread loads: k column tid % 32, rows tid / 32 + 4·pass.
         int weightK = tid & (TileK - 1), weightRow = tid / TileK;
 
@@ -95,7 +102,7 @@ internal sealed class TensorCoreConv2dKernels
                     int ky = tap / g.KernelWidth;
                     int iy = iyBase + ky, ix = ixBase + tap - ky * g.KernelWidth;
                     if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
-                        v = Tf32.Round(x[xImage + (ci * srcHeight + (iy >> g.InputShift)) * srcWidth + (ix >> g.InputShift)]);
+                        v = Tf32.Round(ConvGather.Load(x, skip, g, image, ci, iy, ix)); // Height/Width: the sizes the taps see
                 }
                 shared[BOffset + gatherPixel * Pitch + kk] = v;
             }

@@ -71,4 +71,22 @@ internal sealed class Conv2dLayer
         pb.Step(name, [x, y], t => b.Conv2dOfUpsampled(t[0], _weight, _bias, t[1], _stride, _padding), flops);
         return y;
     }
+
+    /// <summary>
+    /// y = conv(cat(a, c)) + bias + residual with the channel concat read inside the conv's gather (a resnet's
+    /// conv_shortcut in an up block): one step, and no concatenated tensor in the arena.
+    /// </summary>
+    public PlanValue EmitOfConcat(PlanBuilder pb, string name, PlanValue a, PlanValue c)
+    {
+        if (_extra != 0) throw new InvalidOperationException($"{name}: a conv with bottom-right padding does not read through a concat");
+        int n = a.Shape[0], cin = a.Shape[1] + c.Shape[1];
+        int ho = (a.Shape[2] + 2 * _padding - Kernel) / _stride + 1;
+        int wo = (a.Shape[3] + 2 * _padding - Kernel) / _stride + 1;
+        var y = pb.Value(name, n, OutChannels, ho, wo);
+        var b = pb.Backend;
+        b.PrepareConv2dWeights(_weight, _stride);
+        double flops = 2.0 * n * OutChannels * ho * wo * cin * Kernel * Kernel;
+        pb.Step(name, [a, c, y], t => b.Conv2dOfConcat(t[0], t[1], _weight, _bias, t[2], _stride, _padding), flops);
+        return y;
+    }
 }

@@ -27,6 +27,15 @@ internal sealed class GroupNormLayer
         return y;
     }
 
+    /// <summary>The norm of cat(a, b) along channels in one step, reading both in place (a resnet's norm1 in an up block).</summary>
+    public PlanValue EmitOfConcat(PlanBuilder pb, string name, PlanValue a, PlanValue c, Activation activation)
+    {
+        var y = pb.Value(name, a.Shape[0], a.Shape[1] + c.Shape[1], a.Shape[2], a.Shape[3]);
+        var b = pb.Backend;
+        pb.Step(name, [a, c, y], t => b.GroupNormOfConcat(t[0], t[1], _gamma, _beta, t[2], _groups, _eps, activation));
+        return y;
+    }
+
     /// <summary>The norm of x [N, C, H, W] written as tokens [N, H·W, C] in one step (an attention block's input).</summary>
     public PlanValue EmitToTokens(PlanBuilder pb, string name, PlanValue x)
     {

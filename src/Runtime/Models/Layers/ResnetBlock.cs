@@ -59,8 +59,28 @@ internal sealed class ResnetBlock
     /// <summary>Emits the block; <paramref name="temb"/> gives its time projection of act(temb), shared by every block.</summary>
     public PlanValue Emit(PlanBuilder pb, PlanValue x, TimeProjections temb)
     {
-        var b = pb.Backend;
         var h = _norm1.Emit(pb, _prefix + ".norm1", x, _act);
+        return EmitAfterNorm1(pb, x, h, temb, null);
+    }
+
+    /// <summary>
+    /// Emits the block on cat(<paramref name="hidden"/>, <paramref name="skip"/>) (an up block's input). With
+    /// <paramref name="inReaders"/> norm1 and conv_shortcut read the two in place and no concat is stored; otherwise (or
+    /// when the block resamples or has no conv_shortcut, so the concat itself is read again) the concat is a step of
+    /// its own, named <paramref name="catName"/>.
+    /// </summary>
+    public PlanValue EmitOfConcat(PlanBuilder pb, string catName, PlanValue hidden, PlanValue skip, TimeProjections temb, bool inReaders)
+    {
+        if (!inReaders || _resample != ResnetResample.None || _shortcut is null)
+            return Emit(pb, Resample.Concat(pb, catName, hidden, skip), temb);
+        var h = _norm1.EmitOfConcat(pb, _prefix + ".norm1", hidden, skip, _act);
+        return EmitAfterNorm1(pb, hidden, h, temb, () => _shortcut.EmitOfConcat(pb, _prefix + ".conv_shortcut", hidden, skip));
+    }
+
+    /// <summary>Everything after norm1: <paramref name="shortcut"/> emits the shortcut path when it cannot read x alone.</summary>
+    private PlanValue EmitAfterNorm1(PlanBuilder pb, PlanValue x, PlanValue h, TimeProjections temb, Func<PlanValue>? shortcut)
+    {
+        var b = pb.Backend;
         if (_resample == ResnetResample.Up) { x = Resample.Up(pb, _prefix + ".up_x", x); h = Resample.Up(pb, _prefix + ".up_h", h); }
         if (_resample == ResnetResample.Down) { x = Resample.Down(pb, _prefix + ".down_x", x); h = Resample.Down(pb, _prefix + ".down_h", h); }
         if (_resample == ResnetResample.FirUp) { x = _fir!.Up(pb, _prefix + ".fir_up_x", x); h = _fir.Up(pb, _prefix + ".fir_up_h", h); }
@@ -89,7 +109,7 @@ internal sealed class ResnetBlock
             pb.Step(_prefix + ".add_temb", [h, t, ht], v => b.AddChannelBias(v[0], v[1], offset, v[2]));
             normed = _norm2.Emit(pb, _prefix + ".norm2", ht, _act);
         }
-        var shortcut = _shortcut?.Emit(pb, _prefix + ".conv_shortcut", x) ?? x;
-        return _conv2.Emit(pb, _prefix + ".conv2", normed, shortcut, _outputScale);
+        var residual = shortcut?.Invoke() ?? _shortcut?.Emit(pb, _prefix + ".conv_shortcut", x) ?? x;
+        return _conv2.Emit(pb, _prefix + ".conv2", normed, residual, _outputScale);
     }
 }

@@ -58,7 +58,7 @@ internal sealed class SkipUpBlock : IUpBlock
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
-            h = r.Emit(pb, Resample.Concat(pb, $"{prefix}.cat{j++}", h, skip), tembAct);
+            h = r.EmitOfConcat(pb, $"{prefix}.cat{j++}", h, skip, tembAct, pass.Fusions.ConcatInReaders);
         }
         if (_attention is not null) h = _attention.Emit(pb, h, pass.Fusions);
         if (skipSample is not null) path.Output = skipSample = _fir.Up(pb, prefix + ".upsampler", skipSample);

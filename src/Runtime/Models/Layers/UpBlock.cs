@@ -55,8 +55,7 @@ internal sealed class UpBlock : IUpBlock
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
-            h = Resample.Concat(pb, $"{prefix}.cat{j++}", h, skip);
-            h = r.Emit(pb, h, pass.TimeEmbedding);
+            h = r.EmitOfConcat(pb, $"{prefix}.cat{j++}", h, skip, pass.TimeEmbedding, pass.Fusions.ConcatInReaders);
             if (a is not null) h = a.Emit(pb, h, pass.Fusions);
         }
         if (_upConv is not null)
