@@ -74,7 +74,7 @@ public static class KernelCheck
                 using var da = t.Accelerator.Allocate1D(a);
                 using var db = t.Accelerator.Allocate1D(b);
                 using var dc = t.Accelerator.Allocate1D<float>(expected.Length);
-                using var workspace = t.Accelerator.Allocate1D<float>(Math.Max(1, TensorCoreGemmKernels.WorkspaceFloats(m, n, k, batch, SplitLaunch(m, n, k, batch))));
+                using var workspace = t.Accelerator.Allocate1D<float>(Math.Max(1, TensorCoreGemmKernels.WorkspaceFloats(m, n, k, batch, SplitLaunch(m, n, k, batch, t.Multiprocessors))));
                 var p0 = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = transB ? k : n, Ldc = n, StrideA = (long)m * k, StrideB = (long)k * n, StrideC = (long)m * n, TransB = transB ? 1 : 0, Alpha = 1f };
                 t.Row($"{batch}×[{m}×{k}]·[{k}×{n}]{(transB ? "ᵀ" : "")}", expected, dc, 2.0 * batch * m * n * k,
                     Enum.GetValues<GemmVersion>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, p0, batch, v))))
@@ -90,7 +90,7 @@ public static class KernelCheck
         ArrayView<float> c, ArrayView<float> workspace, GemmParams p, int batch)
     {
         var none = ArrayView<float>.Empty;
-        var split = SplitLaunch(p.M, p.N, p.K, batch);
+        var split = SplitLaunch(p.M, p.N, p.K, batch, t.Multiprocessors);
         var policy = TensorCoreTilePolicy.Choose(p.M, p.N, p.K, batch, t.Multiprocessors);
         yield return (Tf32Version, () => kernels.Run(t.Stream, a, b, c, none, c, p, batch));
         if (kernels.Has128)
@@ -101,10 +101,10 @@ public static class KernelCheck
         yield return ("ThreeTf32", () => kernels.RunThreeTf32(t.Stream, a, b, c, none, c, p, batch));
     }
 
-    /// <summary>The split the benchmark times: the policy's where it splits (on an H200's SM count), else 4 slices.</summary>
-    private static TensorCoreLaunch SplitLaunch(int m, int n, int k, int batch)
+    /// <summary>The split the benchmark times: the policy's where it splits (so one workspace serves both rows), else 4 slices.</summary>
+    private static TensorCoreLaunch SplitLaunch(int m, int n, int k, int batch, int multiprocessors)
     {
-        var policy = TensorCoreTilePolicy.Choose(m, n, k, batch, TensorCoreTilePolicy.DefaultMultiprocessors);
+        var policy = TensorCoreTilePolicy.Choose(m, n, k, batch, multiprocessors);
         return policy.IsSplit ? policy : new TensorCoreLaunch(TensorCoreTileShape.Tile64, 4);
     }
 
@@ -141,7 +141,7 @@ public static class KernelCheck
             using var dw = t.Accelerator.Allocate1D(wt);
             using var dy = t.Accelerator.Allocate1D<float>(expected.Length);
             var g = new Conv2dGeometry { Batch = n, InChannels = cin, Height = h, Width = w, OutChannels = cout, KernelHeight = k, KernelWidth = k, OutHeight = ho, OutWidth = wo, Stride = stride, Padding = pad, Scale = 1f };
-            var split = SplitLaunch(cout, n * ho * wo, cin * k * k, 1);
+            var split = SplitLaunch(cout, n * ho * wo, cin * k * k, 1, t.Multiprocessors);
             using var workspace = t.Accelerator.Allocate1D<float>(Math.Max(1, TensorCoreConv2dKernels.WorkspaceFloats(g, split)));
             t.Row($"{n}×{cin}×{h}×{w}→{cout} k{k} s{stride} p{pad}", expected, dy, 2.0 * n * cout * ho * wo * cin * k * k,
                 Enum.GetValues<Conv2dAlgorithm>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, g, v))))
