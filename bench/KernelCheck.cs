@@ -53,7 +53,8 @@ public static class KernelCheck
     {
         var kernels = new GemmKernels(t.Accelerator);
         var tensorCore = new TensorCoreGemmKernels(t.Accelerator);
-        int[][] shapes = big ? [[1, 512, 512, 512], [8, 256, 256, 64], [1, 4097, 129, 300], [70_000, 2, 3, 4]] : [[2, 9, 70, 19], [1, 65, 65, 17], [3, 130, 7, 33]];
+        int[][] shapes = big ? [[1, 512, 512, 512], [8, 256, 256, 64], [1, 4097, 129, 300], [70_000, 2, 3, 4], [1, 256, 16, 2304], [1, 2048, 2048, 1024]]
+            : [[2, 9, 70, 19], [1, 65, 65, 17], [3, 130, 7, 33], [1, 17, 9, 300]];
         foreach (var s in shapes)
             foreach (bool transB in new[] { false, true })
             {
@@ -73,11 +74,38 @@ public static class KernelCheck
                 using var da = t.Accelerator.Allocate1D(a);
                 using var db = t.Accelerator.Allocate1D(b);
                 using var dc = t.Accelerator.Allocate1D<float>(expected.Length);
+                using var workspace = t.Accelerator.Allocate1D<float>(Math.Max(1, TensorCoreGemmKernels.WorkspaceFloats(m, n, k, batch, SplitLaunch(m, n, k, batch, t.Multiprocessors))));
                 var p0 = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = transB ? k : n, Ldc = n, StrideA = (long)m * k, StrideB = (long)k * n, StrideC = (long)m * n, TransB = transB ? 1 : 0, Alpha = 1f };
                 t.Row($"{batch}×[{m}×{k}]·[{k}×{n}]{(transB ? "ᵀ" : "")}", expected, dc, 2.0 * batch * m * n * k,
                     Enum.GetValues<GemmVersion>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, p0, batch, v))))
-                        .Concat(tensorCore.IsAvailable ? [(Tf32Version, () => tensorCore.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : []));
+                        .Concat(tensorCore.IsAvailable ? TensorCoreGemmVersions(t, tensorCore, da.View, db.View, dc.View, workspace.View, p0, batch) : []));
             }
+    }
+
+    /// <summary>
+    /// The tensor-core GEMM versions: 64×64 tiles (the first), 128×128 tiles, split-K (the policy's factor where it
+    /// splits, else 4), the policy's choice, and 3xTF32 (checked at the fp32 tolerance).
+    /// </summary>
+    private static IEnumerable<(string, Action)> TensorCoreGemmVersions(Table t, TensorCoreGemmKernels kernels, ArrayView<float> a, ArrayView<float> b,
+        ArrayView<float> c, ArrayView<float> workspace, GemmParams p, int batch)
+    {
+        var none = ArrayView<float>.Empty;
+        var split = SplitLaunch(p.M, p.N, p.K, batch, t.Multiprocessors);
+        var policy = TensorCoreTilePolicy.Choose(p.M, p.N, p.K, batch, t.Multiprocessors);
+        yield return (Tf32Version, () => kernels.Run(t.Stream, a, b, c, none, c, p, batch));
+        if (kernels.Has128)
+            yield return ($"{Tf32Version} 128", () => kernels.Run(t.Stream, a, b, c, none, c, p, batch, new TensorCoreLaunch(TensorCoreTileShape.Tile128, 1), none));
+        yield return ($"{Tf32Version} split {split.Slices}", () => kernels.Run(t.Stream, a, b, c, none, c, p, batch, split, workspace));
+        if (policy.Tile == TensorCoreTileShape.Tile64 || kernels.Has128)
+            yield return ($"{Tf32Version} policy {(int)policy.Tile}/{policy.Slices}", () => kernels.Run(t.Stream, a, b, c, none, c, p, batch, policy, workspace));
+        yield return ("ThreeTf32", () => kernels.RunThreeTf32(t.Stream, a, b, c, none, c, p, batch));
+    }
+
+    /// <summary>The split the benchmark times: the policy's where it splits (so one workspace serves both rows), else 4 slices.</summary>
+    private static TensorCoreLaunch SplitLaunch(int m, int n, int k, int batch, int multiprocessors)
+    {
+        var policy = TensorCoreTilePolicy.Choose(m, n, k, batch, multiprocessors);
+        return policy.IsSplit ? policy : new TensorCoreLaunch(TensorCoreTileShape.Tile64, 4);
     }
 
     private static void Conv(Table t, bool big)
@@ -85,8 +113,8 @@ public static class KernelCheck
         var kernels = new Conv2dKernels(t.Accelerator);
         var tensorCore = new TensorCoreConv2dKernels(t.Accelerator);
         // n, cin, h, w, cout, k, stride, padding
-        int[][] shapes = big ? [[8, 128, 32, 32, 128, 3, 1, 1], [1, 256, 16, 16, 256, 3, 2, 1], [3, 17, 33, 31, 130, 3, 2, 1], [4, 3, 64, 64, 64, 3, 1, 1]]
-            : [[1, 3, 7, 5, 5, 3, 1, 1], [2, 2, 5, 13, 65, 1, 1, 0], [1, 5, 8, 7, 3, 3, 2, 0]];
+        int[][] shapes = big ? [[8, 128, 32, 32, 128, 3, 1, 1], [1, 256, 16, 16, 256, 3, 2, 1], [3, 17, 33, 31, 130, 3, 2, 1], [4, 3, 64, 64, 64, 3, 1, 1], [1, 256, 4, 4, 256, 3, 1, 1]]
+            : [[1, 3, 7, 5, 5, 3, 1, 1], [2, 2, 5, 13, 65, 1, 1, 0], [1, 5, 8, 7, 3, 3, 2, 0], [1, 32, 4, 4, 8, 3, 1, 1]];
         foreach (var s in shapes)
         {
             int n = s[0], cin = s[1], h = s[2], w = s[3], cout = s[4], k = s[5], stride = s[6], pad = s[7];
@@ -113,9 +141,14 @@ public static class KernelCheck
             using var dw = t.Accelerator.Allocate1D(wt);
             using var dy = t.Accelerator.Allocate1D<float>(expected.Length);
             var g = new Conv2dGeometry { Batch = n, InChannels = cin, Height = h, Width = w, OutChannels = cout, KernelHeight = k, KernelWidth = k, OutHeight = ho, OutWidth = wo, Stride = stride, Padding = pad, Scale = 1f };
+            var split = SplitLaunch(cout, n * ho * wo, cin * k * k, 1, t.Multiprocessors);
+            using var workspace = t.Accelerator.Allocate1D<float>(Math.Max(1, TensorCoreConv2dKernels.WorkspaceFloats(g, split)));
             t.Row($"{n}×{cin}×{h}×{w}→{cout} k{k} s{stride} p{pad}", expected, dy, 2.0 * n * cout * ho * wo * cin * k * k,
                 Enum.GetValues<Conv2dAlgorithm>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, g, v))))
-                    .Concat(tensorCore.IsAvailable ? [(Tf32Version, () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g))] : []));
+                    .Concat(tensorCore.IsAvailable
+                        ? [(Tf32Version, () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g)),
+                           ($"{Tf32Version} split {split.Slices}", () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g, split, workspace.View))]
+                        : []));
         }
     }
 
@@ -227,6 +260,7 @@ public static class KernelCheck
         private int _failed;
 
         public Accelerator Accelerator => backend.Accelerator;
+        public int Multiprocessors => backend.Multiprocessors;
         public AcceleratorStream Stream => backend.Stream;
 
         public void Row(string shape, double[] expected, MemoryBuffer1D<float, Stride1D.Dense> output, double flops, IEnumerable<(string Version, Action Launch)> versions)
@@ -242,7 +276,7 @@ public static class KernelCheck
                 double error = 0;
                 for (int i = 0; i < got.Length; i++) error = Math.Max(error, float.IsFinite(got[i]) ? Math.Abs(got[i] - expected[i]) : double.PositiveInfinity);
                 error /= Math.Max(scale, 1e-30);
-                bool ok = error <= (version == Tf32Version ? Tf32Tolerance : Tolerance);
+                bool ok = error <= (version.StartsWith(Tf32Version, StringComparison.Ordinal) ? Tf32Tolerance : Tolerance);
                 if (!ok) _failed++;
                 var sw = Stopwatch.StartNew();
                 for (int r = 0; r < reps; r++) launch();

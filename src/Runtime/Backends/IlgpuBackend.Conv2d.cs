@@ -44,7 +44,7 @@ public sealed partial class IlgpuBackend
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, ArrayView<float>? skip = null)
     {
         if (_precision == Precision.Tf32)
-            (_tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator)).Run(Stream, x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
+            RunTensorCoreConv2d(x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
         else
             (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
     }

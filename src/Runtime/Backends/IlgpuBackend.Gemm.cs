@@ -12,16 +12,14 @@ public sealed partial class IlgpuBackend
 
     private GemmKernels Gemm => _gemm ??= new GemmKernels(Accelerator);
 
-    /// <summary>The GEMM of the precision tier: the fp32 CUDA-core kernel, or the TF32 tensor-core one.</summary>
+    /// <summary>The GEMM of the precision tier: the fp32 CUDA-core kernel, or the tensor-core ones (tile and split-K by problem size).</summary>
     private void RunGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmParams p, int batch) =>
         RunGemm(a, b, c, bias, c, p, batch);
 
     /// <summary>As above, with a residual (laid out like C) read when <see cref="GemmParams.HasResidual"/> is set.</summary>
     private void RunGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p, int batch)
     {
-        if (_precision == Precision.Tf32)
-            (_tensorCoreGemm ??= new TensorCoreGemmKernels(Accelerator)).Run(Stream, a, b, c, bias, residual, p, batch);
-        else
+        if (!TryTensorCoreGemm(a, b, c, bias, residual, p, batch))
             Gemm.Run(Stream, a, b, c, bias, residual, p, batch);
     }
 

@@ -201,6 +201,7 @@ public sealed partial class IlgpuBackend : Backend
         Stream.Synchronize(); // queued copies may still read the staging ring
         // Launchers hold only compiled kernels, which the accelerator owns and frees; buffers are freed here.
         _coefficients?.Dispose();
+        _splitKWorkspace?.Dispose();
         _staging.Dispose();
         Stream.Dispose();
         Accelerator.Dispose();

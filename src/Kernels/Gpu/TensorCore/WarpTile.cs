@@ -10,6 +10,46 @@ namespace DiffusionKernels.Kernels.Gpu;
 internal struct WarpTile
 {
     public MmaAccumulator D00, D01, D02, D03, D10, D11, D12, D13;
+
+    /// <summary>
+    /// Writes the raw accumulators to a row-major partial-product block (split-K workspace): lane (g, t) holds rows
+    /// r, r + 8, r + 16, r + 24 and columns q, q + 1, q + 8, … q + 25, where r and q are its first row and column;
+    /// elements outside <paramref name="rows"/> × <paramref name="cols"/> are skipped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void StorePartial(ArrayView<float> workspace, long origin, int cols, int rows, int r, int q)
+    {
+        StorePair(workspace, origin, cols, rows, r, q, D00); StorePair(workspace, origin, cols, rows, r, q + 8, D01);
+        StorePair(workspace, origin, cols, rows, r, q + 16, D02); StorePair(workspace, origin, cols, rows, r, q + 24, D03);
+        StorePair(workspace, origin, cols, rows, r + 16, q, D10); StorePair(workspace, origin, cols, rows, r + 16, q + 8, D11);
+        StorePair(workspace, origin, cols, rows, r + 16, q + 16, D12); StorePair(workspace, origin, cols, rows, r + 16, q + 24, D13);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePair(ArrayView<float> w, long origin, int cols, int rows, int r, int q, MmaAccumulator d)
+    {
+        StoreOne(w, origin, cols, rows, r, q, d.C0);
+        StoreOne(w, origin, cols, rows, r, q + 1, d.C1);
+        StoreOne(w, origin, cols, rows, r + 8, q, d.C2);
+        StoreOne(w, origin, cols, rows, r + 8, q + 1, d.C3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreOne(ArrayView<float> w, long origin, int cols, int rows, int r, int q, float v)
+    {
+        if (r < rows && q < cols) w[origin + (long)r * cols + q] = v;
+    }
+}
+
+/// <summary>
+/// The K split of a split-K launch, passed to the kernels by value: group x works on slice x / GroupsPerSlice, K in
+/// [slice·SliceK, min(K, slice·SliceK + SliceK)), and writes its raw partial tile to workspace slice
+/// (SliceStride floats apart). Slices = 1 (SliceK = K) is the unsplit launch.
+/// </summary>
+internal struct SplitKSlices
+{
+    public int Slices, SliceK, GroupsPerSlice;
+    public long SliceStride;
 }
 
 /// <summary>
