@@ -42,7 +42,9 @@ public sealed partial class IlgpuBackend
     private void LaunchConv2d(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
     {
-        if (_precision == Precision.Tf32)
+        if (HalfTier)
+            LaunchHalfConv2d(x, w, bias, sampleBias, residual, y, geometry);
+        else if (_precision == Precision.Tf32)
             (_tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator)).Run(Stream, x, w, bias, sampleBias, residual, y, geometry);
         else
             (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, x, w, bias, sampleBias, residual, y, geometry);
