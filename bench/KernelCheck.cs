@@ -50,7 +50,7 @@ public static class KernelCheck
     private const string Tf32Version = "Tf32TensorCore";
 
     /// <summary>The row labels of the fp16 and bf16 tensor-core versions (checked at their own tolerances).</summary>
-    private const string Fp16Version = "Fp16TensorCore", Bf16Version = "Bf16TensorCore";
+    private const string Fp16Version = "Fp16TensorCore", Bf16Version = "Bf16TensorCore", Fp16LdMatrixVersion = "Fp16TensorCoreLdMatrix";
 
     private static void Gemm(Table t, bool big)
     {
@@ -82,7 +82,8 @@ public static class KernelCheck
                     Enum.GetValues<GemmVersion>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, p0, batch, v))))
                         .Concat(tensorCore.IsAvailable ? [(Tf32Version, () => tensorCore.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : [])
                         .Concat(half.IsAvailable ? [(Fp16Version, () => half.Run(t.Stream, HalfType.Fp16, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch)),
-                            (Bf16Version, () => half.Run(t.Stream, HalfType.Bf16, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : []));
+                            (Bf16Version, () => half.Run(t.Stream, HalfType.Bf16, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch)),
+                            (Fp16LdMatrixVersion, () => half.Run(t.Stream, HalfType.Fp16, HalfGemmVersion.LdMatrix, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : []));
             }
     }
 
@@ -238,7 +239,7 @@ public static class KernelCheck
 
         private static double ToleranceOf(string version) => version switch
         {
-            Tf32Version or Fp16Version => Tf32Tolerance,
+            Tf32Version or Fp16Version or Fp16LdMatrixVersion => Tf32Tolerance,
             Bf16Version => Bf16Tolerance,
             _ => Tolerance,
         };

@@ -68,7 +68,30 @@ public class HalfTensorCoreGemmTests
         Assert.That(exact.Zip(actual).Any(p => p.First != p.Second), Is.True, $"the {format} gemm equals fp32 exactly");
     }
 
-    private static float[] RunHalf(string device, HalfType type, float[] a, float[] b, float[] bias, int m, int n, int k, int batch, bool transB, bool silu, float alpha)
+    // The ldmatrix version reads the same fragments from the same staged words, so its mma sequence and result are
+    // the shared-load version's, bit for bit (on the emulator, ldmatrix's per-lane layout is emulated; on CUDA it is
+    // the instruction reading a .shared array declared in the PTX). Both B layouts, edges in M, N and K.
+    private static IEnumerable<TestCaseData> LdMatrixCases() =>
+        GpuTargets.Cases(new object[][] { [17, 70, 41, false], [65, 9, 33, true] }.SelectMany(c => new[] { c.Prepend("fp16").ToArray(), c.Prepend("bf16").ToArray() }),
+            new object[][] { [333, 130, 257, false], [128, 512, 128, true] }.SelectMany(c => new[] { c.Prepend("fp16").ToArray(), c.Prepend("bf16").ToArray() }));
+
+    [TestCaseSource(nameof(LdMatrixCases))]
+    public void LdMatrixVersionEqualsTheSharedLoadVersion(string format, int m, int n, int k, bool transB, string device)
+    {
+        var a = TestData.Normal((long)m * k, 34);
+        var b = TestData.Normal((long)k * n, 35, 1f / MathF.Sqrt(k));
+        var bias = TestData.Normal(n, 36);
+        var type = MmaHalfTests.Format(format);
+        var shared = RunHalf(device, type, a, b, bias, m, n, k, 1, transB, false, 1f);
+        var ldmatrix = RunHalf(device, type, a, b, bias, m, n, k, 1, transB, false, 1f, HalfGemmVersion.LdMatrix);
+        for (int i = 0; i < shared.Length; i++)
+            Assert.That(BitConverter.SingleToUInt32Bits(ldmatrix[i]), Is.EqualTo(BitConverter.SingleToUInt32Bits(shared[i])), $"element {i}: ldmatrix {ldmatrix[i]} vs shared loads {shared[i]}");
+        var rounded = Reference([.. a.Select(v => Round(format, v))], [.. b.Select(v => Round(format, v))], bias, m, n, k, 1, transB, false, 1f, out _, out _);
+        Close.Assert(rounded, ldmatrix, 1e-5, $"{format} ldmatrix gemm vs CPU gemm on rounded inputs");
+    }
+
+    private static float[] RunHalf(string device, HalfType type, float[] a, float[] b, float[] bias, int m, int n, int k, int batch, bool transB, bool silu, float alpha,
+        HalfGemmVersion version = HalfGemmVersion.SharedLoads)
     {
         var backend = TestBackends.Ilgpu(device);
         var acc = backend.Accelerator;
@@ -93,7 +116,7 @@ public class HalfTensorCoreGemmTests
             Alpha = alpha,
             Activation = silu ? DiffusionKernels.Kernels.Activation.SiLU : DiffusionKernels.Kernels.Activation.Identity,
         };
-        kernels.Run(backend.Stream, type, da.View, db.View, dc.View, bias.Length == 0 ? ArrayView<float>.Empty : dbias.View, dc.View, p, batch);
+        kernels.Run(backend.Stream, type, version, da.View, db.View, dc.View, bias.Length == 0 ? ArrayView<float>.Empty : dbias.View, dc.View, p, batch);
         backend.Stream.Synchronize();
         return dc.GetAsArray1D();
     }

@@ -99,7 +99,7 @@ internal sealed class HalfTensorCoreConv2dKernels
                 shared[HalfTile.BOffset + gatherPixel * HalfTile.Pitch + word] = format.Pack(lo, hi);
             }
             Group.Barrier();
-            HalfTile.MultiplyStage<TFormat>(shared, warpRow, warpCol, lane, ref acc);
+            HalfTile.MultiplyStage<TFormat, SharedViewAccess>(shared, warpRow, warpCol, lane, ref acc);
             Group.Barrier(); // the next slice overwrites the tile
         }
 

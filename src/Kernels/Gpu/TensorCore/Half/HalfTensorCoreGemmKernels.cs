@@ -1,8 +1,22 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using static DiffusionKernels.Kernels.Gpu.TensorCoreTile;
 
 namespace DiffusionKernels.Kernels.Gpu;
+
+/// <summary>How the half GEMM reads fragments from its staged slice (both versions stay selectable, for benchmarks).</summary>
+internal enum HalfGemmVersion
+{
+    /// <summary>Each lane loads its fragment words with 32-bit shared loads (an ILGPU shared view).</summary>
+    SharedLoads,
+
+    /// <summary>
+    /// <c>ldmatrix</c> .x4 loads four 8×8 blocks per instruction from a <c>.shared</c> array declared in the PTX
+    /// (<see cref="LdMatrixAccess"/>); emulated fragment-exactly off CUDA (<see cref="LdMatrixEmulationAccess"/>).
+    /// </summary>
+    LdMatrix,
+}
 
 /// <summary>
 /// GEMM version 4: C[z] = act(alpha·A[z]·op(B[z]) + bias) (+ residual) on fp16 or bf16 tensor cores
@@ -14,7 +28,7 @@ namespace DiffusionKernels.Kernels.Gpu;
 internal sealed class HalfTensorCoreGemmKernels
 {
     private readonly Accelerator _accelerator;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>? _fp16, _bf16;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>? _fp16, _bf16, _fp16LdMatrix, _bf16LdMatrix;
 
     /// <summary>Binds the launcher to <paramref name="accelerator"/>; each format's kernel is compiled on its first use.</summary>
     public HalfTensorCoreGemmKernels(Accelerator accelerator) => _accelerator = accelerator;
@@ -28,7 +42,11 @@ internal sealed class HalfTensorCoreGemmKernels
     /// is read when <see cref="GemmParams.HasResidual"/> is set.
     /// </summary>
     public void Run(AcceleratorStream stream, HalfType type, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias,
-        ArrayView<float> residual, GemmParams p, int batch)
+        ArrayView<float> residual, GemmParams p, int batch) => Run(stream, type, HalfGemmVersion.SharedLoads, a, b, c, bias, residual, p, batch);
+
+    /// <summary>As above, with the fragment loads of <paramref name="version"/>.</summary>
+    public void Run(AcceleratorStream stream, HalfType type, HalfGemmVersion version, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> bias, ArrayView<float> residual, GemmParams p, int batch)
     {
         if (!IsAvailable) throw new NotSupportedException("the fp16/bf16 tensor-core GEMM needs 32-lane warps, 128-thread groups and 10 KB of shared memory per group");
         if (p.M == 0 || p.N == 0 || batch == 0) return;
@@ -37,23 +55,52 @@ internal sealed class HalfTensorCoreGemmKernels
         p.TilesM = (p.M + TileM - 1) / TileM;
         long groups = (long)p.TilesN * p.TilesM * batch;
         if (groups > int.MaxValue) throw new ArgumentException($"gemm: {batch}×{p.M}×{p.N} needs {groups} tiles, more than one launch holds");
-        var kernel = type == HalfType.Bf16
-            ? _bf16 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Bf16Tiled)
-            : _fp16 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(Fp16Tiled);
+        var kernel = (type, version) switch
+        {
+            (HalfType.Bf16, HalfGemmVersion.LdMatrix) => _bf16LdMatrix ??= Load(_accelerator.AcceleratorType == AcceleratorType.Cuda ? Bf16TiledLdMatrix : Bf16TiledLdMatrixEmulated),
+            (HalfType.Bf16, _) => _bf16 ??= Load(Bf16Tiled),
+            (_, HalfGemmVersion.LdMatrix) => _fp16LdMatrix ??= Load(_accelerator.AcceleratorType == AcceleratorType.Cuda ? Fp16TiledLdMatrix : Fp16TiledLdMatrixEmulated),
+            _ => _fp16 ??= Load(Fp16Tiled),
+        };
         kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), a, b, c, bias, residual, p);
     }
 
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> Load(
+        Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> kernel) =>
+        _accelerator.LoadKernel(kernel);
+
     private static void Fp16Tiled(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p) =>
-        Tiled<Fp16Format>(a, b, c, bias, residual, p);
+        Tiled<Fp16Format, SharedViewAccess>(a, b, c, bias, residual, p);
 
     private static void Bf16Tiled(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p) =>
-        Tiled<Bf16Format>(a, b, c, bias, residual, p);
+        Tiled<Bf16Format, SharedViewAccess>(a, b, c, bias, residual, p);
+
+    // The ldmatrix kernels exist twice: with the PTX-declared stage for CUDA, and with the emulation elsewhere (neither
+    // can hold the other's path: the declaration cannot sit under a branch, and the CPU accelerator cannot run PTX).
+    private static void Fp16TiledLdMatrix(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p)
+    {
+        CudaAsm.Emit(LdMatrixAccess.Declaration);
+        Tiled<Fp16Format, LdMatrixAccess>(a, b, c, bias, residual, p);
+    }
+
+    private static void Bf16TiledLdMatrix(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p)
+    {
+        CudaAsm.Emit(LdMatrixAccess.Declaration);
+        Tiled<Bf16Format, LdMatrixAccess>(a, b, c, bias, residual, p);
+    }
+
+    private static void Fp16TiledLdMatrixEmulated(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p) =>
+        Tiled<Fp16Format, LdMatrixEmulationAccess>(a, b, c, bias, residual, p);
+
+    private static void Bf16TiledLdMatrixEmulated(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p) =>
+        Tiled<Bf16Format, LdMatrixEmulationAccess>(a, b, c, bias, residual, p);
 
     /// <summary>Group x owns tile (x mod TilesN) of tile row (x / TilesN) mod TilesM of batch x / (TilesN·TilesM).</summary>
-    private static void Tiled<TFormat>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p)
+    private static void Tiled<TFormat, TAccess>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p)
         where TFormat : struct, IHalfFormat
+        where TAccess : struct, IHalfStageAccess
     {
-        var shared = SharedMemory.Allocate<uint>(HalfTile.SharedWords);
+        var shared = default(TAccess).AllocateStage();
         int tid = Group.IdxX, lane = tid & (WarpSize - 1), warp = tid / WarpSize;
         int tileOfBatch = Grid.IdxX / p.TilesN;
         int z = tileOfBatch / p.TilesM;
@@ -64,9 +111,9 @@ internal sealed class HalfTensorCoreGemmKernels
         var acc = default(WarpTile);
         for (int k0 = 0; k0 < p.K; k0 += HalfTile.TileK)
         {
-            LoadStage<TFormat>(shared, a, b, p, aBase, bBase, row0, col0, k0, tid);
+            LoadStage<TFormat, TAccess>(shared, a, b, p, aBase, bBase, row0, col0, k0, tid);
             Group.Barrier();
-            HalfTile.MultiplyStage<TFormat>(shared, warpRow, warpCol, lane, ref acc);
+            HalfTile.MultiplyStage<TFormat, TAccess>(shared, warpRow, warpCol, lane, ref acc);
             Group.Barrier(); // the next slice overwrites the tile
         }
 
@@ -84,11 +131,13 @@ internal sealed class HalfTensorCoreGemmKernels
     /// word, zero past M, N or K. Consecutive threads read consecutive k pairs (A; B stored [N, K]) or consecutive
     /// columns (B stored [K, N]).
     /// </summary>
-    private static void LoadStage<TFormat>(ArrayView<uint> shared, ArrayView<float> a, ArrayView<float> b, GemmParams p,
+    private static void LoadStage<TFormat, TAccess>(ArrayView<uint> shared, ArrayView<float> a, ArrayView<float> b, GemmParams p,
         long aBase, long bBase, int row0, int col0, int k0, int tid)
         where TFormat : struct, IHalfFormat
+        where TAccess : struct, IHalfStageAccess
     {
         var format = default(TFormat);
+        var access = default(TAccess);
         const int RowsPerPass = Threads / HalfTile.Words; // 8 rows of 16 words
         int word = tid & (HalfTile.Words - 1), rowOfPass = tid / HalfTile.Words;
         int k = k0 + 2 * word;
@@ -98,7 +147,7 @@ internal sealed class HalfTensorCoreGemmKernels
             int r = rowOfPass + pass * RowsPerPass, row = row0 + r;
             bool rowValid = row < p.M;
             long at = aBase + (long)row * p.Lda + k;
-            shared[r * HalfTile.Pitch + word] = format.Pack(rowValid && k0Valid ? a[at] : 0f, rowValid && k1Valid ? a[at + 1] : 0f);
+            access.Store(shared, r * HalfTile.Pitch + word, format.Pack(rowValid && k0Valid ? a[at] : 0f, rowValid && k1Valid ? a[at + 1] : 0f));
         }
         if (p.TransB != 0)
         {
@@ -107,7 +156,7 @@ internal sealed class HalfTensorCoreGemmKernels
                 int n = rowOfPass + pass * RowsPerPass, col = col0 + n;
                 bool colValid = col < p.N;
                 long at = bBase + (long)col * p.Ldb + k;
-                shared[HalfTile.BOffset + n * HalfTile.Pitch + word] = format.Pack(colValid && k0Valid ? b[at] : 0f, colValid && k1Valid ? b[at + 1] : 0f);
+                access.Store(shared, HalfTile.BOffset + n * HalfTile.Pitch + word, format.Pack(colValid && k0Valid ? b[at] : 0f, colValid && k1Valid ? b[at + 1] : 0f));
             }
         }
         else
@@ -119,7 +168,7 @@ internal sealed class HalfTensorCoreGemmKernels
             {
                 int w = wordOfPass + pass * WordsPerPass, kk = k0 + 2 * w;
                 long at = bBase + (long)kk * p.Ldb + col0 + n;
-                shared[HalfTile.BOffset + n * HalfTile.Pitch + w] = format.Pack(nValid && kk < p.K ? b[at] : 0f, nValid && kk + 1 < p.K ? b[at + p.Ldb] : 0f);
+                access.Store(shared, HalfTile.BOffset + n * HalfTile.Pitch + w, format.Pack(nValid && kk < p.K ? b[at] : 0f, nValid && kk + 1 < p.K ? b[at + p.Ldb] : 0f));
             }
         }
     }

@@ -43,22 +43,24 @@ internal static class HalfTile
         accelerator.WarpSize == TensorCoreTile.WarpSize && accelerator.MaxNumThreadsPerGroup >= TensorCoreTile.Threads
         && accelerator.MaxSharedMemoryPerGroup >= SharedWords * sizeof(uint);
 
-    /// <summary>Multiplies the staged K-slice into the warp's accumulators: 2 k-steps of 16, each 2 A and 4 B fragments and 8 <c>mma</c>.</summary>
+    /// <summary>
+    /// Multiplies the staged K-slice into the warp's accumulators: 2 k-steps of 16, each 2 A and 4 B fragments (read
+    /// by <typeparamref name="TAccess"/>) and 8 <c>mma</c>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void MultiplyStage<TFormat>(ArrayView<uint> shared, int warpRow, int warpCol, int lane, ref WarpTile acc)
+    public static void MultiplyStage<TFormat, TAccess>(ArrayView<uint> shared, int warpRow, int warpCol, int lane, ref WarpTile acc)
         where TFormat : struct, IHalfFormat
+        where TAccess : struct, IHalfStageAccess
     {
-        int g = lane >> 2, t = lane & 3;
-        int aAt = (warpRow + g) * Pitch + t;
-        int bAt = BOffset + (warpCol + g) * Pitch + t;
+        var access = default(TAccess);
+        int aAt = warpRow * Pitch;
+        int bAt = BOffset + warpCol * Pitch;
         for (int kw = 0; kw < Words; kw += MmaHalf.K / 2)
         {
-            var a0 = LoadA(shared, aAt + kw);
-            var a1 = LoadA(shared, aAt + kw + 16 * Pitch);
-            var b0 = LoadB(shared, bAt + kw);
-            var b1 = LoadB(shared, bAt + kw + 8 * Pitch);
-            var b2 = LoadB(shared, bAt + kw + 16 * Pitch);
-            var b3 = LoadB(shared, bAt + kw + 24 * Pitch);
+            var a0 = access.LoadA(shared, aAt + kw, lane);
+            var a1 = access.LoadA(shared, aAt + kw + 16 * Pitch, lane);
+            access.LoadB2(shared, bAt + kw, lane, out var b0, out var b1);
+            access.LoadB2(shared, bAt + kw + 16 * Pitch, lane, out var b2, out var b3);
             MmaHalf.Accumulate<TFormat>(ref acc.D00, a0, b0);
             MmaHalf.Accumulate<TFormat>(ref acc.D01, a0, b1);
             MmaHalf.Accumulate<TFormat>(ref acc.D02, a0, b2);
@@ -69,22 +71,4 @@ internal static class HalfTile
             MmaHalf.Accumulate<TFormat>(ref acc.D13, a1, b3);
         }
     }
-
-    /// <summary>A fragment at <paramref name="at"/> = row g, word t (k 2t, 2t + 1) of its 16×16 block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MmaHalfFragmentA LoadA(ArrayView<uint> s, int at) => new()
-    {
-        A0 = s[at],
-        A1 = s[at + 8 * Pitch],
-        A2 = s[at + 4],
-        A3 = s[at + 8 * Pitch + 4],
-    };
-
-    /// <summary>B fragment at <paramref name="at"/> = column g, word t of its 16×8 block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MmaHalfFragmentB LoadB(ArrayView<uint> s, int at) => new()
-    {
-        B0 = s[at],
-        B1 = s[at + 4],
-    };
 }
