@@ -49,10 +49,14 @@ public static class KernelCheck
     /// <summary>The row label of the TF32 tensor-core versions (checked at their own tolerance).</summary>
     private const string Tf32Version = "Tf32TensorCore";
 
+    /// <summary>The row labels of the fp16 and bf16 tensor-core versions (checked at their own tolerances).</summary>
+    private const string Fp16Version = "Fp16TensorCore", Bf16Version = "Bf16TensorCore", Fp16LdMatrixVersion = "Fp16TensorCoreLdMatrix";
+
     private static void Gemm(Table t, bool big)
     {
         var kernels = new GemmKernels(t.Accelerator);
         var tensorCore = new TensorCoreGemmKernels(t.Accelerator);
+        var half = new HalfTensorCoreGemmKernels(t.Accelerator);
         int[][] shapes = big ? [[1, 512, 512, 512], [8, 256, 256, 64], [1, 4097, 129, 300], [70_000, 2, 3, 4], [1, 256, 16, 2304], [1, 2048, 2048, 1024]]
             : [[2, 9, 70, 19], [1, 65, 65, 17], [3, 130, 7, 33], [1, 17, 9, 300]];
         foreach (var s in shapes)
@@ -78,7 +82,10 @@ public static class KernelCheck
                 var p0 = new GemmParams { M = m, N = n, K = k, Lda = k, Ldb = transB ? k : n, Ldc = n, StrideA = (long)m * k, StrideB = (long)k * n, StrideC = (long)m * n, TransB = transB ? 1 : 0, Alpha = 1f };
                 t.Row($"{batch}×[{m}×{k}]·[{k}×{n}]{(transB ? "ᵀ" : "")}", expected, dc, 2.0 * batch * m * n * k,
                     Enum.GetValues<GemmVersion>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, da.View, db.View, dc.View, ArrayView<float>.Empty, p0, batch, v))))
-                        .Concat(tensorCore.IsAvailable ? TensorCoreGemmVersions(t, tensorCore, da.View, db.View, dc.View, workspace.View, p0, batch) : []));
+                        .Concat(tensorCore.IsAvailable ? TensorCoreGemmVersions(t, tensorCore, da.View, db.View, dc.View, workspace.View, p0, batch) : [])
+                        .Concat(half.IsAvailable ? [(Fp16Version, () => half.Run(t.Stream, HalfType.Fp16, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch)),
+                            (Bf16Version, () => half.Run(t.Stream, HalfType.Bf16, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch)),
+                            (Fp16LdMatrixVersion, () => half.Run(t.Stream, HalfType.Fp16, HalfGemmVersion.LdMatrix, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : []));
             }
     }
 
@@ -112,6 +119,7 @@ public static class KernelCheck
     {
         var kernels = new Conv2dKernels(t.Accelerator);
         var tensorCore = new TensorCoreConv2dKernels(t.Accelerator);
+        var half = new HalfTensorCoreConv2dKernels(t.Accelerator);
         // n, cin, h, w, cout, k, stride, padding
         int[][] shapes = big ? [[8, 128, 32, 32, 128, 3, 1, 1], [1, 256, 16, 16, 256, 3, 2, 1], [3, 17, 33, 31, 130, 3, 2, 1], [4, 3, 64, 64, 64, 3, 1, 1], [1, 256, 4, 4, 256, 3, 1, 1]]
             : [[1, 3, 7, 5, 5, 3, 1, 1], [2, 2, 5, 13, 65, 1, 1, 0], [1, 5, 8, 7, 3, 3, 2, 0], [1, 32, 4, 4, 8, 3, 1, 1]];
@@ -147,8 +155,10 @@ public static class KernelCheck
                 Enum.GetValues<Conv2dAlgorithm>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, g, v))))
                     .Concat(tensorCore.IsAvailable
                         ? [(Tf32Version, () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g)),
-                           ($"{Tf32Version} split {split.Slices}", () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g, split, workspace.View))]
-                        : []));
+                           ($"{Tf32Version} split {split.Slices}", () => tensorCore.Run(t.Stream, dx.View, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g, split, workspace.View))]
+                        : [])
+                    .Concat(half.IsAvailable ? [(Fp16Version, () => half.Run(t.Stream, HalfType.Fp16, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g)),
+                        (Bf16Version, () => half.Run(t.Stream, HalfType.Bf16, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g))] : []));
         }
     }
 
@@ -256,6 +266,18 @@ public static class KernelCheck
         // operands Σ|a·b| ≈ K/4 while the largest output is ≈ 3·√(K/9), ≤ 12× smaller at the K here (≤ 2,304), and
         // the rounding errors have random signs, so the relative error stays far below 2⁻¹⁰·12 ≈ 1.2e-2.
         private const double Tf32Tolerance = 1e-2;
+        // fp16 rounds to the same 11 significant bits as TF32 (the operands here are far inside its range): the same
+        // bound. bf16 keeps 8, each product moving by ≤ 2⁻⁷: the same argument gives ≤ 2⁻⁷·12 ≈ 9.4e-2.
+        private const double Bf16Tolerance = 1e-1;
+
+        private static double ToleranceOf(string version) => version switch
+        {
+            // The TF32 launch shapes (128 tiles, split-K, the policy's choice) are named after the version they launch.
+            _ when version.StartsWith(Tf32Version, StringComparison.Ordinal) => Tf32Tolerance,
+            Fp16Version or Fp16LdMatrixVersion => Tf32Tolerance,
+            Bf16Version => Bf16Tolerance,
+            _ => Tolerance,
+        };
         private readonly List<string> _lines = [];
         private int _failed;
 
@@ -276,7 +298,7 @@ public static class KernelCheck
                 double error = 0;
                 for (int i = 0; i < got.Length; i++) error = Math.Max(error, float.IsFinite(got[i]) ? Math.Abs(got[i] - expected[i]) : double.PositiveInfinity);
                 error /= Math.Max(scale, 1e-30);
-                bool ok = error <= (version.StartsWith(Tf32Version, StringComparison.Ordinal) ? Tf32Tolerance : Tolerance);
+                bool ok = error <= ToleranceOf(version);
                 if (!ok) _failed++;
                 var sw = Stopwatch.StartNew();
                 for (int r = 0; r < reps; r++) launch();
@@ -291,7 +313,7 @@ public static class KernelCheck
 
         public int Print()
         {
-            Console.WriteLine(_failed == 0 ? $"every version agrees with the reference (error ≤ {Tolerance:E0}; TF32 versions ≤ {Tf32Tolerance:E0})" : $"{_failed} version(s) disagree with the reference");
+            Console.WriteLine(_failed == 0 ? $"every version agrees with the reference (error ≤ {Tolerance:E0}; TF32 and fp16 versions ≤ {Tf32Tolerance:E0}; bf16 ≤ {Bf16Tolerance:E0})" : $"{_failed} version(s) disagree with the reference");
             return _failed == 0 ? 0 : 1;
         }
     }

@@ -13,11 +13,12 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "auto",
     };
 
-    /// <summary>--precision: the precision tier of GEMMs and convolutions (fp32 exact, tf32 opt-in).</summary>
+    /// <summary>--precision: the precision tier of GEMMs and convolutions (fp32 exact; tf32, fp16, bf16 opt-in).</summary>
     public static Option<string> Precision() => new("--precision")
     {
-        Description = $"Precision of GEMMs and convolutions: {Precisions.Names}. fp32 is exact; tf32 rounds their inputs to a 10-bit mantissa "
-                      + "on TF32 tensor cores (CUDA compute capability 8.0+, or emulated on ilgpu-cpu; the cpu device refuses it)",
+        Description = $"Precision of GEMMs and convolutions: {Precisions.Names}. fp32 is exact; tf32, fp16 and bf16 round their inputs "
+                      + "(10-bit mantissa; 10-bit with range ±65504; 7-bit) on tensor cores with fp32 accumulation (CUDA compute "
+                      + "capability 8.0+, or emulated on ilgpu-cpu; the cpu device refuses them)",
         DefaultValueFactory = _ => "fp32",
     };
 

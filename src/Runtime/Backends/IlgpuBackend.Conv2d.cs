@@ -43,7 +43,9 @@ public sealed partial class IlgpuBackend
     private void LaunchConv2d(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry, ArrayView<float>? skip = null)
     {
-        if (_precision == Precision.Tf32)
+        if (HalfTier)
+            LaunchHalfConv2d(x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
+        else if (_precision == Precision.Tf32)
             RunTensorCoreConv2d(x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
         else
             (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, x, skip ?? x, w, bias, sampleBias, residual, y, geometry);

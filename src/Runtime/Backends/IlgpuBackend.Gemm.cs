@@ -19,7 +19,9 @@ public sealed partial class IlgpuBackend
     /// <summary>As above, with a residual (laid out like C) read when <see cref="GemmParams.HasResidual"/> is set.</summary>
     private void RunGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p, int batch)
     {
-        if (!TryTensorCoreGemm(a, b, c, bias, residual, p, batch))
+        if (HalfTier)
+            RunHalfGemm(a, b, c, bias, residual, p, batch);
+        else if (!TryTensorCoreGemm(a, b, c, bias, residual, p, batch))
             Gemm.Run(Stream, a, b, c, bias, residual, p, batch);
     }
 

@@ -14,8 +14,8 @@ public class PrecisionTierTests
         Assert.That(Precisions.Parse("fp32"), Is.EqualTo(Precision.Fp32));
         Assert.That(Precisions.Parse(" TF32 "), Is.EqualTo(Precision.Tf32));
         Assert.That(Precision.Tf32.Name(), Is.EqualTo("tf32"));
-        var e = Assert.Throws<ArgumentException>(() => Precisions.Parse("fp16"));
-        Assert.That(e!.Message, Does.Contain("'fp16'").And.Contain("fp32, tf32"));
+        var e = Assert.Throws<ArgumentException>(() => Precisions.Parse("fp8"));
+        Assert.That(e!.Message, Does.Contain("'fp8'").And.Contain("fp32, tf32, fp16, bf16"));
     }
 
     [Test]

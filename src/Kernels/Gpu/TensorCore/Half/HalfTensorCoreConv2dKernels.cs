@@ -1,0 +1,180 @@
+using ILGPU;
+using ILGPU.Runtime;
+using static DiffusionKernels.Kernels.Gpu.TensorCoreTile;
+
+namespace DiffusionKernels.Kernels.Gpu;
+
+/// <summary>
+/// y = (conv2d(x, w) + bias + sampleBias + residual) · scale on fp16 or bf16 tensor cores: the implicit GEMM of
+/// <see cref="TensorCoreConv2dKernels"/> (C[Cout, N·Ho·Wo] = W[Cout, Cin·kh·kw] · im2col, gathered straight from x with
+/// zeros for padding taps, the input upsampling and the per-sample bias of <see cref="Conv2dGeometry"/>) on
+/// <see cref="HalfTile"/>'s slices and <see cref="MmaHalf"/> (m16n8k16, fp32 accumulation). x and w stay fp32 in memory
+/// and are rounded to the 16-bit format as they are staged; the epilogue is fp32.
+/// </summary>
+internal sealed class HalfTensorCoreConv2dKernels
+{
+    private readonly Accelerator _accelerator;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _fp16, _bf16;
+
+    /// <summary>Binds the launcher to <paramref name="accelerator"/>; each format's kernel is compiled on its first use.</summary>
+    public HalfTensorCoreConv2dKernels(Accelerator accelerator) => _accelerator = accelerator;
+
+    /// <summary>True when the accelerator fits the tiles (<see cref="HalfTile.Fits"/>).</summary>
+    public bool IsAvailable => HalfTile.Fits(_accelerator);
+
+    /// <summary>Queues the convolution with x and w rounded to <paramref name="type"/> (bias, sampleBias and residual read only when flagged; residual may be y itself).</summary>
+    public void Run(AcceleratorStream stream, HalfType type, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
+    {
+        if (geometry.SkipChannels != 0) throw new ArgumentException("conv2d: a concatenated input needs its skip tensor", nameof(geometry));
+        Run(stream, type, x, x, w, bias, sampleBias, residual, y, geometry);
+    }
+
+    /// <summary>The overload above reading input channels past InChannels − SkipChannels from <paramref name="skip"/> (cat(x, skip)).</summary>
+    public void Run(AcceleratorStream stream, HalfType type, ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry geometry)
+    {
+        if (geometry.SkipChannels < 0 || geometry.SkipChannels > geometry.InChannels)
+            throw new ArgumentOutOfRangeException(nameof(geometry), $"conv2d: {geometry.SkipChannels} skip channels of {geometry.InChannels}");
+        if (!IsAvailable) throw new NotSupportedException("the fp16/bf16 tensor-core convolution needs 32-lane warps, 128-thread groups and 10 KB of shared memory per group");
+        long pixels = (long)geometry.Batch * geometry.OutHeight * geometry.OutWidth;
+        long outputs = pixels * geometry.OutChannels;
+        if (outputs == 0) return;
+        if (outputs > int.MaxValue || x.Length > int.MaxValue || w.Length > int.MaxValue)
+            throw new ArgumentException("conv2d: tensors over 2^31 elements are not supported by the GPU kernels");
+        geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
+        long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
+        if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
+        var kernel = type == HalfType.Bf16
+            ? _bf16 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Bf16ImplicitGemm)
+            : _fp16 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Fp16ImplicitGemm);
+        kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), x, skip, w, bias, sampleBias, residual, y, geometry);
+    }
+
+    private static void Fp16ImplicitGemm(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g) => ImplicitGemm<Fp16Format>(x, skip, w, bias, sampleBias, residual, y, g);
+
+    private static void Bf16ImplicitGemm(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g) => ImplicitGemm<Bf16Format>(x, skip, w, bias, sampleBias, residual, y, g);
+
+    /// <summary>
+    /// Group Y·PixelTiles + X owns output channels [64·Y, 64·Y + 64) (the M side) and output pixels
+    /// [64·X, 64·X + 64) of the flattened N·Ho·Wo axis (the N side).
+    /// </summary>
+    private static void ImplicitGemm<TFormat>(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
+        ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
+        where TFormat : struct, IHalfFormat
+    {
+        var format = default(TFormat);
+        var shared = SharedMemory.Allocate<uint>(HalfTile.SharedWords);
+        int tid = Group.IdxX, lane = tid & (WarpSize - 1), warp = tid / WarpSize;
+        int channelTile = Grid.IdxX / g.PixelTiles;
+        int m0 = channelTile * TileM, p0 = (Grid.IdxX - channelTile * g.PixelTiles) * TileN;
+        int taps = g.KernelHeight * g.KernelWidth;
+        int k = g.InChannels * taps;
+        int hw = g.OutHeight * g.OutWidth;
+        int pixels = g.Batch * hw;
+
+        // The im2col column this thread gathers (one output pixel), decoded once; 2 words of 64 pixels per pass.
+        const int GatherWordsPerPass = Threads / TileN;
+        int gatherPixel = tid & (TileN - 1), gatherWord = tid / TileN;
+        int pixel = p0 + gatherPixel;
+        bool pixelValid = pixel < pixels;
+        int image = pixel / hw, inImage = pixel - image * hw;
+        int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
+        var tap0 = new GatherOrigin(oy * g.Stride - g.Padding, ox * g.Stride - g.Padding, image);
+        // The weight words this thread loads: word tid % 16 of rows tid / 16 + 8·pass.
+        const int WeightRowsPerPass = Threads / HalfTile.Words;
+        int weightWord = tid & (HalfTile.Words - 1), weightRow = tid / HalfTile.Words;
+
+        int warpRow = (warp >> 1) * 32, warpCol = (warp & 1) * 32;
+        var acc = default(WarpTile);
+        for (int k0 = 0; k0 < k; k0 += HalfTile.TileK)
+        {
+            int wk = k0 + 2 * weightWord;
+            bool wk0Valid = wk < k, wk1Valid = wk + 1 < k;
+            for (int pass = 0; pass < TileM / WeightRowsPerPass; pass++)
+            {
+                int r = weightRow + pass * WeightRowsPerPass, channel = m0 + r;
+                bool channelValid = channel < g.OutChannels;
+                int at = channel * k + wk;
+                shared[r * HalfTile.Pitch + weightWord] = format.Pack(channelValid && wk0Valid ? w[at] : 0f, channelValid && wk1Valid ? w[at + 1] : 0f);
+            }
+            for (int pass = 0; pass < HalfTile.Words / GatherWordsPerPass; pass++)
+            {
+                int word = gatherWord + pass * GatherWordsPerPass, kIndex = k0 + 2 * word;
+                float lo = pixelValid ? Gather(x, skip, g, tap0, taps, k, kIndex) : 0f;
+                float hi = pixelValid ? Gather(x, skip, g, tap0, taps, k, kIndex + 1) : 0f;
+                shared[HalfTile.BOffset + gatherPixel * HalfTile.Pitch + word] = format.Pack(lo, hi);
+            }
+            Group.Barrier();
+            HalfTile.MultiplyStage<TFormat, SharedViewAccess>(shared, warpRow, warpCol, lane, ref acc);
+            Group.Barrier(); // the next slice overwrites the tile
+        }
+
+        // Lane (g, t) holds channels c, c + 8 and pixels q, q + 1 of each accumulator.
+        int c = m0 + warpRow + (lane >> 2), q = p0 + warpCol + 2 * (lane & 3);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q, hw, pixels, acc.D00, acc.D10);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q + 8, hw, pixels, acc.D01, acc.D11);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q + 16, hw, pixels, acc.D02, acc.D12);
+        StoreColumns(y, bias, sampleBias, residual, g, c, q + 24, hw, pixels, acc.D03, acc.D13);
+    }
+
+    /// <summary>Where an output pixel's taps start: input row and column of tap (0, 0), and its image.</summary>
+    private readonly struct GatherOrigin(int iy, int ix, int image)
+    {
+        public readonly int Iy = iy, Ix = ix, Image = image;
+    }
+
+    /// <summary>im2col element <paramref name="kIndex"/> (channel, tap) of the pixel at <paramref name="o"/>: x at the tap, 0 for padding and past K.</summary>
+    private static float Gather(ArrayView<float> x, ArrayView<float> skip, Conv2dGeometry g, GatherOrigin o, int taps, int k, int kIndex)
+    {
+        if (kIndex >= k) return 0f;
+        int ci = kIndex / taps;
+        int tap = kIndex - ci * taps;
+        int ky = tap / g.KernelWidth;
+        int iy = o.Iy + ky, ix = o.Ix + tap - ky * g.KernelWidth;
+        // Height and Width are the sizes the taps see (an upsampled input is stored at half of them).
+        return iy < 0 || iy >= g.Height || ix < 0 || ix >= g.Width ? 0f : ConvGather.Load(x, skip, g, o.Image, ci, iy, ix);
+    }
+
+    /// <summary>The two pixels q, q + 1 of the accumulators of rows c (top) and c + 16 (bottom).</summary>
+    private static void StoreColumns(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
+        int c, int q, int hw, int pixels, MmaAccumulator top, MmaAccumulator bottom)
+    {
+        int out0 = OutputBase(q, hw, pixels, g.OutChannels), out1 = OutputBase(q + 1, hw, pixels, g.OutChannels);
+        int row0 = SampleBiasRow(q, hw, g), row1 = SampleBiasRow(q + 1, hw, g);
+        Store(y, bias, sampleBias, residual, g, c, hw, out0, row0, top.C0);
+        Store(y, bias, sampleBias, residual, g, c, hw, out1, row1, top.C1);
+        Store(y, bias, sampleBias, residual, g, c + 8, hw, out0, row0, top.C2);
+        Store(y, bias, sampleBias, residual, g, c + 8, hw, out1, row1, top.C3);
+        Store(y, bias, sampleBias, residual, g, c + 16, hw, out0, row0, bottom.C0);
+        Store(y, bias, sampleBias, residual, g, c + 16, hw, out1, row1, bottom.C1);
+        Store(y, bias, sampleBias, residual, g, c + 24, hw, out0, row0, bottom.C2);
+        Store(y, bias, sampleBias, residual, g, c + 24, hw, out1, row1, bottom.C3);
+    }
+
+    /// <summary>Index of (pixel, channel 0) in y, or −1 past the last pixel.</summary>
+    private static int OutputBase(int pixel, int hw, int pixels, int channels)
+    {
+        if (pixel >= pixels) return -1;
+        int image = pixel / hw;
+        return image * channels * hw + pixel - image * hw;
+    }
+
+    /// <summary>Where a pixel's sample starts in sampleBias (0 when there is none).</summary>
+    private static int SampleBiasRow(int pixel, int hw, Conv2dGeometry g) => g.HasSampleBias != 0 ? pixel / hw * g.SampleBiasStride : 0;
+
+    /// <summary>The fp32 epilogue of the convolutions: + bias + sample bias + residual, times scale.</summary>
+    private static void Store(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
+        int channel, int hw, int outBase, int sampleBiasRow, float acc)
+    {
+        if (outBase < 0 || channel >= g.OutChannels) return;
+        int i = outBase + channel * hw;
+        float v = acc;
+        if (g.HasBias != 0) v += bias[channel];
+        if (g.HasSampleBias != 0) v += sampleBias[sampleBiasRow + channel];
+        if (g.HasResidual != 0) v += residual[i];
+        y[i] = v * g.Scale;
+    }
+}
