@@ -65,7 +65,7 @@ internal static class CommonOptions
     {
         var option = new Option<string>("--cuda-graph")
         {
-            Description = $"Replay each U-Net forward as a CUDA graph: on (CUDA devices only), off, or auto (on for CUDA devices at batch ≤ {Backend.CudaGraphAutoMaxBatch})",
+            Description = $"Replay each U-Net forward (and, for a deterministic sampler, each whole batch) as a CUDA graph: on (CUDA devices only), off, or auto (on for CUDA devices at batch ≤ {Backend.CudaGraphAutoMaxBatch})",
             DefaultValueFactory = _ => "off",
         };
         option.AcceptOnlyFromAmong("on", "off", "auto");

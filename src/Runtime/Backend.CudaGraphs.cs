@@ -32,7 +32,7 @@ public abstract partial class Backend
     }
 
     /// <summary>Whether a plan of <paramref name="batch"/> samples runs as a graph under <see cref="CudaGraphs"/>.</summary>
-    internal bool UsesCudaGraph(int batch) => CudaGraphs switch
+    internal bool UsesCudaGraph(int batch) => !CapturingSamplingRun && CudaGraphs switch
     {
         CudaGraphMode.On => true,
         CudaGraphMode.Auto => batch <= CudaGraphAutoMaxBatch && GraphCapture is not null,
@@ -53,6 +53,21 @@ public abstract partial class Backend
 
     /// <summary>Why <see cref="GraphCapture"/> is null here.</summary>
     internal virtual string GraphCaptureUnavailable => $"{Name} is not a CUDA device";
+
+    /// <summary>
+    /// Set while a sampling batch that is replayed as a whole graph runs or is captured: its forwards are then queued
+    /// plainly (into that capture) rather than as launches of their own plan graphs.
+    /// </summary>
+    internal bool CapturingSamplingRun { get; set; }
+
+    /// <summary>Bytes of staged uploads so far (sizes the block <see cref="KeepStagedUploads"/> needs for a run's uploads).</summary>
+    internal virtual long StagedBytes => 0;
+
+    /// <summary>
+    /// Routes the staged uploads that follow into a block of <paramref name="bytes"/> kept for a captured graph
+    /// (<see cref="KeptStaging"/>) until <see cref="KeptStaging.StopRouting"/>; null where uploads are not staged.
+    /// </summary>
+    internal virtual KeptStaging? KeepStagedUploads(long bytes) => null;
 
     /// <summary>Host → device copies queued from page-locked staging memory so far (a captured region must make none).</summary>
     internal virtual long StagedUploads => 0;

@@ -32,6 +32,12 @@ public sealed record SamplerOptions
     public Func<double, double>? TimestepOf { get; init; }
     /// <summary>Stop with an error naming the step when the state holds NaN or Inf.</summary>
     public bool CheckFinite { get; init; } = true;
+
+    /// <summary>
+    /// Set by a session that replays whole batches as a graph (<see cref="Sampling.BatchGraph"/>): the run takes its
+    /// tensors from this pool, reads its finite flags only after the run, and keeps no per-step x̂₀ copy.
+    /// </summary>
+    internal RunScratch? GraphScratch { get; init; }
 }
 
 /// <summary>Scratch tensors, noise and checks shared by the solver loops; everything stays on the backend.</summary>
@@ -64,10 +70,18 @@ public sealed class SamplerContext : IDisposable
         _shape = x.Shape;
         // Only a step callback or a caller stepping the loop sees x̂₀, so only then is each step's first x̂₀ copied aside.
         _keepStepState = keepStepState;
-        if (options.OnStep is not null || keepStepState) _capture = new StepCapture(denoiser, x.Shape);
+        // A loop replayed as a graph has no caller between its steps, so it keeps no x̂₀ copy.
+        if (options.GraphScratch is null && (options.OnStep is not null || keepStepState)) _capture = new StepCapture(denoiser, x.Shape);
         Denoiser = (IDenoiser?)_capture ?? denoiser;
-        if (options.CheckFinite) _finite = new NonFiniteWatch(Backend, x.Shape[0], options.FirstSampleIndex, "sampling");
+        if (options.CheckFinite) _finite = new NonFiniteWatch(Backend, x.Shape[0], options.FirstSampleIndex, "sampling", options.GraphScratch);
     }
+
+    /// <summary>
+    /// Reads the finite flags of a run whose flags are read after it (<see cref="SamplerOptions.GraphScratch"/>), its
+    /// first sample being <paramref name="firstSampleIndex"/>; nothing with the finite check off.
+    /// </summary>
+    /// <exception cref="NumericalInstabilityException">A step produced NaN or Inf.</exception>
+    internal void ReadFiniteFlagsAfterRun(long firstSampleIndex) => _finite?.ReadAfterRun(firstSampleIndex);
 
     /// <summary>The denoiser the solver calls (it records x̂₀ for the step callback when there is one).</summary>
     public IDenoiser Denoiser { get; }
@@ -79,6 +93,7 @@ public sealed class SamplerContext : IDisposable
     /// <summary>A scratch tensor shaped like the sample, freed with the context.</summary>
     public Tensor Like()
     {
+        if (Options.GraphScratch is { } pool) return pool.Take(_shape);
         var t = Backend.Allocate(_shape);
         _scratch.Add(t);
         return t;

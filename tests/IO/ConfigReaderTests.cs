@@ -37,6 +37,8 @@ public class ConfigReaderTests
         Assert.That(() => p.Int("f", 0), Throws.InstanceOf<ModelFormatException>().With.Message.Contains("'f' must be an integer"));
         Assert.That(() => p.Int("g", 0, 1), Throws.InstanceOf<ModelFormatException>().With.Message.Contains("'g' must be ≥ 1"));
         Assert.That(() => p.Float("x", 0), Throws.InstanceOf<ModelFormatException>().With.Message.Contains("'x'"));
+        // A float bound is named as written, not as its widened double (1.0000000031710769E-30).
+        Assert.That(() => p.Float("f", 0, 1e-30f, 1), Throws.InstanceOf<ModelFormatException>().With.Message.Contains("'f' must be in [1E-30, 1], found 2.5"));
         Assert.That(p.Int("missing", 7, 1, 9), Is.EqualTo(7));
     }
 

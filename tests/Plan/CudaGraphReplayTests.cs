@@ -16,27 +16,6 @@ namespace DiffusionKernels.Tests.Plan;
 /// </summary>
 public class CudaGraphReplayTests
 {
-    /// <summary>Runs the work when "captured" (so the host side of the region runs, as in a real capture) and at each launch.</summary>
-    private sealed class RunningCapture : IGraphCapture
-    {
-        public int Captured { get; private set; }
-        public Exception? Refuse { get; set; }
-
-        public IReplayableGraph Capture(Action work)
-        {
-            if (Refuse is not null) throw Refuse;
-            Captured++;
-            work();
-            return new Graph(work);
-        }
-
-        private sealed class Graph(Action work) : IReplayableGraph
-        {
-            public void Launch() => work();
-            public void Dispose() { }
-        }
-    }
-
     [Test]
     public void TheCpuBackendRefusesOnAndIgnoresAuto()
     {

@@ -38,6 +38,20 @@ public static class TinyModel
          "steps_offset": 1, "clip_sample": false, "lambda_min_clipped": -Infinity, "variance_type": null}
         """;
 
+    /// <summary>
+    /// The smallest U-Net the sampling loops can run (one level of 4 channels, no middle block, 4×4 images: ~30 launches
+    /// per forward), for tests that run whole loops on ILGPU's CPU accelerator, which runs each launch slowly.
+    /// </summary>
+    public static string WriteSmallest(string dir) => Write(dir, configure: c =>
+    {
+        c["sample_size"] = 4;
+        c["block_out_channels"] = new JsonArray(4);
+        c["down_block_types"] = new JsonArray("DownBlock2D");
+        c["up_block_types"] = new JsonArray("UpBlock2D");
+        c["mid_block_type"] = null;
+        c["norm_num_groups"] = 2;
+    });
+
     /// <summary>Writes the folder into <paramref name="dir"/> (created if needed) and returns it; <paramref name="configure"/> edits the config first.</summary>
     public static string Write(string dir, int seed = 1, Action<JsonObject>? configure = null)
     {

@@ -52,8 +52,10 @@ internal static class BenchCommand
         if (profile)
         {
             var launches = plan.LaunchesPerStep();
-            PrintLaunches(launches);
+            var host = plan.HostQueueTimes(HostTimingRuns);
+            PrintLaunches(launches, host);
             JsonSummary.Metric("kernel_launches", launches.Sum(l => l.Launches));
+            JsonSummary.Metric("host_us_per_launch", host.Sum(h => h.HostUs) / Math.Max(1, launches.Sum(l => l.Launches)));
             PrintProfile(plan.RunProfiled());
         }
         Console.WriteLine($"unet forward: {ms:F3} ms/forward, {batch * 1000 / ms:F2} images/s");
@@ -84,11 +86,25 @@ internal static class BenchCommand
         return backend.CudaGraphs == CudaGraphMode.Off ? "off" : "off (not used at this batch or device)";
     }
 
-    /// <summary>Kernel launches of one forward, in total and per op kind (exact on ILGPU; one per op call on the CPU).</summary>
-    private static void PrintLaunches(IReadOnlyList<(string Step, int Launches)> steps)
+    /// <summary>Runs whose median host time per step the profile reports.</summary>
+    private const int HostTimingRuns = 5;
+
+    /// <summary>
+    /// Kernel launches of one forward, in total and per op kind (exact on ILGPU; one per op call on the CPU), with the
+    /// host microseconds per launch of each kind: the queueing cost graph replay saves (on the CPU, the compute itself).
+    /// </summary>
+    private static void PrintLaunches(IReadOnlyList<(string Step, int Launches)> steps, IReadOnlyList<(string Step, double HostUs)> host)
     {
-        Console.WriteLine($"kernel launches per forward: {steps.Sum(s => s.Launches)}");
-        foreach (var (kind, count) in StepKind.Totals(steps)) Console.WriteLine($"  {kind,-22} {count,4} launches");
+        int total = steps.Sum(s => s.Launches);
+        double hostUs = host.Sum(h => h.HostUs);
+        Console.WriteLine($"kernel launches per forward: {total}, host {hostUs:F1} µs to queue them ({hostUs / Math.Max(1, total):F2} µs per launch, median of {HostTimingRuns} runs)");
+        var usByKind = host.GroupBy(h => StepKind.Of(h.Step)).ToDictionary(g => g.Key, g => g.Sum(h => h.HostUs));
+        foreach (var (kind, count) in StepKind.Totals(steps))
+        {
+            double us = usByKind.GetValueOrDefault(kind);
+            string perLaunch = count > 0 ? $"{us / count,8:F2} µs/launch" : $"{us,8:F2} µs (no kernel)";
+            Console.WriteLine($"  {kind,-22} {count,4} launches {perLaunch}");
+        }
     }
 
     /// <summary>Time per op kind (the last part of each step name: conv1, norm2, sdpa, …), largest first.</summary>

@@ -182,6 +182,19 @@ public sealed partial class IlgpuBackend : Backend
 
     internal override long StagedUploads => _staging.Uploads;
 
+    internal override long StagedBytes => _staging.StagedBytes;
+
+    internal override KeptStaging? KeepStagedUploads(long bytes)
+    {
+        KeptStaging? kept = null;
+        kept = new KeptStaging(Accelerator, bytes, () =>
+        {
+            if (ReferenceEquals(_staging.Kept, kept)) _staging.Kept = null;
+        });
+        _staging.Kept = kept;
+        return kept;
+    }
+
     private long _scratchGeneration;
 
     internal override long ScratchGeneration => _scratchGeneration;

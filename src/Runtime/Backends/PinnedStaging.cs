@@ -13,7 +13,10 @@ namespace DiffusionKernels.Runtime;
 internal sealed class PinnedStaging : IDisposable
 {
     /// <summary>Slot alignment in bytes.</summary>
-    private const int Alignment = 256;
+    internal const int Alignment = 256;
+
+    /// <summary>Bytes a slot for <paramref name="bytes"/> takes (a multiple of <see cref="Alignment"/>).</summary>
+    internal static long SlotBytes(int bytes) => (bytes + Alignment - 1L) / Alignment * Alignment;
 
     private readonly PageLockedArray1D<byte> _ring;
     private long _head;
@@ -27,6 +30,12 @@ internal sealed class PinnedStaging : IDisposable
     /// <summary>Copies queued from the ring so far (a captured graph region must queue none: its replay would re-read the slot).</summary>
     public long Uploads { get; private set; }
 
+    /// <summary>Slot bytes staged so far, through the ring or <see cref="Kept"/> (sizes a kept block for a capture).</summary>
+    public long StagedBytes { get; private set; }
+
+    /// <summary>Where uploads go instead of the ring while a region is captured (null: the ring).</summary>
+    public KeptStaging? Kept { get; set; }
+
     /// <summary>Largest copy the ring takes, in bytes (a quarter of it, so a wrap is rare).</summary>
     public long MaxBytes => _ring.Length / 4;
 
@@ -39,7 +48,13 @@ internal sealed class PinnedStaging : IDisposable
         var bytes = MemoryMarshal.AsBytes(source);
         if (bytes.Length > MaxBytes) return false;
         if (bytes.Length == 0) return true;
-        long slot = (bytes.Length + Alignment - 1) / Alignment * Alignment;
+        long slot = SlotBytes(bytes.Length);
+        if (Kept is { } kept)
+        {
+            if (!kept.TryUpload(stream, source, target)) return false;
+            StagedBytes += slot;
+            return true;
+        }
         if (_head + slot > _ring.Length)
         {
             stream.Synchronize(); // every copy queued from the ring has finished: it may be refilled from the start
@@ -50,6 +65,7 @@ internal sealed class PinnedStaging : IDisposable
         _ring.ArrayView.SubView(_head, bytes.Length).Cast<T>().CopyTo(stream, target);
         _head += slot;
         Uploads++;
+        StagedBytes += slot;
         return true;
     }
 

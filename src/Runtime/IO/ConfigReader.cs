@@ -122,7 +122,14 @@ internal sealed class ConfigReader
 
     /// <summary>A finite single-precision number in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public float Float(string key, float fallback, float min = float.MinValue, float max = float.MaxValue) =>
-        (float)Double(key, fallback, min, max);
+        (float)Double(key, fallback, AsWritten(min), AsWritten(max));
+
+    /// <summary>
+    /// A float bound as its shortest spelling, read as a double: widened directly, 1e-30f would be checked, and named in
+    /// the error, as 1.0000000031710769E-30.
+    /// </summary>
+    private static double AsWritten(float bound) =>
+        float.IsFinite(bound) ? double.Parse(bound.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : bound;
 
     /// <summary>true or false.</summary>
     public bool Bool(string key, bool fallback)

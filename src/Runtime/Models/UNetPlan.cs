@@ -148,6 +148,13 @@ public sealed class UNetPlan : IDisposable
         return _plan.RunProfiled();
     }
 
+    /// <summary>Host microseconds to queue each step, the median of <paramref name="runs"/> runs (see <see cref="ExecutionPlan.HostQueueTimes"/>).</summary>
+    internal IReadOnlyList<(string Step, double HostUs)> HostQueueTimes(int runs)
+    {
+        ThrowIfDisposed();
+        return _plan.HostQueueTimes(runs);
+    }
+
     /// <summary>
     /// Kernel launches of each step of one forward pass (see <see cref="ExecutionPlan.LaunchesPerStep"/>); on a backend
     /// that counts its launches this runs the pass once, over whatever the inputs hold.

@@ -77,6 +77,44 @@ internal sealed class ExecutionPlan : IDisposable
     }
 
     /// <summary>
+    /// Host time to queue each step, in microseconds: the median over <paramref name="runs"/> runs that do not wait
+    /// for the device inside a run (one wait between runs, so a deep queue never blocks a launch). On an asynchronous
+    /// backend this is the launch overhead the host pays per step, what graph replay removes; on a backend that
+    /// computes as it queues (the CPU) it is the step's compute time.
+    /// </summary>
+    public IReadOnlyList<(string Step, double HostUs)> HostQueueTimes(int runs)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        var samples = new double[_steps.Length, runs];
+        for (int r = 0; r < runs; r++)
+        {
+            Backend.Synchronize();
+            for (int i = 0; i < _steps.Length; i++)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                _steps[i].Action(_bound[i]);
+                samples[i, r] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            }
+        }
+        Backend.Synchronize();
+        var times = new (string, double)[_steps.Length];
+        var row = new double[runs];
+        for (int i = 0; i < _steps.Length; i++)
+        {
+            for (int r = 0; r < runs; r++) row[r] = samples[i, r];
+            times[i] = (_steps[i].Name, Median(row));
+        }
+        return times;
+    }
+
+    private static double Median(double[] values)
+    {
+        Array.Sort(values);
+        int n = values.Length;
+        return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+    }
+
+    /// <summary>
     /// Kernel launches of each step, in order: exact where the backend counts its launches (ILGPU: every kernel an op
     /// queues), measured by running the plan once step by step; one per step elsewhere (the CPU backend, where each
     /// step is one op call). Device copies are not kernels and count zero. Computed once, then cached.

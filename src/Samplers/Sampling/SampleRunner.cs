@@ -72,7 +72,11 @@ public static class SampleRunner
             if (image is null) model.Backend.Scale(x, (float)grid[0], x);
             else model.Backend.LinearCombination(x, [image, x], [1f, (float)grid[0]]);
             return solver.Begin(x, grid, model.Denoiser, batchOptions with { TimestepOf = batchOptions.TimestepOf ?? timestepOf });
-        });
+        })
+        {
+            // Fresh noise keyed by the sample index would be frozen into a graph: only deterministic loops replay.
+            GraphBlocker = solver.Stochastic ? $"{solver.Name} draws fresh noise at every step" : null,
+        };
     }
 
     /// <summary>
@@ -114,7 +118,10 @@ public static class SampleRunner
         CheckRequest(model, count, options, init, "latents");
         scheduler.Start(steps); // checks the step count now rather than at the first step
         return new SamplingSession(model, count, options, init.IsEmpty ? null : init.ToArray(), image: null, progress,
-            (x, batchOptions) => scheduler.Begin(model.Network, x, steps, batchOptions));
+            (x, batchOptions) => scheduler.Begin(model.Network, x, steps, batchOptions))
+        {
+            GraphBlocker = "a diffusers scheduler's loop allocates its own tensors, which a replayed graph would not keep",
+        };
     }
 
     private static IDisposable Lease(DiffusionModel model)

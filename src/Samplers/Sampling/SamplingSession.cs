@@ -110,6 +110,7 @@ public sealed class SamplingSession : IDisposable
     /// <exception cref="InvalidOperationException">A step failed earlier (the samples would be incomplete).</exception>
     public float[] Finish()
     {
+        while (RunBatchAsGraph()) { }
         while (Step()) { }
         if (_failure is not null) throw new InvalidOperationException($"the run failed at a step ({_failure.GetType().Name}: {_failure.Message}); it has no samples to give", _failure);
         return _samples;
@@ -150,8 +151,52 @@ public sealed class SamplingSession : IDisposable
         _conditionWrites = _model.ConditionWrites;
     }
 
+    /// <summary>
+    /// Why this session's loop cannot be replayed as a graph (a stochastic solver, a diffusers scheduler), or null;
+    /// set by the runner that made it.
+    /// </summary>
+    internal string? GraphBlocker { get; set; }
+
+    private BatchGraph? _batchGraph;
+
+    /// <summary>The whole-batch graph, once a batch has run through it (for tests and benchmarks).</summary>
+    internal BatchGraph? BatchGraph => _batchGraph;
+
+    /// <summary>
+    /// Runs the next batch whole, as a graph replay (<see cref="Sampling.BatchGraph"/>), when the backend replays graphs at
+    /// this batch size and nothing needs the host between steps: no step taken yet in the current batch, no step
+    /// callback, and a loop that is the same for every batch. False, running nothing, otherwise.
+    /// </summary>
+    private bool RunBatchAsGraph()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var backend = _model.Backend;
+        if (Finished || _run is not null || GraphBlocker is not null || _options.Callback is not null || _options.OnStep is not null
+            || !backend.UsesCudaGraph(_model.Batch) || backend.GraphCapture is not { } capture) return false;
+        using var exclusive = _model.Exclusive();
+        _batchGraph ??= new BatchGraph(backend, capture);
+        int done = _start;
+        var batchOptions = PrepareBatch();
+        try
+        {
+            _batchGraph.RunBatch(_x, options => _startBatch(_x, options), batchOptions, batchOptions.FirstSampleIndex,
+                _progress is null ? null : s => _progress(new RunProgress(done, _count, s)));
+        }
+        catch (Exception e)
+        {
+            Finished = true;
+            _failure = e;
+            throw;
+        }
+        CollectBatch(stopped: false);
+        return true;
+    }
+
     /// <summary>The next batch's x (caller's latents or images, Philox noise keyed by sample index) and its loop.</summary>
-    private SamplerRun StartBatch()
+    private SamplerRun StartBatch() => _startBatch(_x, PrepareBatch());
+
+    /// <summary>Sets the next batch's conditions and x (caller's latents or images, Philox noise keyed by sample index); returns its options.</summary>
+    private SamplerOptions PrepareBatch()
     {
         int batch = _model.Batch, n = Math.Min(batch, _count - _start);
         var backend = _model.Backend;
@@ -165,23 +210,28 @@ public sealed class SamplingSession : IDisposable
         }
         if (_padded is null || _image is not null) backend.RandomNormal(_x, _options.Seed, _options.FirstSampleIndex + _start);
         int done = _start;
-        var batchOptions = _options with
+        return _options with
         {
             FirstSampleIndex = _options.FirstSampleIndex + _start,
             Callback = _progress is null ? _options.Callback : s => { _options.Callback?.Invoke(s); _progress(new RunProgress(done, _count, s)); },
         };
-        return _startBatch(_x, batchOptions);
     }
 
     /// <summary>Copies the batch's samples out and moves on; a stopped batch ends the run there.</summary>
     private void EndBatch()
     {
         var run = _run!;
-        int n = Math.Min(_model.Batch, _count - _start);
-        _x.ToArray().AsSpan(0, n * _per).CopyTo(_samples.AsSpan(_start * _per));
         bool stopped = run.Stopped;
         run.Dispose();
         _run = null;
+        CollectBatch(stopped);
+    }
+
+    /// <summary>Copies the finished batch's samples out of x and moves to the next batch.</summary>
+    private void CollectBatch(bool stopped)
+    {
+        int n = Math.Min(_model.Batch, _count - _start);
+        _x.ToArray().AsSpan(0, n * _per).CopyTo(_samples.AsSpan(_start * _per));
         _start += n;
         if (stopped) Truncate(_start);
         else if (_start >= _count) Finished = true;
@@ -200,6 +250,7 @@ public sealed class SamplingSession : IDisposable
         if (_disposed) return;
         _disposed = true;
         _run?.Dispose();
+        _batchGraph?.Dispose();
         _x.Dispose();
         _image?.Dispose();
     }

@@ -29,6 +29,9 @@ public sealed class SamplerRun : IDisposable
         _context = context;
     }
 
+    /// <summary>The solver loop's context (null for a diffusers scheduler's loop), for reading its finite flags after a replay.</summary>
+    internal SamplerContext? SolverContext => _context as SamplerContext;
+
     /// <summary>The batch being sampled, updated in place; after the loop has finished, the samples.</summary>
     public Tensor X { get; }
 
