@@ -46,8 +46,16 @@ public class BatchGraphTests
     }
 
     private SamplingSession Begin(string solver, SamplerOptions? options = null, float[]? init = null, Action<RunProgress>? progress = null) =>
-        SampleRunner.Begin(_model, SamplerRegistry.Get(solver), _model.Sigmas("karras", Steps), Samples, options ?? new SamplerOptions { Seed = 11 },
-            init, progress);
+        Begin(SamplerRegistry.Get(solver), options, init, progress);
+
+    private SamplingSession Begin(Solver solver, SamplerOptions? options = null, float[]? init = null, Action<RunProgress>? progress = null) =>
+        SampleRunner.Begin(_model, solver, _model.Sigmas("karras", Steps), Samples, options ?? new SamplerOptions { Seed = 11 }, init, progress);
+
+    private float[] Eager(Solver solver)
+    {
+        using var session = Begin(solver);
+        return session.Finish();
+    }
 
     private float[] Eager(string solver, SamplerOptions? options = null, float[]? init = null)
     {
@@ -137,10 +145,12 @@ public class BatchGraphTests
     [Test]
     public void ALoopThatReadsTheDeviceFallsBackToEagerWithTheReason()
     {
-        // rk45 reads its error norms on the host to choose its steps: a graph cannot hold that.
-        var expected = Eager("rk45");
+        // rk45 reads its error norms on the host to choose its steps: a graph cannot hold that. Loose tolerances keep
+        // its step count (and the emulator's time) small; the reads are there at any tolerance.
+        var rk45 = new DormandPrince45 { Rtol = 0.5, Atol = 0.5 };
+        var expected = Eager(rk45);
         GraphsOn();
-        using var session = Begin("rk45");
+        using var session = Begin(rk45);
         Close.Identical(expected, session.Finish(), "rk45 after the fallback vs eager");
         Assert.That(session.BatchGraph!.FallbackReason, Does.Contain("waited for the device"));
         Assert.That(session.BatchGraph.Replays, Is.Zero);
