@@ -14,7 +14,10 @@
 #   torch       tools/bench/torch_unet.py on CUDA (TF32 on/off, CUDA graph), when PyTorch has CUDA; it also exports
 #               its weights and one forward pass, so the dk stages below run the very same model
 #   bench-*     dk bench unet: ddpm-cifar10-32 at batch 1, 8, 32, 128; the bundled model at 1 and 16; --profile at 1;
-#               both at batch 1 with --cuda-graph off and on (eager vs replayed graph, host µs per forward)
+#               both at batch 1 with --cuda-graph off and on (eager vs replayed graph, host µs per forward); cifar at
+#               batch 128 in the tf32, fp16 and bf16 tiers
+#   sample-*    a 20-step dpmpp_2m sample of 32 images at batch 1, eager and with whole batches replayed as graphs, and
+#               that both give the same bits
 #   parity      dk forward on the exported weights against PyTorch's fp32 output
 # Every stage writes RESULTS_DIR/<stage>.log; RESULTS_DIR/summary.txt says which passed. Exit status 0 only if all did.
 set -uo pipefail
@@ -157,6 +160,20 @@ for g in off on; do
   run_stage "bench-cifar-b1-graph-$g" 40 dk bench unet --model "$model" --batch 1 --iters 50 --device cuda --cuda-graph "$g"
   run_stage "bench-phantom64-b1-graph-$g" 40 dk bench unet --model models/phantom64 --batch 1 --iters 50 --device cuda --cuda-graph "$g"
 done
+# Precision tiers at batch 128 (against the fp32 stage above and PyTorch's TF32-on figure from the torch stage).
+for p in tf32 fp16 bf16; do
+  run_stage "bench-cifar-b128-$p" 45 dk bench unet --model "$model" --batch 128 --iters 10 --device cuda --precision "$p"
+done
+# A 20-step dpmpp_2m sample, one image per batch, eager against whole batches replayed as graphs; the samples must be
+# the same bits (the sample command's --json line has the wall time).
+for g in off on; do
+  run_stage "sample-phantom64-b1-graph-$g" 90 dk sample --model models/phantom64 --sampler dpmpp_2m --steps 20 --num-samples 32 \
+    --batch-size 1 --device cuda --cuda-graph "$g" --output "$work/sample-graph-$g" --json
+done
+if [ -f "$work/sample-graph-off/samples.npy" ] && [ -f "$work/sample-graph-on/samples.npy" ]; then
+  run_stage sample-graph-bits 30 python3 -c 'import numpy as n, sys; a = n.load(sys.argv[1]); b = n.load(sys.argv[2]); print("identical" if (a == b).all() else f"max diff {abs(a - b).max():.3e}"); sys.exit(0 if (a == b).all() else 1)' \
+    "$work/sample-graph-off/samples.npy" "$work/sample-graph-on/samples.npy"
+fi
 grep -h '^unet forward' "$results"/bench-*.log 2>/dev/null | sed 's/^/bench: /' >> "$summary"
 grep -H '^host: ' "$results"/bench-*-graph-*.log 2>/dev/null | sed "s|^$results/||; s/^/graph: /" >> "$summary"
 
