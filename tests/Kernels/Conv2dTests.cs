@@ -100,6 +100,9 @@ public class Conv2dTests
     public void TiledKernelMatchesCpu(Case c, string device) => CompareKernel(c, Conv2dAlgorithm.Tiled, device);
 
     [TestCaseSource(nameof(KernelCases))]
+    public void TiledDividingKernelMatchesCpu(Case c, string device) => CompareKernel(c, Conv2dAlgorithm.TiledDividing, device);
+
+    [TestCaseSource(nameof(KernelCases))]
     public void DirectKernelMatchesCpu(Case c, string device) => CompareKernel(c, Conv2dAlgorithm.Direct, device);
 
     [TestCaseSource(typeof(GpuTargets), nameof(GpuTargets.Devices))]

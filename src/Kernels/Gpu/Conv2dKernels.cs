@@ -8,6 +8,8 @@ internal enum Conv2dAlgorithm
 {
     /// <summary>Implicit GEMM over shared-memory tiles with register blocking (the fast default).</summary>
     Tiled,
+    /// <summary>The first tiled version: the same tiles, each gathered element decoded by integer divisions (<see cref="TapDivider"/>).</summary>
+    TiledDividing,
     /// <summary>One thread per output, the plain loop: the correctness baseline.</summary>
     Direct,
 }
@@ -49,6 +51,7 @@ internal sealed class Conv2dKernels
     private const int WeightRow = TileM + 4;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiled;
+    private readonly Lazy<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>>? _tiledDividing;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry> _direct;
 
     /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
@@ -58,7 +61,10 @@ internal sealed class Conv2dKernels
         int sharedBytes = (TileK * WeightRow + TileK * TileN) * sizeof(float);
         // The tile shape is built for 256-thread groups; devices that cannot run them fall back to the direct kernel.
         if (accelerator.MaxNumThreadsPerGroup >= GroupSize && accelerator.MaxSharedMemoryPerGroup >= sharedBytes)
-            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled);
+        {
+            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled<TapCursor>);
+            _tiledDividing = new(() => accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled<TapDivider>));
+        }
     }
 
     /// <summary>True when the tiled kernel is available on this device.</summary>
@@ -111,7 +117,8 @@ internal sealed class Conv2dKernels
         geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
-        _tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, skip, w, bias, sampleBias, residual, y, geometry);
+        var tiled = algorithm == Conv2dAlgorithm.TiledDividing ? _tiledDividing!.Value : _tiled;
+        tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, skip, w, bias, sampleBias, residual, y, geometry);
     }
 
     /// <summary>One thread per output element; the correctness baseline.</summary>
@@ -150,16 +157,16 @@ internal sealed class Conv2dKernels
     /// ty + 16i and pixels tx + 16j (i, j &lt; 4), so neighbouring threads read neighbouring shared words and
     /// write neighbouring outputs.
     /// </summary>
-    private static void Tiled(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
+    private static void Tiled<TTaps>(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
         ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
+        where TTaps : struct, IConvTaps
     {
         var weightTile = SharedMemory.Allocate<float>(TileK * WeightRow); // [k][channel]
         var inputTile = SharedMemory.Allocate<float>(TileK * TileN);      // [k][pixel]
         int t = Group.IdxX;
         int channelTile = Grid.IdxX / g.PixelTiles;
         int m0 = channelTile * TileM, p0 = (Grid.IdxX - channelTile * g.PixelTiles) * TileN;
-        int taps = g.KernelHeight * g.KernelWidth;
-        int k = g.InChannels * taps;
+        int k = g.InChannels * g.KernelHeight * g.KernelWidth;
         int hw = g.OutHeight * g.OutWidth;
         int pixels = g.Batch * hw;
 
@@ -170,6 +177,9 @@ internal sealed class Conv2dKernels
         int image = pixel / hw, inImage = pixel - image * hw;
         int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
         int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
+        // Its rows loadRow + 4j of every K-slice are one progression: loadRow, loadRow + 4, …
+        var walk = default(TTaps);
+        walk.Start(g, loadRow, GroupSize / TileN);
         // This thread's weight loads: channel rows t/16 + 16j, K column t % 16 (16 threads read 16 consecutive floats).
         int weightK = t % TileK, weightRowBase = t / TileK;
 
@@ -189,19 +199,8 @@ internal sealed class Conv2dKernels
             for (int j = 0; j < TileK * TileN / GroupSize; j++)
             {
                 int row = loadRow + GroupSize / TileN * j;
-                int kk = k0 + row;
-                float v = 0f;
-                if (pixelValid && kk < k)
-                {
-                    int ci = kk / taps;
-                    int tap = kk - ci * taps;
-                    int ky = tap / g.KernelWidth;
-                    int iy = iyBase + ky;
-                    int ix = ixBase + tap - ky * g.KernelWidth;
-                    if (iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width)
-                        v = ConvGather.Load(x, skip, g, image, ci, iy, ix);
-                }
-                inputTile[row * TileN + loadPixel] = v;
+                inputTile[row * TileN + loadPixel] = pixelValid && k0 + row < k ? ConvGather.LoadTap(x, skip, g, image, iyBase, ixBase, walk) : 0f;
+                walk.Advance(g);
             }
             Group.Barrier();
 

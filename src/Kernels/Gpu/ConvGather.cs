@@ -23,4 +23,16 @@ internal static class ConvGather
             ? x[(image * xChannels + ci) * srcHeight * srcWidth + pixel]
             : skip[(image * g.SkipChannels + ci - xChannels) * srcHeight * srcWidth + pixel];
     }
+
+    /// <summary>
+    /// The im2col element at <paramref name="taps"/>' current row for the output pixel whose tap (0, 0) reads input
+    /// (<paramref name="iyBase"/>, <paramref name="ixBase"/>) of sample <paramref name="image"/>: 0 for a padding tap.
+    /// </summary>
+    public static float LoadTap<TTaps>(ArrayView<float> x, ArrayView<float> skip, Conv2dGeometry g, int image, int iyBase, int ixBase, TTaps taps)
+        where TTaps : struct, IConvTaps
+    {
+        int iy = iyBase + taps.TapRow, ix = ixBase + taps.TapColumn;
+        // Height and Width are the sizes the taps see (an upsampled input is stored at half of them).
+        return iy >= 0 && iy < g.Height && ix >= 0 && ix < g.Width ? Load(x, skip, g, image, taps.Channel, iy, ix) : 0f;
+    }
 }

@@ -70,8 +70,7 @@ internal sealed class HalfTensorCoreConv2dKernels
         int tid = Group.IdxX, lane = tid & (WarpSize - 1), warp = tid / WarpSize;
         int channelTile = Grid.IdxX / g.PixelTiles;
         int m0 = channelTile * TileM, p0 = (Grid.IdxX - channelTile * g.PixelTiles) * TileN;
-        int taps = g.KernelHeight * g.KernelWidth;
-        int k = g.InChannels * taps;
+        int k = g.InChannels * g.KernelHeight * g.KernelWidth;
         int hw = g.OutHeight * g.OutWidth;
         int pixels = g.Batch * hw;
 
@@ -82,7 +81,12 @@ internal sealed class HalfTensorCoreConv2dKernels
         bool pixelValid = pixel < pixels;
         int image = pixel / hw, inImage = pixel - image * hw;
         int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
-        var tap0 = new GatherOrigin(oy * g.Stride - g.Padding, ox * g.Stride - g.Padding, image);
+        int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
+        // Its rows are two progressions of step 4 across K tiles: the low halves k0 + 2·word, the high halves one row on.
+        var low = default(TapCursor);
+        var high = default(TapCursor);
+        low.Start(g, 2 * gatherWord, 2 * GatherWordsPerPass);
+        high.Start(g, 2 * gatherWord + 1, 2 * GatherWordsPerPass);
         // The weight words this thread loads: word tid % 16 of rows tid / 16 + 8·pass.
         const int WeightRowsPerPass = Threads / HalfTile.Words;
         int weightWord = tid & (HalfTile.Words - 1), weightRow = tid / HalfTile.Words;
@@ -103,9 +107,11 @@ internal sealed class HalfTensorCoreConv2dKernels
             for (int pass = 0; pass < HalfTile.Words / GatherWordsPerPass; pass++)
             {
                 int word = gatherWord + pass * GatherWordsPerPass, kIndex = k0 + 2 * word;
-                float lo = pixelValid ? Gather(x, skip, g, tap0, taps, k, kIndex) : 0f;
-                float hi = pixelValid ? Gather(x, skip, g, tap0, taps, k, kIndex + 1) : 0f;
+                float lo = pixelValid && kIndex < k ? ConvGather.LoadTap(x, skip, g, image, iyBase, ixBase, low) : 0f;
+                float hi = pixelValid && kIndex + 1 < k ? ConvGather.LoadTap(x, skip, g, image, iyBase, ixBase, high) : 0f;
                 shared[HalfTile.BOffset + gatherPixel * HalfTile.Pitch + word] = format.Pack(lo, hi);
+                low.Advance(g);
+                high.Advance(g);
             }
             Group.Barrier();
             HalfTile.MultiplyStage<TFormat, SharedViewAccess>(shared, warpRow, warpCol, lane, ref acc);
@@ -118,24 +124,6 @@ internal sealed class HalfTensorCoreConv2dKernels
         StoreColumns(y, bias, sampleBias, residual, g, c, q + 8, hw, pixels, acc.D01, acc.D11);
         StoreColumns(y, bias, sampleBias, residual, g, c, q + 16, hw, pixels, acc.D02, acc.D12);
         StoreColumns(y, bias, sampleBias, residual, g, c, q + 24, hw, pixels, acc.D03, acc.D13);
-    }
-
-    /// <summary>Where an output pixel's taps start: input row and column of tap (0, 0), and its image.</summary>
-    private readonly struct GatherOrigin(int iy, int ix, int image)
-    {
-        public readonly int Iy = iy, Ix = ix, Image = image;
-    }
-
-    /// <summary>im2col element <paramref name="kIndex"/> (channel, tap) of the pixel at <paramref name="o"/>: x at the tap, 0 for padding and past K.</summary>
-    private static float Gather(ArrayView<float> x, ArrayView<float> skip, Conv2dGeometry g, GatherOrigin o, int taps, int k, int kIndex)
-    {
-        if (kIndex >= k) return 0f;
-        int ci = kIndex / taps;
-        int tap = kIndex - ci * taps;
-        int ky = tap / g.KernelWidth;
-        int iy = o.Iy + ky, ix = o.Ix + tap - ky * g.KernelWidth;
-        // Height and Width are the sizes the taps see (an upsampled input is stored at half of them).
-        return iy < 0 || iy >= g.Height || ix < 0 || ix >= g.Width ? 0f : ConvGather.Load(x, skip, g, o.Image, ci, iy, ix);
     }
 
     /// <summary>The two pixels q, q + 1 of the accumulators of rows c (top) and c + 16 (bottom).</summary>
