@@ -14,7 +14,8 @@ public class ConvTapsTests
         var random = new Random(seed);
         for (int trial = 0; trial < 300; trial++)
         {
-            var g = new Conv2dGeometry { InChannels = random.Next(1, 9), KernelHeight = random.Next(1, 6), KernelWidth = random.Next(1, 6) };
+            var g = new Conv2dGeometry { InChannels = random.Next(1, 9), KernelHeight = random.Next(1, 6), KernelWidth = random.Next(1, 6), OutHeight = 1, OutWidth = 1 };
+            g.SetTiles(1);
             int taps = g.KernelHeight * g.KernelWidth;
             // Steps below, at and far above one channel's taps, so every digit of the step carries somewhere.
             int start = random.Next(0, 3 * taps + 5), step = random.Next(0, 4 * taps + 9);
@@ -33,4 +34,24 @@ public class ConvTapsTests
             }
         }
     }
+
+    [Test]
+    public void FastDivisorIsExactOverTheWholeNonNegativeRange()
+    {
+        var random = new Random(7);
+        int[] divisors = [1, 2, 3, 5, 7, 9, 25, 64, 65, 127, 1000, 4095, 4097, 1 << 20, (1 << 20) + 1, 999_999_937, (1 << 30) - 1, 1 << 30, (1 << 30) + 1, int.MaxValue];
+        foreach (int d in divisors.Concat(Enumerable.Range(0, 200).Select(_ => random.Next(1, int.MaxValue))))
+        {
+            var fast = FastDivisor.Of(d);
+            // The edges (0, around multiples of d, the top of the range) and random dividends.
+            var dividends = new[] { 0, 1, d - 1, d, d + 1, int.MaxValue, int.MaxValue - 1, int.MaxValue - d % int.MaxValue }
+                .Concat(Enumerable.Range(1, 5).SelectMany(q => new[] { (long)q * d - 1, (long)q * d }).Where(n => n <= int.MaxValue).Select(n => (int)n))
+                .Concat(Enumerable.Range(0, 500).Select(_ => random.Next(0, int.MaxValue)));
+            foreach (int n in dividends.Where(n => n >= 0))
+                Assert.That(fast.Divide(n), Is.EqualTo(n / d), $"{n} / {d}");
+        }
+    }
+
+    [Test]
+    public void FastDivisorRejectsZero() => Assert.Throws<ArgumentOutOfRangeException>(() => FastDivisor.Of(0));
 }

@@ -34,6 +34,19 @@ internal struct Conv2dGeometry
     public float Scale;
     /// <summary>Set by the launcher: 64-pixel tiles of the flattened N·Ho·Wo axis (the tiled kernel's 1-D grid holds pixel tiles × channel tiles).</summary>
     public int PixelTiles;
+    /// <summary>Set by the launcher with <see cref="PixelTiles"/>: the divisors of the tiled kernels' index decoding, as multiply-shifts.</summary>
+    public FastDivisor PixelTilesDivisor, OutPixelsDivisor, OutWidthDivisor, TapsDivisor, KernelWidthDivisor;
+
+    /// <summary>Sets the fields a tiled launch reads: <paramref name="pixelTiles"/> and the divisors (all sizes ≥ 1).</summary>
+    public void SetTiles(int pixelTiles)
+    {
+        PixelTiles = pixelTiles;
+        PixelTilesDivisor = FastDivisor.Of(pixelTiles);
+        OutPixelsDivisor = FastDivisor.Of(OutHeight * OutWidth);
+        OutWidthDivisor = FastDivisor.Of(OutWidth);
+        TapsDivisor = FastDivisor.Of(KernelHeight * KernelWidth);
+        KernelWidthDivisor = FastDivisor.Of(KernelWidth);
+    }
 }
 
 /// <summary>
@@ -51,20 +64,19 @@ internal sealed class Conv2dKernels
     private const int WeightRow = TileM + 4;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiled;
-    private readonly Lazy<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>>? _tiledDividing;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>? _tiledDividing;
+    private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry> _direct;
 
     /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
     public Conv2dKernels(Accelerator accelerator)
     {
+        _accelerator = accelerator;
         _direct = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Direct);
         int sharedBytes = (TileK * WeightRow + TileK * TileN) * sizeof(float);
         // The tile shape is built for 256-thread groups; devices that cannot run them fall back to the direct kernel.
         if (accelerator.MaxNumThreadsPerGroup >= GroupSize && accelerator.MaxSharedMemoryPerGroup >= sharedBytes)
-        {
-            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled<TapCursor>);
-            _tiledDividing = new(() => accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled<TapDivider>));
-        }
+            _tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(Tiled);
     }
 
     /// <summary>True when the tiled kernel is available on this device.</summary>
@@ -114,10 +126,12 @@ internal sealed class Conv2dKernels
             return;
         }
         // One grid dimension: CUDA caps y at 65,535 groups.
-        geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
+        geometry.SetTiles((int)((pixels + TileN - 1) / TileN));
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
-        var tiled = algorithm == Conv2dAlgorithm.TiledDividing ? _tiledDividing!.Value : _tiled;
+        var tiled = algorithm == Conv2dAlgorithm.TiledDividing
+            ? _tiledDividing ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dGeometry>(TiledDividing)
+            : _tiled;
         tiled(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(GroupSize)), x, skip, w, bias, sampleBias, residual, y, geometry);
     }
 
@@ -151,20 +165,29 @@ internal sealed class Conv2dKernels
         y[i] = acc * g.Scale;
     }
 
+    /// <summary>The tiled kernel, its gather walking the taps incrementally (<see cref="TapCursor"/>).</summary>
+    private static void Tiled(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g) => TiledGemm<TapCursor>(x, skip, w, bias, sampleBias, residual, y, g);
+
+    /// <summary>The tiled kernel's first version, decoding each gathered tap by division (<see cref="TapDivider"/>).</summary>
+    private static void TiledDividing(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
+        ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g) => TiledGemm<TapDivider>(x, skip, w, bias, sampleBias, residual, y, g);
+
     /// <summary>
     /// Implicit-GEMM tile: group Y·PixelTiles + X owns output pixels [64·X, 64·X + 64) of the flattened N·Ho·Wo
     /// axis and output channels [64·Y, 64·Y + 64). Thread (tx, ty) = (t % 16, t / 16) accumulates channels
     /// ty + 16i and pixels tx + 16j (i, j &lt; 4), so neighbouring threads read neighbouring shared words and
     /// write neighbouring outputs.
     /// </summary>
-    private static void Tiled<TTaps>(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
+    private static void TiledGemm<TTaps>(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias,
         ArrayView<float> sampleBias, ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
         where TTaps : struct, IConvTaps
     {
         var weightTile = SharedMemory.Allocate<float>(TileK * WeightRow); // [k][channel]
         var inputTile = SharedMemory.Allocate<float>(TileK * TileN);      // [k][pixel]
+        var walk = default(TTaps);
         int t = Group.IdxX;
-        int channelTile = Grid.IdxX / g.PixelTiles;
+        int channelTile = walk.DivideIndex(Grid.IdxX, g.PixelTilesDivisor);
         int m0 = channelTile * TileM, p0 = (Grid.IdxX - channelTile * g.PixelTiles) * TileN;
         int k = g.InChannels * g.KernelHeight * g.KernelWidth;
         int hw = g.OutHeight * g.OutWidth;
@@ -174,11 +197,10 @@ internal sealed class Conv2dKernels
         int loadPixel = t % TileN, loadRow = t / TileN;
         int pixel = p0 + loadPixel;
         bool pixelValid = pixel < pixels;
-        int image = pixel / hw, inImage = pixel - image * hw;
-        int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
+        int image = walk.DivideIndex(pixel, g.OutPixelsDivisor), inImage = pixel - image * hw;
+        int oy = walk.DivideIndex(inImage, g.OutWidthDivisor), ox = inImage - oy * g.OutWidth;
         int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
         // Its rows loadRow + 4j of every K-slice are one progression: loadRow, loadRow + 4, …
-        var walk = default(TTaps);
         walk.Start(g, loadRow, GroupSize / TileN);
         // This thread's weight loads: channel rows t/16 + 16j, K column t % 16 (16 threads read 16 consecutive floats).
         int weightK = t % TileK, weightRowBase = t / TileK;

@@ -3,10 +3,13 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// <summary>
 /// Walks the im2col rows k = ci·(kh·kw) + ky·kw + kx that one gathering thread visits: a start and a fixed step (the
 /// thread's rows of every K tile lie on one arithmetic progression), decoded into (channel, tap row, tap column).
-/// Implementations differ only in cost, so a kernel generic over them keeps both versions selectable.
+/// Implementations differ only in cost, so a kernel generic over them keeps both versions selectable; each also
+/// divides the kernel's other indices (pixel to image, row and column) its own way.
 /// </summary>
 internal interface IConvTaps
 {
+    /// <summary>⌊n / d⌋ for 0 ≤ n &lt; 2^31.</summary>
+    int DivideIndex(int n, FastDivisor d);
     /// <summary>Channel of the current row.</summary>
     int Channel { get; }
     /// <summary>Tap row ky of the current row.</summary>
@@ -22,7 +25,8 @@ internal interface IConvTaps
 /// <summary>
 /// The incremental walk: the step is split once into whole channels, tap rows and tap columns, and each move adds
 /// them with at most one carry per digit, so the gather pays no integer division per element (a division by a
-/// runtime divisor costs tens of instructions on a GPU; these are a few adds and compares).
+/// runtime divisor costs tens of instructions on a GPU; these are a few adds and compares). Its divisions are
+/// <see cref="FastDivisor"/> multiply-shifts.
 /// </summary>
 internal struct TapCursor : IConvTaps
 {
@@ -32,16 +36,18 @@ internal struct TapCursor : IConvTaps
     public readonly int TapRow => _tapRow;
     public readonly int TapColumn => _tapColumn;
 
+    public readonly int DivideIndex(int n, FastDivisor d) => d.Divide(n);
+
     public void Start(Conv2dGeometry g, int k, int step)
     {
-        int taps = g.KernelHeight * g.KernelWidth;
-        _channel = k / taps;
+        int taps = g.TapsDivisor.Divisor;
+        _channel = g.TapsDivisor.Divide(k);
         int tap = k - _channel * taps;
-        _tapRow = tap / g.KernelWidth;
+        _tapRow = g.KernelWidthDivisor.Divide(tap);
         _tapColumn = tap - _tapRow * g.KernelWidth;
-        _stepChannels = step / taps;
+        _stepChannels = g.TapsDivisor.Divide(step);
         int stepTaps = step - _stepChannels * taps;
-        _stepRows = stepTaps / g.KernelWidth;
+        _stepRows = g.KernelWidthDivisor.Divide(stepTaps);
         _stepColumns = stepTaps - _stepRows * g.KernelWidth;
     }
 
@@ -64,7 +70,10 @@ internal struct TapCursor : IConvTaps
     }
 }
 
-/// <summary>The first version: each row decoded from its index by two divisions (kept selectable, to measure the cursor against).</summary>
+/// <summary>
+/// The first version: each row decoded from its index by two integer divisions, and every index divided by the
+/// hardware's division sequence (kept selectable, to measure the cursor against).
+/// </summary>
 internal struct TapDivider : IConvTaps
 {
     private int _k, _step, _channel, _tapRow, _tapColumn;
@@ -72,6 +81,8 @@ internal struct TapDivider : IConvTaps
     public readonly int Channel => _channel;
     public readonly int TapRow => _tapRow;
     public readonly int TapColumn => _tapColumn;
+
+    public readonly int DivideIndex(int n, FastDivisor d) => n / d.Divisor;
 
     public void Start(Conv2dGeometry g, int k, int step)
     {

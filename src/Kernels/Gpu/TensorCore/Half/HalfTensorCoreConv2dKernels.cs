@@ -42,7 +42,7 @@ internal sealed class HalfTensorCoreConv2dKernels
         if (outputs == 0) return;
         if (outputs > int.MaxValue || x.Length > int.MaxValue || w.Length > int.MaxValue)
             throw new ArgumentException("conv2d: tensors over 2^31 elements are not supported by the GPU kernels");
-        geometry.PixelTiles = (int)((pixels + TileN - 1) / TileN);
+        geometry.SetTiles((int)((pixels + TileN - 1) / TileN));
         long groups = (long)geometry.PixelTiles * ((geometry.OutChannels + TileM - 1) / TileM);
         if (groups > int.MaxValue) throw new ArgumentException($"conv2d: {groups} output tiles are more than one launch holds");
         var kernel = type == HalfType.Bf16
@@ -68,7 +68,7 @@ internal sealed class HalfTensorCoreConv2dKernels
         var format = default(TFormat);
         var shared = SharedMemory.Allocate<uint>(HalfTile.SharedWords);
         int tid = Group.IdxX, lane = tid & (WarpSize - 1), warp = tid / WarpSize;
-        int channelTile = Grid.IdxX / g.PixelTiles;
+        int channelTile = g.PixelTilesDivisor.Divide(Grid.IdxX);
         int m0 = channelTile * TileM, p0 = (Grid.IdxX - channelTile * g.PixelTiles) * TileN;
         int k = g.InChannels * g.KernelHeight * g.KernelWidth;
         int hw = g.OutHeight * g.OutWidth;
@@ -79,8 +79,8 @@ internal sealed class HalfTensorCoreConv2dKernels
         int gatherPixel = tid & (TileN - 1), gatherWord = tid / TileN;
         int pixel = p0 + gatherPixel;
         bool pixelValid = pixel < pixels;
-        int image = pixel / hw, inImage = pixel - image * hw;
-        int oy = inImage / g.OutWidth, ox = inImage - oy * g.OutWidth;
+        int image = g.OutPixelsDivisor.Divide(pixel), inImage = pixel - image * hw;
+        int oy = g.OutWidthDivisor.Divide(inImage), ox = inImage - oy * g.OutWidth;
         int iyBase = oy * g.Stride - g.Padding, ixBase = ox * g.Stride - g.Padding;
         // Its rows are two progressions of step 4 across K tiles: the low halves k0 + 2·word, the high halves one row on.
         var low = default(TapCursor);
