@@ -65,34 +65,12 @@ internal sealed class PlanGraph(Backend backend, IGraphCapture capture, Action e
 
     private bool TryCapture()
     {
-        long waits = backend.HostSynchronizations, uploads = backend.StagedUploads, generation = backend.ScratchGeneration;
-        IReplayableGraph graph;
-        try
+        _graph = CheckedCapture.Try(backend, capture, eager, "region", out string? reason, out _generation);
+        if (_graph is null)
         {
-            graph = capture.Capture(eager);
-        }
-        catch (Exception e) when (e is not (OutOfMemoryException or ObjectDisposedException))
-        {
-            // A capture the driver refuses (an unsupported call in the region, an old driver) is not an error of the
-            // run: the plan still runs, eagerly, and the reason is kept for diagnostics.
-            FallbackReason = $"the capture failed ({e.GetType().Name}: {e.Message})";
-            return false;
-        }
-        string? reason = null;
-        if (backend.HostSynchronizations != waits)
-            reason = $"the captured region waited for the device {backend.HostSynchronizations - waits} time(s)";
-        else if (backend.StagedUploads != uploads)
-            reason = $"the captured region made {backend.StagedUploads - uploads} host upload(s), which a replay would repeat from overwritten staging memory";
-        else if (backend.ScratchGeneration != generation)
-            reason = "the captured region replaced a scratch buffer of the backend";
-        if (reason is not null)
-        {
-            graph.Dispose();
             FallbackReason = reason;
             return false;
         }
-        _graph = graph;
-        _generation = generation;
         Captures++;
         return true;
     }

@@ -99,37 +99,24 @@ internal sealed class BatchGraph(Backend backend, IGraphCapture capture) : IDisp
         // launch (or, if the capture is refused, the eager run) starts from the batch's own noise either way.
         using var start = backend.Allocate(x.Shape);
         backend.Copy(x, start);
-        long waits = backend.HostSynchronizations, ringUploads = backend.StagedUploads, generation = backend.ScratchGeneration;
-        _kept = backend.KeepStagedUploads(_stagedBytes + KeptSlackBytes);
-        IReplayableGraph? graph = null;
-        string? reason = null;
+        _kept = backend.KeepStagedUploads(_stagedBytes + KeptSlackBytes); // none on a backend without a staging ring
+        string? reason;
         try
         {
-            graph = capture.Capture(work);
-        }
-        catch (Exception e) when (e is not (OutOfMemoryException or ObjectDisposedException or NumericalInstabilityException or OperationCanceledException))
-        {
-            // A capture the driver refuses is not an error of the run: the batches still run, eagerly.
-            reason = $"the capture failed ({e.GetType().Name}: {e.Message})";
+            _graph = CheckedCapture.Try(backend, capture, work, "batch", out reason, out _generation);
         }
         finally
         {
             _kept?.StopRouting();
         }
         backend.Copy(start, x);
-        if (reason is null && backend.HostSynchronizations != waits) reason = "the captured batch waited for the device";
-        else if (reason is null && backend.StagedUploads != ringUploads) reason = "the captured batch staged more uploads than the first batch did";
-        else if (reason is null && backend.ScratchGeneration != generation) reason = "the captured batch replaced a scratch buffer";
-        if (reason is not null)
+        if (_graph is null)
         {
-            graph?.Dispose();
             _kept?.Dispose();
             _kept = null;
             FallbackReason = reason;
             return false;
         }
-        _graph = graph;
-        _generation = generation;
         Captures++;
         return true;
     }
