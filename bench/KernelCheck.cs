@@ -50,7 +50,8 @@ public static class KernelCheck
     private const string Tf32Version = "Tf32TensorCore";
 
     /// <summary>The row labels of the fp16 and bf16 tensor-core versions (checked at their own tolerances).</summary>
-    private const string Fp16Version = "Fp16TensorCore", Bf16Version = "Bf16TensorCore", Fp16LdMatrixVersion = "Fp16TensorCoreLdMatrix";
+    private const string Fp16Version = "Fp16TensorCore", Bf16Version = "Bf16TensorCore", Fp16LdMatrixVersion = "Fp16TensorCoreLdMatrix",
+        Fp16PipelinedVersion = "Fp16TensorCorePipelined";
 
     private static void Gemm(Table t, bool big)
     {
@@ -85,7 +86,8 @@ public static class KernelCheck
                         .Concat(tensorCore.IsAvailable ? TensorCoreGemmVersions(t, tensorCore, da.View, db.View, dc.View, workspace.View, p0, batch) : [])
                         .Concat(half.IsAvailable ? [(Fp16Version, () => half.Run(t.Stream, HalfType.Fp16, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch)),
                             (Bf16Version, () => half.Run(t.Stream, HalfType.Bf16, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch)),
-                            (Fp16LdMatrixVersion, () => half.Run(t.Stream, HalfType.Fp16, HalfGemmVersion.LdMatrix, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : []));
+                            (Fp16LdMatrixVersion, () => half.Run(t.Stream, HalfType.Fp16, HalfGemmVersion.LdMatrix, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch)),
+                            (Fp16PipelinedVersion, () => half.Run(t.Stream, HalfType.Fp16, HalfGemmVersion.Pipelined, da.View, db.View, dc.View, ArrayView<float>.Empty, dc.View, p0, batch))] : []));
             }
     }
 
@@ -274,7 +276,7 @@ public static class KernelCheck
         {
             // The TF32 launch shapes (128 tiles, split-K, the policy's choice) are named after the version they launch.
             _ when version.StartsWith(Tf32Version, StringComparison.Ordinal) => Tf32Tolerance,
-            Fp16Version or Fp16LdMatrixVersion => Tf32Tolerance,
+            Fp16Version or Fp16LdMatrixVersion or Fp16PipelinedVersion => Tf32Tolerance,
             Bf16Version => Bf16Tolerance,
             _ => Tolerance,
         };

@@ -2,7 +2,8 @@
 # Checks every GPU kernel for Hopper (sm_90) on a machine without a GPU: ILGPU's PTX for each kernel, exactly as a
 # CUDA 13 driver on an sm_90 device would be handed it (bench -- ptx), assembled with ptxas -arch=sm_90 -v. Prints one
 # row per kernel (registers, spill bytes, shared memory, stack frame, tensor-core HMMA instructions in the SASS) and
-# fails on any assembly error or spill.
+# fails on any assembly error or spill, or where a kernel's cp.async or ldmatrix does not show in its SASS as
+# LDGSTS/DEPBAR or LDSM (listed below the table).
 #
 # ptxas and cuobjdump come from Debian's non-free package nvidia-cuda-toolkit (CUDA 11.8, knows sm_90): the one .deb
 # is downloaded with apt against a private lists folder (sources derived from this machine's Debian sources, component
@@ -88,6 +89,7 @@ version_gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 
 failed=0
 rows=()
+notes=()
 while IFS=$'\t' read -r kernel grouping file isa _; do
   [ "$kernel" = kernel ] && continue
   ptx=$work/ptx/$file
@@ -106,7 +108,7 @@ while IFS=$'\t' read -r kernel grouping file isa _; do
   fi
   registers=$(sed -nE 's/.*Used ([0-9]+) registers.*/\1/p' "$work/ptxas.log" | head -1)
   smem=$(sed -nE 's/.*registers, ([0-9]+) bytes smem.*/\1/p' "$work/ptxas.log" | head -1)
-  stack=$(sed -nE 's/.*([0-9]+) bytes stack frame.*/\1/p' "$work/ptxas.log" | head -1)
+  stack=$(sed -nE 's/^[^0-9]*([0-9]+) bytes stack frame.*/\1/p' "$work/ptxas.log" | head -1)
   spill=$(sed -nE 's/.* ([0-9]+) bytes spill stores, ([0-9]+) bytes spill loads.*/\1 \2/p' "$work/ptxas.log" | awk '{s += $1 + $2} END {print s + 0}')
   grep -q '\.extern \.shared' "$ptx" && smem="${smem:-0} + dynamic"
   if ! "$CUOBJDUMP" -sass "$cubin" > "$work/sass.txt" 2>&1; then
@@ -114,6 +116,17 @@ while IFS=$'\t' read -r kernel grouping file isa _; do
     failed=$((failed + 1)); continue
   fi
   hmma=$(grep -c 'HMMA' "$work/sass.txt" || true)
+  # Hand-written async copies and matrix loads must reach the SASS as such (LDGSTS + DEPBAR, LDSM), not be lost.
+  if grep -Eq 'cp\.async\.c[ag]\.shared\.global' "$ptx"; then
+    ldgsts=$(grep -c 'LDGSTS' "$work/sass.txt" || true) depbar=$(grep -c 'DEPBAR' "$work/sass.txt" || true)
+    notes+=("$kernel: cp.async → $ldgsts LDGSTS, $depbar DEPBAR")
+    if [ "$ldgsts" -eq 0 ] || [ "$depbar" -eq 0 ]; then echo "ptxcheck: $kernel has cp.async in its PTX but no LDGSTS/DEPBAR in its SASS"; failed=$((failed + 1)); fi
+  fi
+  if grep -q 'ldmatrix\.sync' "$ptx"; then
+    ldsm=$(grep -c 'LDSM' "$work/sass.txt" || true)
+    notes+=("$kernel: ldmatrix → $ldsm LDSM")
+    if [ "$ldsm" -eq 0 ]; then echo "ptxcheck: $kernel has ldmatrix in its PTX but no LDSM in its SASS"; failed=$((failed + 1)); fi
+  fi
   approx=$(grep -oE '\b[a-z0-9]+\.approx' "$ptx" | sed 's/\.approx//' | sort -u | paste -sd, - || true)
   rows+=("| $kernel | $grouping | ${registers:-?} | $spill | ${smem:-0} | ${stack:-0} | $hmma | ${approx:--} |")
   if [ "$spill" -gt 0 ]; then echo "ptxcheck: $kernel spills $spill bytes"; failed=$((failed + 1)); fi
@@ -126,6 +139,7 @@ table=$work/table.md
   printf '%s\n' "${rows[@]}"
 } > "$table"
 cat "$table"
+[ "${#notes[@]}" -gt 0 ] && printf '%s\n' "${notes[@]}"
 [ "$lowered" -gt 0 ] && echo "ptxas $release reads PTX ISA ≤ $max_isa: the .version line of $lowered kernels was lowered to $max_isa (none uses an instruction newer than $max_isa)."
 [ -n "$markdown" ] && cp "$table" "$markdown"
 [ -n "$keep" ] && { mkdir -p "$keep"; cp "$work"/ptx/* "$keep"/; }

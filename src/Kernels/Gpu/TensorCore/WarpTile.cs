@@ -58,8 +58,8 @@ internal struct SplitKSlices
 /// as 64 rows of k and the B slice as 64 columns of k (both k-contiguous, <see cref="Pitch"/> floats apart), so the
 /// fragment loads of a warp (lane g·4 + t reads row g, k t) fall on 32 different banks. Values are rounded to TF32
 /// once, as they are stored, so fragment loads are plain shared loads. One stage: a loop of load, barrier, 4·8
-/// <c>mma</c>, barrier (occupancy hides the loads; <c>cp.async</c> double buffering needs the shared address of an
-/// element inside the kernel, which ILGPU 1.5.3 does not expose).
+/// <c>mma</c>, barrier (occupancy hides the loads; <c>cp.async</c> double buffering, as the half GEMM's
+/// <see cref="HalfGemmVersion.Pipelined"/> does it through a PTX-declared array, is not done for these tiles yet).
 /// </summary>
 internal static class TensorCoreTile
 {
@@ -123,7 +123,7 @@ internal static class TensorCoreTile
 
     /// <summary>A fragment at <paramref name="at"/> = row g, k t of its 16×8 block (layout of <see cref="MmaFragmentA"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MmaFragmentA LoadA(ArrayView<float> s, int at) => new()
+    internal static MmaFragmentA LoadA(ArrayView<float> s, int at) => new()
     {
         A0 = s[at],
         A1 = s[at + 8 * Pitch],
@@ -133,7 +133,7 @@ internal static class TensorCoreTile
 
     /// <summary>B fragment at <paramref name="at"/> = column g, k t of its 8×8 block (layout of <see cref="MmaFragmentB"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MmaFragmentB LoadB(ArrayView<float> s, int at) => new()
+    internal static MmaFragmentB LoadB(ArrayView<float> s, int at) => new()
     {
         B0 = s[at],
         B1 = s[at + 4],

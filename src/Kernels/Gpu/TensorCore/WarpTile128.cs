@@ -9,7 +9,8 @@ namespace DiffusionKernels.Kernels.Gpu;
 /// <see cref="WarpTile"/>s (16 <c>m16n8</c> accumulators, 64 registers). Same stage layout as <see cref="TensorCoreTile"/>
 /// (k-contiguous rows <see cref="TensorCoreTile.Pitch"/> floats apart, conflict-free fragment loads), with 128 A rows and
 /// 128 B columns: 36,864 bytes of static shared memory, under the 48 KB static limit. Per k-step a warp loads 4 A and 4
-/// B fragments for 16 <c>mma</c> (the 64×64 tile's warps load 2 + 4 for 8): fewer shared loads per product.
+/// B fragments for 16 <c>mma</c> (the 64×64 tile's warps load 2 + 4 for 8): fewer shared loads per product. The fragment
+/// loads are <see cref="TensorCoreTile"/>'s own (same layout, same pitch).
 /// </summary>
 internal static class TensorCoreTile128
 {
@@ -42,12 +43,12 @@ internal static class TensorCoreTile128
         int bAt = BOffset + (warpCol + g) * Pitch + t;
         for (int kk = 0; kk < TileK; kk += MmaTf32.K)
         {
-            var b0 = LoadB(shared, bAt + kk);
-            var b1 = LoadB(shared, bAt + kk + 8 * Pitch);
-            var b2 = LoadB(shared, bAt + kk + 16 * Pitch);
-            var b3 = LoadB(shared, bAt + kk + 24 * Pitch);
-            var a0 = LoadA(shared, aAt + kk);
-            var a1 = LoadA(shared, aAt + kk + 16 * Pitch);
+            var b0 = TensorCoreTile.LoadB(shared, bAt + kk);
+            var b1 = TensorCoreTile.LoadB(shared, bAt + kk + 8 * Pitch);
+            var b2 = TensorCoreTile.LoadB(shared, bAt + kk + 16 * Pitch);
+            var b3 = TensorCoreTile.LoadB(shared, bAt + kk + 24 * Pitch);
+            var a0 = TensorCoreTile.LoadA(shared, aAt + kk);
+            var a1 = TensorCoreTile.LoadA(shared, aAt + kk + 16 * Pitch);
             MmaTf32.Accumulate(ref top.D00, a0, b0);
             MmaTf32.Accumulate(ref top.D01, a0, b1);
             MmaTf32.Accumulate(ref top.D02, a0, b2);
@@ -56,8 +57,8 @@ internal static class TensorCoreTile128
             MmaTf32.Accumulate(ref top.D11, a1, b1);
             MmaTf32.Accumulate(ref top.D12, a1, b2);
             MmaTf32.Accumulate(ref top.D13, a1, b3);
-            var a2 = LoadA(shared, aAt + kk + 32 * Pitch);
-            var a3 = LoadA(shared, aAt + kk + 48 * Pitch);
+            var a2 = TensorCoreTile.LoadA(shared, aAt + kk + 32 * Pitch);
+            var a3 = TensorCoreTile.LoadA(shared, aAt + kk + 48 * Pitch);
             MmaTf32.Accumulate(ref bottom.D00, a2, b0);
             MmaTf32.Accumulate(ref bottom.D01, a2, b1);
             MmaTf32.Accumulate(ref bottom.D02, a2, b2);
@@ -68,20 +69,4 @@ internal static class TensorCoreTile128
             MmaTf32.Accumulate(ref bottom.D13, a3, b3);
         }
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MmaFragmentA LoadA(ArrayView<float> s, int at) => new()
-    {
-        A0 = s[at],
-        A1 = s[at + 8 * Pitch],
-        A2 = s[at + 4],
-        A3 = s[at + 8 * Pitch + 4],
-    };
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MmaFragmentB LoadB(ArrayView<float> s, int at) => new()
-    {
-        B0 = s[at],
-        B1 = s[at + 4],
-    };
 }

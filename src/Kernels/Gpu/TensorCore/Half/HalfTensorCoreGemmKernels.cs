@@ -16,6 +16,14 @@ internal enum HalfGemmVersion
     /// (<see cref="LdMatrixAccess"/>); emulated fragment-exactly off CUDA (<see cref="LdMatrixEmulationAccess"/>).
     /// </summary>
     LdMatrix,
+
+    /// <summary>
+    /// <see cref="LdMatrix"/> fed by a two-stage <c>cp.async</c> pipeline: the next K-slice is copied, still fp32, into
+    /// the second of two staging buffers while the current one is rounded into the 16-bit stage and multiplied
+    /// (<see cref="HalfPipelineCuda{TKind}"/>; emulated off CUDA by <see cref="HalfPipelineEmulation{TFormat}"/>). Same bits as
+    /// <see cref="LdMatrix"/>.
+    /// </summary>
+    Pipelined,
 }
 
 /// <summary>
@@ -25,10 +33,11 @@ internal enum HalfGemmVersion
 /// past the edges) with <see cref="HalfTile"/>'s shared layout: A and B stay fp32 in memory and are rounded to the
 /// 16-bit format, two values per word, as they are staged. Callers opt in through the fp16/bf16 precision tiers.
 /// </summary>
-internal sealed class HalfTensorCoreGemmKernels
+internal sealed partial class HalfTensorCoreGemmKernels
 {
     private readonly Accelerator _accelerator;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>? _fp16, _bf16, _fp16LdMatrix, _bf16LdMatrix;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams, long, long>? _fp16Pipelined, _bf16Pipelined;
 
     /// <summary>Binds the launcher to <paramref name="accelerator"/>; each format's kernel is compiled on its first use.</summary>
     public HalfTensorCoreGemmKernels(Accelerator accelerator) => _accelerator = accelerator;
@@ -55,6 +64,12 @@ internal sealed class HalfTensorCoreGemmKernels
         p.TilesM = (p.M + TileM - 1) / TileM;
         long groups = (long)p.TilesN * p.TilesM * batch;
         if (groups > int.MaxValue) throw new ArgumentException($"gemm: {batch}×{p.M}×{p.N} needs {groups} tiles, more than one launch holds");
+        var config = new KernelConfig(new Index1D((int)groups), new Index1D(Threads));
+        if (version == HalfGemmVersion.Pipelined)
+        {
+            RunPipelined(stream, config, type, a, b, c, bias, residual, p);
+            return;
+        }
         var kernel = (type, version) switch
         {
             (HalfType.Bf16, HalfGemmVersion.LdMatrix) => _bf16LdMatrix ??= Load(_accelerator.AcceleratorType == AcceleratorType.Cuda ? Bf16TiledLdMatrix : Bf16TiledLdMatrixEmulated),
@@ -62,7 +77,7 @@ internal sealed class HalfTensorCoreGemmKernels
             (_, HalfGemmVersion.LdMatrix) => _fp16LdMatrix ??= Load(_accelerator.AcceleratorType == AcceleratorType.Cuda ? Fp16TiledLdMatrix : Fp16TiledLdMatrixEmulated),
             _ => _fp16 ??= Load(Fp16Tiled),
         };
-        kernel(LaunchCounter.Count(stream), new KernelConfig(new Index1D((int)groups), new Index1D(Threads)), a, b, c, bias, residual, p);
+        kernel(LaunchCounter.Count(stream), config, a, b, c, bias, residual, p);
     }
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> Load(
