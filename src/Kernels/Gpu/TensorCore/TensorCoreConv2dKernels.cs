@@ -84,7 +84,7 @@ internal sealed class TensorCoreConv2dKernels
 
     /// <summary>
     /// The split-K reduction, one thread per (channel, pixel) of the flattened N·Ho·Wo axis (consecutive threads,
-    /// consecutive pixels): the slices summed in order 0, 1, …, then the epilogue of <see cref="Store"/>.
+    /// consecutive pixels): the slices summed in order 0, 1, …, then <see cref="ConvEpilogue"/>.
     /// </summary>
     private static void ReduceSlices(Index1D i, ArrayView<float> workspace, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g, SplitKSlices split)
@@ -93,7 +93,7 @@ internal sealed class TensorCoreConv2dKernels
         for (int s = 0; s < split.Slices; s++) sum += workspace[s * split.SliceStride + i];
         int hw = g.OutHeight * g.OutWidth, pixels = g.Batch * hw;
         int channel = i / pixels, pixel = i - channel * pixels;
-        Store(y, bias, sampleBias, residual, g, channel, hw, OutputBase(pixel, hw, pixels, g.OutChannels), SampleBiasRow(pixel, hw, g), sum);
+        ConvEpilogue.Store(y, bias, sampleBias, residual, g, channel, hw, ConvEpilogue.OutputBase(pixel, hw, pixels, g.OutChannels), ConvEpilogue.SampleBiasRow(pixel, hw, g), sum);
     }
 
     /// <summary>
@@ -162,48 +162,6 @@ internal sealed class TensorCoreConv2dKernels
             acc.StorePartial(workspace, slice * split.SliceStride, pixels, g.OutChannels, c, q);
             return;
         }
-        StoreColumns(y, bias, sampleBias, residual, g, c, q, hw, pixels, acc.D00, acc.D10);
-        StoreColumns(y, bias, sampleBias, residual, g, c, q + 8, hw, pixels, acc.D01, acc.D11);
-        StoreColumns(y, bias, sampleBias, residual, g, c, q + 16, hw, pixels, acc.D02, acc.D12);
-        StoreColumns(y, bias, sampleBias, residual, g, c, q + 24, hw, pixels, acc.D03, acc.D13);
-    }
-
-    /// <summary>The two pixels q, q + 1 of the accumulators of rows c (top) and c + 16 (bottom).</summary>
-    private static void StoreColumns(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
-        int c, int q, int hw, int pixels, MmaAccumulator top, MmaAccumulator bottom)
-    {
-        int out0 = OutputBase(q, hw, pixels, g.OutChannels), out1 = OutputBase(q + 1, hw, pixels, g.OutChannels);
-        int row0 = SampleBiasRow(q, hw, g), row1 = SampleBiasRow(q + 1, hw, g);
-        Store(y, bias, sampleBias, residual, g, c, hw, out0, row0, top.C0);
-        Store(y, bias, sampleBias, residual, g, c, hw, out1, row1, top.C1);
-        Store(y, bias, sampleBias, residual, g, c + 8, hw, out0, row0, top.C2);
-        Store(y, bias, sampleBias, residual, g, c + 8, hw, out1, row1, top.C3);
-        Store(y, bias, sampleBias, residual, g, c + 16, hw, out0, row0, bottom.C0);
-        Store(y, bias, sampleBias, residual, g, c + 16, hw, out1, row1, bottom.C1);
-        Store(y, bias, sampleBias, residual, g, c + 24, hw, out0, row0, bottom.C2);
-        Store(y, bias, sampleBias, residual, g, c + 24, hw, out1, row1, bottom.C3);
-    }
-
-    /// <summary>Index of (pixel, channel 0) in y, or −1 past the last pixel.</summary>
-    private static int OutputBase(int pixel, int hw, int pixels, int channels)
-    {
-        if (pixel >= pixels) return -1;
-        int image = pixel / hw;
-        return image * channels * hw + pixel - image * hw;
-    }
-
-    /// <summary>Where a pixel's sample starts in sampleBias (0 when there is none).</summary>
-    private static int SampleBiasRow(int pixel, int hw, Conv2dGeometry g) => g.HasSampleBias != 0 ? pixel / hw * g.SampleBiasStride : 0;
-
-    private static void Store(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
-        int channel, int hw, int outBase, int sampleBiasRow, float acc)
-    {
-        if (outBase < 0 || channel >= g.OutChannels) return;
-        int i = outBase + channel * hw;
-        float v = acc;
-        if (g.HasBias != 0) v += bias[channel];
-        if (g.HasSampleBias != 0) v += sampleBias[sampleBiasRow + channel];
-        if (g.HasResidual != 0) v += residual[i];
-        y[i] = v * g.Scale;
+        ConvEpilogue.StoreWarpTile(y, bias, sampleBias, residual, g, c, q, hw, pixels, acc);
     }
 }
