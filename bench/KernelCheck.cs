@@ -156,12 +156,28 @@ public static class KernelCheck
             t.Row($"{n}×{cin}×{h}×{w}→{cout} k{k} s{stride} p{pad}", expected, dy, 2.0 * n * cout * ho * wo * cin * k * k,
                 Enum.GetValues<Conv2dAlgorithm>().Select(v => (v.ToString(), (Action)(() => kernels.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, g, v))))
                     .Concat(tensorCore.IsAvailable
-                        ? [(Tf32Version, () => tensorCore.Run(t.Stream, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g)),
-                           ($"{Tf32Version} split {split.Slices}", () => tensorCore.Run(t.Stream, dx.View, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g, split, workspace.View))]
+                        ? TensorCoreConvVersions(t, tensorCore, dx.View, dw.View, dy.View, workspace.View, g, split)
                         : [])
                     .Concat(half.IsAvailable ? [(Fp16Version, () => half.Run(t.Stream, HalfType.Fp16, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g)),
                         (Bf16Version, () => half.Run(t.Stream, HalfType.Bf16, dx.View, dw.View, dw.View, dy.View, dy.View, dy.View, g))] : []));
         }
+    }
+
+    /// <summary>
+    /// The tensor-core convolution versions: 64×64 tiles (the first), 128×128 tiles, split-K (the policy's factor where
+    /// it splits, else 4), the policy's choice, and 3xTF32 (checked at the fp32 tolerance).
+    /// </summary>
+    private static IEnumerable<(string, Action)> TensorCoreConvVersions(Table t, TensorCoreConv2dKernels kernels, ArrayView<float> x, ArrayView<float> w,
+        ArrayView<float> y, ArrayView<float> workspace, Conv2dGeometry g, TensorCoreLaunch split)
+    {
+        var policy = TensorCoreTilePolicy.Choose(g.OutChannels, g.Batch * g.OutHeight * g.OutWidth, g.InChannels * g.KernelHeight * g.KernelWidth, 1, t.Multiprocessors);
+        yield return (Tf32Version, () => kernels.Run(t.Stream, x, w, w, y, y, y, g));
+        if (kernels.Has128)
+            yield return ($"{Tf32Version} 128", () => kernels.Run(t.Stream, x, x, w, w, y, y, y, g, new TensorCoreLaunch(TensorCoreTileShape.Tile128, 1), workspace));
+        yield return ($"{Tf32Version} split {split.Slices}", () => kernels.Run(t.Stream, x, x, w, w, y, y, y, g, split, workspace));
+        if (policy.Tile == TensorCoreTileShape.Tile64 || kernels.Has128)
+            yield return ($"{Tf32Version} policy {(int)policy.Tile}/{policy.Slices}", () => kernels.Run(t.Stream, x, x, w, w, y, y, y, g, policy, workspace));
+        yield return ("ThreeTf32", () => kernels.RunThreeTf32(t.Stream, x, x, w, w, y, y, y, g, TensorCoreLaunch.Fixed64, workspace));
     }
 
     private static void Attention(Table t, bool big)

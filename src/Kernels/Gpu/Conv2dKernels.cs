@@ -159,10 +159,7 @@ internal sealed class Conv2dKernels
                     if (ix >= 0 && ix < g.Width) acc += w[wRow + kx] * ConvGather.Load(x, skip, g, image, ci, iy, ix);
                 }
             }
-        if (g.HasBias != 0) acc += bias[co];
-        if (g.HasSampleBias != 0) acc += sampleBias[image * g.SampleBiasStride + co];
-        if (g.HasResidual != 0) acc += residual[i];
-        y[i] = acc * g.Scale;
+        y[i] = ConvEpilogue.Apply(bias, sampleBias, residual, g, co, image * g.SampleBiasStride, i, acc);
     }
 
     /// <summary>The tiled kernel, its gather walking the taps incrementally (<see cref="TapCursor"/>).</summary>
@@ -239,53 +236,27 @@ internal sealed class Conv2dKernels
             Group.Barrier();
         }
 
-        int out0 = OutputBase(p0 + tx, hw, pixels, g.OutChannels);
-        int out1 = OutputBase(p0 + tx + 16, hw, pixels, g.OutChannels);
-        int out2 = OutputBase(p0 + tx + 32, hw, pixels, g.OutChannels);
-        int out3 = OutputBase(p0 + tx + 48, hw, pixels, g.OutChannels);
+        int out0 = ConvEpilogue.OutputBase(p0 + tx, hw, pixels, g.OutChannels);
+        int out1 = ConvEpilogue.OutputBase(p0 + tx + 16, hw, pixels, g.OutChannels);
+        int out2 = ConvEpilogue.OutputBase(p0 + tx + 32, hw, pixels, g.OutChannels);
+        int out3 = ConvEpilogue.OutputBase(p0 + tx + 48, hw, pixels, g.OutChannels);
         // The four pixels may lie in different images: each reads its own sample's bias row.
-        int bias0 = SampleBiasRow(p0 + tx, hw, g), bias1 = SampleBiasRow(p0 + tx + 16, hw, g);
-        int bias2 = SampleBiasRow(p0 + tx + 32, hw, g), bias3 = SampleBiasRow(p0 + tx + 48, hw, g);
+        int bias0 = ConvEpilogue.SampleBiasRow(p0 + tx, hw, g), bias1 = ConvEpilogue.SampleBiasRow(p0 + tx + 16, hw, g);
+        int bias2 = ConvEpilogue.SampleBiasRow(p0 + tx + 32, hw, g), bias3 = ConvEpilogue.SampleBiasRow(p0 + tx + 48, hw, g);
         StoreRow(y, bias, sampleBias, residual, g, m0 + ty, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c00, c01, c02, c03);
         StoreRow(y, bias, sampleBias, residual, g, m0 + ty + 16, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c10, c11, c12, c13);
         StoreRow(y, bias, sampleBias, residual, g, m0 + ty + 32, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c20, c21, c22, c23);
         StoreRow(y, bias, sampleBias, residual, g, m0 + ty + 48, hw, out0, out1, out2, out3, bias0, bias1, bias2, bias3, c30, c31, c32, c33);
     }
 
-    /// <summary>Index of (pixel, channel 0) in y, or −1 past the last pixel.</summary>
-    private static int OutputBase(int pixel, int hw, int pixels, int channels)
-    {
-        if (pixel >= pixels) return -1;
-        int image = pixel / hw;
-        return image * channels * hw + pixel - image * hw;
-    }
-
-    /// <summary>Start of the pixel's sample row in the per-sample bias (0 without one; past the last pixel it is never read).</summary>
-    private static int SampleBiasRow(int pixel, int hw, Conv2dGeometry g) => g.HasSampleBias != 0 ? pixel / hw * g.SampleBiasStride : 0;
-
-    /// <summary>
-    /// Epilogue for one output channel's four pixels: add the bias, each pixel's sample bias, the residual, scale, store
-    /// (in the order the unfused conv and channel-bias add round them).
-    /// </summary>
+    /// <summary>One output channel's four pixels through <see cref="ConvEpilogue"/>.</summary>
     private static void StoreRow(ArrayView<float> y, ArrayView<float> bias, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g,
         int channel, int hw, int out0, int out1, int out2, int out3, int bias0, int bias1, int bias2, int bias3,
         float v0, float v1, float v2, float v3)
     {
-        if (channel >= g.OutChannels) return;
-        float b = g.HasBias != 0 ? bias[channel] : 0f;
-        int offset = channel * hw;
-        Store(y, sampleBias, residual, g, out0, offset, bias0 + channel, v0 + b);
-        Store(y, sampleBias, residual, g, out1, offset, bias1 + channel, v1 + b);
-        Store(y, sampleBias, residual, g, out2, offset, bias2 + channel, v2 + b);
-        Store(y, sampleBias, residual, g, out3, offset, bias3 + channel, v3 + b);
-    }
-
-    private static void Store(ArrayView<float> y, ArrayView<float> sampleBias, ArrayView<float> residual, Conv2dGeometry g, int outBase, int offset, int sampleBiasAt, float v)
-    {
-        if (outBase < 0) return;
-        int i = outBase + offset;
-        if (g.HasSampleBias != 0) v += sampleBias[sampleBiasAt];
-        if (g.HasResidual != 0) v += residual[i];
-        y[i] = v * g.Scale;
+        ConvEpilogue.Store(y, bias, sampleBias, residual, g, channel, hw, out0, bias0, v0);
+        ConvEpilogue.Store(y, bias, sampleBias, residual, g, channel, hw, out1, bias1, v1);
+        ConvEpilogue.Store(y, bias, sampleBias, residual, g, channel, hw, out2, bias2, v2);
+        ConvEpilogue.Store(y, bias, sampleBias, residual, g, channel, hw, out3, bias3, v3);
     }
 }

@@ -35,9 +35,10 @@ public sealed partial class IlgpuBackend
     };
 
     /// <summary>
-    /// Queues a convolution with the kernel of the precision tier: the CUDA-core implicit GEMM in fp32, the tensor-core
-    /// one in tf32. Both read the same geometry (upsampled input, per-sample bias, residual, scale), so the fused convs
-    /// of a compiled U-Net follow the tier as the plain ones do. <paramref name="skip"/> holds the input channels past
+    /// Queues a convolution with the kernel of the precision tier: the CUDA-core implicit GEMM in fp32 (3xTF32 tensor
+    /// cores under <see cref="Fp32OnThreeTf32"/>), the tensor-core one in tf32. Both read the same geometry (upsampled
+    /// input, per-sample bias, residual, scale), so the fused convs of a compiled U-Net follow the tier as the plain ones
+    /// do. <paramref name="skip"/> holds the input channels past
     /// InChannels − SkipChannels when the conv reads a concat (x stands in for it otherwise).
     /// </summary>
     private void LaunchConv2d(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
@@ -45,7 +46,7 @@ public sealed partial class IlgpuBackend
     {
         if (HalfTier)
             LaunchHalfConv2d(x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
-        else if (_precision == Precision.Tf32)
+        else if (_precision == Precision.Tf32 || Fp32TierOnThreeTf32)
             RunTensorCoreConv2d(x, skip ?? x, w, bias, sampleBias, residual, y, geometry);
         else
             (_conv2d ??= new Conv2dKernels(Accelerator)).Run(Stream, x, skip ?? x, w, bias, sampleBias, residual, y, geometry);

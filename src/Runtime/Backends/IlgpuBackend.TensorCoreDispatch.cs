@@ -22,21 +22,25 @@ public sealed partial class IlgpuBackend
     internal TensorCoreTiling TensorCoreTiling { get; set; } = TensorCoreTiling.BySize;
 
     /// <summary>
-    /// Runs the fp32 tier's GEMMs through the 3xTF32 tensor-core kernel (fp32-accurate, <see cref="ThreeTf32"/>)
-    /// instead of the CUDA-core kernel. Off by default: whether it is faster is for a GPU measurement to show.
+    /// Runs the fp32 tier's GEMMs and convolutions through the 3xTF32 tensor-core kernels (fp32-accurate,
+    /// <see cref="ThreeTf32"/>) instead of the CUDA-core kernels. Off by default: whether they are faster is for a GPU
+    /// measurement to show.
     /// </summary>
-    internal bool Fp32GemmOnThreeTf32 { get; set; }
+    internal bool Fp32OnThreeTf32 { get; set; }
+
+    /// <summary>True when the fp32 tier runs on the 3xTF32 kernels (<see cref="Fp32OnThreeTf32"/>) and they fit this accelerator.</summary>
+    private bool Fp32TierOnThreeTf32 => _precision == Precision.Fp32 && Fp32OnThreeTf32 && TensorCoreTile.Fits(Accelerator);
 
     /// <summary>The SMs the tile policy fills: the CUDA device's count, else an H100/H200's (so the emulator takes the same decisions).</summary>
     internal int Multiprocessors => Accelerator is CudaAccelerator cuda && cuda.NumMultiprocessors > 0 ? cuda.NumMultiprocessors : TensorCoreTilePolicy.DefaultMultiprocessors;
 
     /// <summary>
-    /// Queues the GEMM on tensor cores when the tier asks for them (tf32; fp32 with <see cref="Fp32GemmOnThreeTf32"/>),
+    /// Queues the GEMM on tensor cores when the tier asks for them (tf32; fp32 with <see cref="Fp32OnThreeTf32"/>),
     /// with the launch of <see cref="ChooseLaunch"/>; false leaves it to the CUDA-core kernel.
     /// </summary>
     private bool TryTensorCoreGemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, ArrayView<float> residual, GemmParams p, int batch)
     {
-        if (_precision == Precision.Fp32 && Fp32GemmOnThreeTf32 && TensorCoreTile.Fits(Accelerator))
+        if (Fp32TierOnThreeTf32)
         {
             (_tensorCoreGemm ??= new TensorCoreGemmKernels(Accelerator)).RunThreeTf32(Stream, a, b, c, bias, residual, p, batch);
             return true;
@@ -48,14 +52,21 @@ public sealed partial class IlgpuBackend
         return true;
     }
 
-    /// <summary>Queues the TF32 tensor-core convolution with the K split of <see cref="ChooseLaunch"/> (its tiles are 64×64).</summary>
+    /// <summary>
+    /// Queues the tensor-core convolution with the launch of <see cref="ChooseLaunch"/>: TF32 (64×64 tiles, split-K or
+    /// 128×128 tiles by size), or in the fp32 tier under <see cref="Fp32OnThreeTf32"/> the 3xTF32 kernel (64×64 tiles,
+    /// split-K by size).
+    /// </summary>
     private void RunTensorCoreConv2d(ArrayView<float> x, ArrayView<float> skip, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> sampleBias,
         ArrayView<float> residual, ArrayView<float> y, Conv2dGeometry g)
     {
         var kernels = _tensorCoreConv2d ??= new TensorCoreConv2dKernels(Accelerator);
-        var launch = ChooseLaunch(g.OutChannels, g.Batch * g.OutHeight * g.OutWidth, g.InChannels * g.KernelHeight * g.KernelWidth, 1, has128: false);
+        bool threeTf32 = _precision != Precision.Tf32;
+        var launch = ChooseLaunch(g.OutChannels, g.Batch * g.OutHeight * g.OutWidth, g.InChannels * g.KernelHeight * g.KernelWidth, 1, has128: !threeTf32 && kernels.Has128);
         long floats = TensorCoreConv2dKernels.WorkspaceFloats(g, launch);
-        kernels.Run(Stream, x, skip, w, bias, sampleBias, residual, y, g, launch, floats > 0 ? SplitKWorkspace(floats) : y);
+        var workspace = floats > 0 ? SplitKWorkspace(floats) : y;
+        if (threeTf32) kernels.RunThreeTf32(Stream, x, skip, w, bias, sampleBias, residual, y, g, launch, workspace);
+        else kernels.Run(Stream, x, skip, w, bias, sampleBias, residual, y, g, launch, workspace);
     }
 
     /// <summary>The policy's launch (or the fixed first version), 128×128 tiles only where the kernel has them.</summary>
